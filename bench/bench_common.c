@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared helpers of pvio-bench; see bench_common.h. */
+#include "bench/bench_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ paths */
+
+int bench_mkdirs_for(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+int bench_out_path(const struct bench_opts *o, const char *name, const char *ext,
+		   char *buf, size_t len)
+{
+	int n;
+
+	if (o->out && strcmp(ext, "json") == 0)
+		n = snprintf(buf, len, "%s", o->out);
+	else if (o->out) {
+		/* A sibling of --out: same stem, other extension. */
+		const char *dot = strrchr(o->out, '.');
+		const char *slash = strrchr(o->out, '/');
+		int stem = (dot && (!slash || dot > slash)) ? (int)(dot - o->out)
+							    : (int)strlen(o->out);
+		n = snprintf(buf, len, "%.*s.%s", stem, o->out, ext);
+	} else
+		n = snprintf(buf, len, "%s/bench/results/%s.%s", o->repo, name, ext);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return bench_mkdirs_for(buf);
+}
+
+/* ----------------------------------------------------------------- timing */
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t bench_thread_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+uint64_t bench_proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long utime, stime;
+	const char *p;
+	FILE *f;
+	size_t n;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: skip past the last ')'.
+	 * Then: state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt
+	 * majflt cmajflt utime(14) stime(15). */
+	p = strrchr(buf, ')');
+	if (!p || hz <= 0)
+		return 0;
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &utime, &stime) != 2)
+		return 0;
+	return (utime + stime) * (1000000000ull / (unsigned long long)hz);
+}
+
+/* ------------------------------------------------------------- statistics */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_percentile(const double *v, size_t n, double p)
+{
+	double *s, r, pos;
+	size_t lo;
+
+	if (n == 0)
+		return 0;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return NAN;
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	if (p <= 0)
+		p = 0;
+	if (p >= 100)
+		p = 100;
+	pos = p / 100.0 * (double)(n - 1);
+	lo = (size_t)pos;
+	r = lo + 1 < n ? s[lo] + (s[lo + 1] - s[lo]) * (pos - (double)lo) : s[lo];
+	free(s);
+	return r;
+}
+
+double bench_median(const double *v, size_t n)
+{
+	return bench_percentile(v, n, 50);
+}
+
+/* ---------------------------------------------------------------- pinning */
+
+int bench_pin_pid(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0 || cpu >= CPU_SETSIZE)
+		return -EINVAL;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(pid, sizeof(set), &set) != 0)
+		return -errno;
+	return 0;
+}
+
+int bench_pin_self(int cpu)
+{
+	return bench_pin_pid(0, cpu);
+}
+
+int bench_ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+/* ------------------------------------------------------------------- JSON */
+
+void bench_json_init(struct bench_json *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	j->first[0] = true;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\r': fputs("\\r", f); break;
+		default:
+			if (c < 0x20)
+				fprintf(f, "\\u%04x", c);
+			else
+				fputc(c, f);
+		}
+	}
+	fputc('"', f);
+}
+
+/* Separator, indentation and key before a value or container. */
+static void json_prefix(struct bench_json *j, const char *key)
+{
+	if (!j->first[j->depth])
+		fputc(',', j->f);
+	j->first[j->depth] = false;
+	if (j->depth > 0)
+		fprintf(j->f, "\n%*s", 2 * j->depth, "");
+	if (key) {
+		json_string(j->f, key);
+		fputs(": ", j->f);
+	}
+}
+
+static void json_open(struct bench_json *j, const char *key, char c)
+{
+	json_prefix(j, key);
+	fputc(c, j->f);
+	if (j->depth + 1 < BENCH_JSON_DEPTH)
+		j->depth++;
+	j->first[j->depth] = true;
+}
+
+static void json_close(struct bench_json *j, char c)
+{
+	bool empty = j->first[j->depth];
+
+	if (j->depth > 0)
+		j->depth--;
+	if (!empty)
+		fprintf(j->f, "\n%*s", 2 * j->depth, "");
+	fputc(c, j->f);
+	if (j->depth == 0)
+		fputc('\n', j->f);
+}
+
+void bench_json_obj_begin(struct bench_json *j, const char *key) { json_open(j, key, '{'); }
+void bench_json_obj_end(struct bench_json *j) { json_close(j, '}'); }
+void bench_json_arr_begin(struct bench_json *j, const char *key) { json_open(j, key, '['); }
+void bench_json_arr_end(struct bench_json *j) { json_close(j, ']'); }
+
+void bench_json_str(struct bench_json *j, const char *key, const char *v)
+{
+	json_prefix(j, key);
+	if (v)
+		json_string(j->f, v);
+	else
+		fputs("null", j->f);
+}
+
+void bench_json_num(struct bench_json *j, const char *key, double v)
+{
+	json_prefix(j, key);
+	if (isfinite(v))
+		fprintf(j->f, "%.10g", v);
+	else
+		fputs("null", j->f);
+}
+
+void bench_json_int(struct bench_json *j, const char *key, long long v)
+{
+	json_prefix(j, key);
+	fprintf(j->f, "%lld", v);
+}
+
+void bench_json_bool(struct bench_json *j, const char *key, bool v)
+{
+	json_prefix(j, key);
+	fputs(v ? "true" : "false", j->f);
+}
+
+void bench_json_null(struct bench_json *j, const char *key)
+{
+	json_prefix(j, key);
+	fputs("null", j->f);
+}
+
+/* ---------------------------------------------------------------- machine */
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+static void cpu_model(char *buf, size_t len)
+{
+	char line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon;
+
+		if (strncmp(line, "model name", 10) != 0)
+			continue;
+		colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		colon++;
+		while (*colon == ' ' || *colon == '\t')
+			colon++;
+		chomp(colon);
+		snprintf(buf, len, "%s", colon);
+		break;
+	}
+	fclose(f);
+}
+
+static long long mem_total_kb(void)
+{
+	char line[256];
+	long long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* `git describe`-like commit of the repository, "-dirty" if it has changes. */
+static void git_commit(char *buf, size_t len, const char *repo)
+{
+	char cmd[4200];
+	FILE *p;
+
+	snprintf(buf, len, "unknown");
+	snprintf(cmd, sizeof(cmd),
+		 "git -C '%s' rev-parse HEAD 2>/dev/null && "
+		 "{ git -C '%s' diff --quiet HEAD 2>/dev/null || echo dirty; }",
+		 repo, repo);
+	p = popen(cmd, "r");
+	if (!p)
+		return;
+	if (fgets(buf, (int)len, p)) {
+		char extra[32];
+
+		chomp(buf);
+		if (fgets(extra, sizeof(extra), p) && strncmp(extra, "dirty", 5) == 0) {
+			size_t n = strlen(buf);
+
+			snprintf(buf + n, len - n, "-dirty");
+		}
+	} else
+		snprintf(buf, len, "unknown");
+	pclose(p);
+}
+
+static void iso_date(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void bench_json_machine(struct bench_json *j, const char *repo)
+{
+	char model[256], commit[128], date[64], kernel[512];
+	struct utsname u;
+
+	cpu_model(model, sizeof(model));
+	git_commit(commit, sizeof(commit), repo);
+	iso_date(date, sizeof(date));
+	if (uname(&u) == 0)
+		snprintf(kernel, sizeof(kernel), "%s %s %s", u.sysname, u.release,
+			 u.machine);
+	else
+		snprintf(kernel, sizeof(kernel), "unknown");
+
+	bench_json_obj_begin(j, "machine");
+	bench_json_str(j, "cpu_model", model);
+	bench_json_int(j, "nproc", bench_ncpus());
+	bench_json_str(j, "kernel", kernel);
+	if (uname(&u) == 0)
+		bench_json_str(j, "kernel_version", u.version);
+	bench_json_int(j, "mem_total_kb", mem_total_kb());
+	bench_json_str(j, "date", date);
+	bench_json_str(j, "git_commit", commit);
+	bench_json_obj_end(j);
+}
+
+void bench_machine_line(char *buf, size_t len, const char *repo)
+{
+	char model[256], commit[128], date[64];
+	struct utsname u;
+
+	cpu_model(model, sizeof(model));
+	git_commit(commit, sizeof(commit), repo);
+	iso_date(date, sizeof(date));
+	if (uname(&u) != 0)
+		snprintf(u.release, sizeof(u.release), "?");
+	snprintf(buf, len, "%s, %d CPUs, Linux %s, %lld MB, %s, commit %.12s%s",
+		 model, bench_ncpus(), u.release, mem_total_kb() / 1024, date, commit,
+		 strstr(commit, "-dirty") ? "-dirty" : "");
+}
+
+/* --------------------------------------------------------------- progress */
+
+static int progress_tty = -1;   /* -1: not yet known */
+static bool progress_open;      /* an unfinished line is on the tty */
+
+void bench_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (progress_tty < 0)
+		progress_tty = isatty(STDERR_FILENO);
+	va_start(ap, fmt);
+	if (progress_tty) {
+		fputs("\r\033[K", stderr);
+		vfprintf(stderr, fmt, ap);
+		progress_open = true;
+	} else {
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+	fflush(stderr);
+}
+
+void bench_progress_done(void)
+{
+	if (progress_open) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	progress_open = false;
+}
