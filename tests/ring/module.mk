@@ -1,0 +1,4 @@
+# tests/ring: the ring engine's test suite (ring/ring.h).
+# xen_side.c wraps Xen's own io/ring.h macros: the reference the lockstep and
+# interop tests compare pvio against. It needs libxen-dev's headers.
+TEST_BINS += tests/ring/test_ring_unit
