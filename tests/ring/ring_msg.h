@@ -61,20 +61,20 @@ static inline uint32_t tr_below(struct tr_rng *r, uint32_t n)
 	return (uint32_t)(((tr_rand(r) >> 32) * (uint64_t)n) >> 32);
 }
 
-/* FNV-1a over the fields a request's checksum covers. */
+/* A 32-bit digest of seq, len and the whole payload (bytes past len are
+ * zero in a well-formed request), computed a word at a time. */
 static inline uint32_t tr_csum(const struct tr_req *q)
 {
-	uint32_t h = 2166136261u;
-	const uint8_t *p = (const uint8_t *)&q->seq;
-	size_t n = q->len <= TR_PAYLOAD ? q->len : TR_PAYLOAD;
+	uint64_t h = 0xcbf29ce484222325ull ^ q->seq ^ ((uint64_t)q->len << 48);
 
-	for (size_t i = 0; i < sizeof(q->seq); i++)
-		h = (h ^ p[i]) * 16777619u;
-	h = (h ^ (uint8_t)q->len) * 16777619u;
-	h = (h ^ (uint8_t)(q->len >> 8)) * 16777619u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ q->payload[i]) * 16777619u;
-	return h;
+	for (size_t i = 0; i < TR_PAYLOAD; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, q->payload + i, 8);
+		h = (h ^ w) * 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 /* The request number `seq` of a stream, entirely determined by (salt, seq). */
@@ -82,16 +82,16 @@ static inline void tr_req_make(struct tr_req *q, uint64_t salt, uint64_t seq)
 {
 	uint64_t x = tr_mix64(salt ^ (seq * 0x2545f4914f6cdd1dull));
 
-	memset(q, 0, sizeof(*q));
 	q->op = (uint8_t)(seq & 1);
 	q->flags = (uint8_t)(x >> 56);
 	q->len = (uint16_t)(1 + x % TR_PAYLOAD);
 	q->seq = seq;
 	q->id = ~seq;
 	for (size_t i = 0; i < TR_PAYLOAD; i += 8) {
-		x = tr_mix64(x);
+		x += 0x9e3779b97f4a7c15ull;
 		memcpy(q->payload + i, &x, 8);
 	}
+	memset(q->payload + q->len, 0, TR_PAYLOAD - q->len);
 	q->csum = tr_csum(q);
 }
 
