@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Persistent-grant cache: a fixed array of entries, a per-ref index into
+ * it, a free list and an LRU list of idle entries (both intrusive, by
+ * index). Entries in use are on neither list, so they can never be picked
+ * for reclaim.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "grant-tables/pgrant.h"
+
+#define NIL 0xFFFFFFFFu
+
+struct pvio_pgrant {
+	void    *addr;
+	uint64_t last_used;    /* c->now at the last put */
+	uint32_t ref;          /* NIL when the entry is free */
+	uint32_t in_use;       /* use references (lookup/insert minus put) */
+	uint32_t prev, next;   /* LRU links; next also links the free list */
+	bool     writable;
+};
+
+static void lru_remove(struct pvio_pgrant_cache *c, uint32_t i)
+{
+	struct pvio_pgrant *e = &c->ents[i];
+
+	if (e->prev != NIL)
+		c->ents[e->prev].next = e->next;
+	else
+		c->lru_head = e->next;
+	if (e->next != NIL)
+		c->ents[e->next].prev = e->prev;
+	else
+		c->lru_tail = e->prev;
+	e->prev = e->next = NIL;
+}
+
+static void lru_append(struct pvio_pgrant_cache *c, uint32_t i)
+{
+	struct pvio_pgrant *e = &c->ents[i];
+
+	e->next = NIL;
+	e->prev = c->lru_tail;
+	if (c->lru_tail != NIL)
+		c->ents[c->lru_tail].next = i;
+	else
+		c->lru_head = i;
+	c->lru_tail = i;
+}
+
+static void take(struct pvio_pgrant_cache *c, uint32_t i)
+{
+	if (c->ents[i].in_use++ == 0)
+		lru_remove(c, i);
+}
+
+/* Drop the view's pin of entry i. */
+static void unmap_entry(struct pvio_pgrant_cache *c, struct pvio_pgrant *e)
+{
+	struct pvio_gnt_map_op op = {
+		.ref = e->ref,
+		.flags = e->writable ? 0 : PVIO_GNTMAP_readonly,
+		.addr = e->addr,
+	};
+
+	if (pvio_gnttab_unmap(c->view, &op, 1) != 1)
+		c->stats.map_errors++;   /* cannot happen unless the view was torn down */
+}
+
+static void free_entry(struct pvio_pgrant_cache *c, uint32_t i)
+{
+	struct pvio_pgrant *e = &c->ents[i];
+
+	c->slot[e->ref] = 0;
+	e->ref = NIL;
+	e->addr = NULL;
+	e->in_use = 0;
+	e->prev = NIL;
+	e->next = c->free_head;
+	c->free_head = i;
+	c->nr--;
+}
+
+/* Unmap an idle entry and free it. */
+static void evict(struct pvio_pgrant_cache *c, uint32_t i)
+{
+	lru_remove(c, i);
+	unmap_entry(c, &c->ents[i]);
+	free_entry(c, i);
+	c->stats.reclaims++;
+}
+
+static void reset_lists(struct pvio_pgrant_cache *c)
+{
+	c->free_head = NIL;
+	for (uint32_t i = c->max; i-- > 0;) {
+		c->ents[i] = (struct pvio_pgrant){ .ref = NIL, .prev = NIL, .next = c->free_head };
+		c->free_head = i;
+	}
+	c->lru_head = c->lru_tail = NIL;
+	c->nr = 0;
+}
+
+PVIO_EXPORT int pvio_pgrant_init(struct pvio_pgrant_cache *c, struct pvio_gnttab_view *view,
+				 uint32_t max)
+{
+	*c = (struct pvio_pgrant_cache){ 0 };
+	if (!view || !view->active || max >= NIL)
+		return -EINVAL;
+	if (!max)
+		max = PVIO_PGRANT_DEFAULT_MAX;
+	c->ents = calloc(max, sizeof(*c->ents));
+	c->slot = calloc(view->nr_entries, sizeof(*c->slot));
+	if (!c->ents || !c->slot)
+		goto err_free;
+	c->view = view;
+	c->max = max;
+	reset_lists(c);
+	return 0;
+err_free:
+	free(c->ents);
+	free(c->slot);
+	*c = (struct pvio_pgrant_cache){ 0 };
+	return -ENOMEM;
+}
+
+PVIO_EXPORT void pvio_pgrant_fini(struct pvio_pgrant_cache *c)
+{
+	if (!c->ents)
+		return;
+	pvio_pgrant_release_all(c);
+	free(c->ents);
+	free(c->slot);
+	c->ents = NULL;
+	c->slot = NULL;
+	c->max = 0;
+}
+
+PVIO_EXPORT void *pvio_pgrant_lookup(struct pvio_pgrant_cache *c, uint32_t ref, bool write)
+{
+	uint32_t s;
+
+	if (!c->ents || ref >= c->view->nr_entries || !(s = c->slot[ref]) ||
+	    (write && !c->ents[s - 1].writable)) {
+		c->stats.misses++;
+		return NULL;
+	}
+	take(c, s - 1);
+	c->stats.hits++;
+	return c->ents[s - 1].addr;
+}
+
+/* Map one ref; 0 or -EIO with *gntst set. */
+static int map_one(struct pvio_pgrant_cache *c, uint32_t ref, bool write, void **addr,
+		   int16_t *gntst)
+{
+	struct pvio_gnt_map_op op = { .ref = ref, .flags = write ? 0 : PVIO_GNTMAP_readonly };
+
+	pvio_gnttab_map(c->view, &op, 1);
+	if (gntst)
+		*gntst = op.status;
+	if (op.status != PVIO_GNTST_okay) {
+		c->stats.map_errors++;
+		return -EIO;
+	}
+	*addr = op.addr;
+	return 0;
+}
+
+PVIO_EXPORT int pvio_pgrant_insert(struct pvio_pgrant_cache *c, uint32_t ref, bool write,
+				   void **addr, int16_t *gntst)
+{
+	struct pvio_pgrant *e;
+	void *a;
+	uint32_t i;
+	int r;
+
+	if (gntst)
+		*gntst = PVIO_GNTST_okay;
+	if (!c->ents)
+		return -EINVAL;
+	if (ref >= c->view->nr_entries) {
+		if (gntst)
+			*gntst = PVIO_GNTST_bad_gntref;
+		c->stats.map_errors++;
+		return -EIO;
+	}
+	if (c->slot[ref]) {
+		i = c->slot[ref] - 1;
+		e = &c->ents[i];
+		if (write && !e->writable) {
+			/* Upgrade: pin writable first, then drop the read-only
+			 * pin. The view keeps one frame per ref while any pin is
+			 * held, so the address is unchanged. */
+			r = map_one(c, ref, true, &a, gntst);
+			if (r < 0)
+				return r;
+			unmap_entry(c, e);
+			e->writable = true;
+		}
+		take(c, i);
+		*addr = e->addr;
+		return 0;
+	}
+	if (c->free_head == NIL && c->lru_head == NIL) {
+		c->stats.full++;
+		return -ENOSPC;
+	}
+	r = map_one(c, ref, write, &a, gntst);
+	if (r < 0)
+		return r;
+	if (c->free_head == NIL)
+		evict(c, c->lru_head);
+	i = c->free_head;
+	e = &c->ents[i];
+	c->free_head = e->next;
+	*e = (struct pvio_pgrant){
+		.addr = a, .ref = ref, .in_use = 1, .prev = NIL, .next = NIL, .writable = write,
+	};
+	c->slot[ref] = i + 1;
+	c->nr++;
+	c->stats.inserts++;
+	*addr = a;
+	return 0;
+}
+
+PVIO_EXPORT int pvio_pgrant_put(struct pvio_pgrant_cache *c, uint32_t ref)
+{
+	uint32_t s;
+
+	if (!c->ents || ref >= c->view->nr_entries || !(s = c->slot[ref]) ||
+	    !c->ents[s - 1].in_use)
+		return -EINVAL;
+	if (--c->ents[s - 1].in_use == 0) {
+		c->ents[s - 1].last_used = c->now;
+		lru_append(c, s - 1);
+	}
+	return 0;
+}
+
+PVIO_EXPORT unsigned pvio_pgrant_reclaim(struct pvio_pgrant_cache *c, unsigned n)
+{
+	unsigned done = 0;
+
+	while (c->ents && done < n && c->lru_head != NIL) {
+		evict(c, c->lru_head);
+		done++;
+	}
+	return done;
+}
+
+PVIO_EXPORT unsigned pvio_pgrant_purge(struct pvio_pgrant_cache *c, uint64_t older_than)
+{
+	unsigned done = 0;
+
+	/* The LRU list is in put order, so stamps are ascending along it. */
+	while (c->ents && c->lru_head != NIL && c->ents[c->lru_head].last_used < older_than) {
+		evict(c, c->lru_head);
+		done++;
+	}
+	return done;
+}
+
+PVIO_EXPORT unsigned pvio_pgrant_release_all(struct pvio_pgrant_cache *c)
+{
+	unsigned busy = 0;
+
+	if (!c->ents)
+		return 0;
+	for (uint32_t i = 0; i < c->max; i++) {
+		struct pvio_pgrant *e = &c->ents[i];
+
+		if (e->ref == NIL)
+			continue;
+		if (e->in_use)
+			busy++;
+		unmap_entry(c, e);
+		c->slot[e->ref] = 0;
+	}
+	reset_lists(c);
+	return busy;
+}
