@@ -1,0 +1,2 @@
+# tests/grant/: grant-table semantics, batches, concurrency, persistent cache.
+TEST_BINS += tests/grant/test_gnttab_flags
