@@ -5,3 +5,5 @@ TEST_BINS += tests/ring/test_ring_unit
 TEST_BINS += tests/ring/test_ring_xen_lockstep
 SRCS_test_ring_xen_lockstep := tests/ring/xen_side.c
 CFLAGS_tests_ring_xen_side := -D__XEN_TOOLS__
+TEST_BINS += tests/ring/test_ring_xen_interop
+SRCS_test_ring_xen_interop := tests/ring/xen_side.c
