@@ -1,2 +1,3 @@
 # tests/grant/: grant-table semantics, batches, concurrency, persistent cache.
 TEST_BINS += tests/grant/test_gnttab_flags
+TEST_BINS += tests/grant/test_gnttab_ops
