@@ -8,3 +8,4 @@ CFLAGS_tests_ring_xen_side := -D__XEN_TOOLS__
 TEST_BINS += tests/ring/test_ring_xen_interop
 SRCS_test_ring_xen_interop := tests/ring/xen_side.c
 TEST_BINS += tests/ring/test_ring_stress
+TEST_BINS += tests/ring/test_ring_hostile
