@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared helpers of pvio-bench; see bench_common.h. */
 #include "bench/bench_common.h"
+#include "ring/pvio_atomic.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -168,6 +170,72 @@ int bench_ncpus(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n > 0 ? (int)n : 1;
+}
+
+struct c2c {
+	uint64_t flag __attribute__((aligned(64)));
+	int cpu;
+	unsigned iters;
+	pthread_barrier_t bar;
+};
+
+/* The echo side: answers each odd value with the next even one. */
+static void *c2c_echo(void *arg)
+{
+	struct c2c *c = arg;
+
+	(void)bench_pin_self(c->cpu);
+	pthread_barrier_wait(&c->bar);
+	for (uint64_t i = 0; i < c->iters; i++) {
+		/* Acquire pairs with the initiator's release store of 2i+1. */
+		while (pvio_load_acquire(&c->flag) != 2 * i + 1)
+			;
+		/* Release: pairs with the initiator's acquire poll for 2i+2. */
+		pvio_store_release(&c->flag, 2 * i + 2);
+	}
+	return NULL;
+}
+
+double bench_c2c_rtt_ns(int cpu_a, int cpu_b)
+{
+	enum { BURSTS = 5 };
+	static struct c2c c;
+	double rtt[BURSTS], r = -1;
+	cpu_set_t saved;
+	pthread_t t;
+
+	if (sched_getaffinity(0, sizeof(saved), &saved) != 0)
+		return -1;
+	if (bench_pin_self(cpu_a) < 0)
+		return -1;
+	for (int k = 0; k < BURSTS; k++) {
+		uint64_t t0;
+
+		c.flag = 0;
+		c.cpu = cpu_b;
+		c.iters = 2000;
+		if (pthread_barrier_init(&c.bar, NULL, 2) != 0)
+			goto out;
+		if (pthread_create(&t, NULL, c2c_echo, &c) != 0) {
+			pthread_barrier_destroy(&c.bar);
+			goto out;
+		}
+		pthread_barrier_wait(&c.bar);
+		t0 = bench_now_ns();
+		for (uint64_t i = 0; i < c.iters; i++) {
+			/* Release/acquire pair with c2c_echo()'s poll and store. */
+			pvio_store_release(&c.flag, 2 * i + 1);
+			while (pvio_load_acquire(&c.flag) != 2 * i + 2)
+				;
+		}
+		rtt[k] = (double)(bench_now_ns() - t0) / c.iters;
+		pthread_join(t, NULL);
+		pthread_barrier_destroy(&c.bar);
+	}
+	r = bench_median(rtt, BURSTS);
+out:
+	sched_setaffinity(0, sizeof(saved), &saved);
+	return r;
 }
 
 /* ------------------------------------------------------------------- JSON */

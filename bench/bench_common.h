@@ -73,6 +73,12 @@ int bench_pin_self(int cpu);
 int bench_pin_pid(pid_t pid, int cpu);
 /* Number of online CPUs. */
 int bench_ncpus(void);
+/* Cache-line round trip between CPUs a and b in ns (median of a few short
+ * ping-pong bursts), a probe of the machine's state: on a VM it moves when
+ * the host moves the vCPUs (same or other core complex). The calling thread
+ * takes part (pinned to a for the probe, then restored). Negative on
+ * failure. */
+double bench_c2c_rtt_ns(int cpu_a, int cpu_b);
 
 /* ------------------------------------------------------------------- JSON */
 

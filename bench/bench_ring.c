@@ -399,6 +399,8 @@ out:
 struct rep {
 	double rate[2];            /* msg/s per side */
 	double cpu[2][2];          /* [side][producer, consumer] CPU fraction */
+	double c2c_ns;             /* cache-line round trip just before the pair */
+	bool cpu_ok;               /* every thread got >= CPU_OK of a CPU */
 };
 
 struct rcase {
@@ -407,8 +409,11 @@ struct rcase {
 	struct rep *reps;
 	int nreps;
 	int discarded;             /* repetitions rerun for lack of CPU */
+	int kept_low;              /* repetitions kept although short of CPU */
 	double median[2];
 	double p10[2], p90[2];
+	double ratio_of_reps;      /* median of the per-repetition ratios */
+	double c2c_median;
 };
 
 #define CPU_OK 0.95            /* DPDK-NOTES: discard runs below this */
@@ -503,10 +508,26 @@ static void write_table(FILE *f, const struct cfg *c, struct rcase *cs, int n,
 		   "its slot recycled\n(backend copies the request out and writes a "
 		   "16-byte response; the frontend reads it);\nan rte_ring message is "
 		   "one element enqueued and dequeued.\n");
-	for (int i = 0; i < n; i++)
+	{
+		double lo = 1e30, hi = 0;
+
+		for (int i = 0; i < n; i++)
+			for (int r = 0; r < cs[i].nreps; r++) {
+				lo = fmin(lo, cs[i].reps[r].c2c_ns);
+				hi = fmax(hi, cs[i].reps[r].c2c_ns);
+			}
+		fprintf(f, "core-to-core cache-line round trip during the runs: %.0f..%.0f ns "
+			   "(per repetition in the JSON)\n", lo, hi);
+	}
+	for (int i = 0; i < n; i++) {
 		if (cs[i].discarded)
-			fprintf(f, "%s: %d run(s) rerun because a thread got < %.2f CPU\n",
+			fprintf(f, "%s: %d repetition(s) rerun because a thread got < %.2f CPU\n",
 				cs[i].name, cs[i].discarded, CPU_OK);
+		if (cs[i].kept_low)
+			fprintf(f, "%s: WARNING: %d repetition(s) kept with a thread < %.2f CPU "
+				   "(machine busy): unreliable\n",
+				cs[i].name, cs[i].kept_low, CPU_OK);
+	}
 }
 
 static void write_json(FILE *f, const struct cfg *c, struct rcase *cs, int n,
@@ -529,6 +550,10 @@ static void write_json(FILE *f, const struct cfg *c, struct rcase *cs, int n,
 	bench_json_int(&j, "reps", o->reps);
 	bench_json_bool(&j, "quick", o->quick);
 	bench_json_num(&j, "cpu_min_fraction", CPU_OK);
+	bench_json_str(&j, "c2c_rtt_ns",
+		       "cache-line ping-pong round trip between the two CPUs, measured "
+		       "before each repetition: on a VM it shows where the host put the "
+		       "vCPUs, which moves every number");
 	bench_json_str(&j, "interleaving", "per repetition: rte_ring then pvio");
 	bench_json_str(&j, "pvio_message",
 		       "request copied into a slot by the frontend, copied out by the "
@@ -565,7 +590,11 @@ static void write_json(FILE *f, const struct cfg *c, struct rcase *cs, int n,
 			bench_json_num(&j, "baseline_p10", k->p10[SIDE_RTE]);
 			bench_json_num(&j, "baseline_p90", k->p90[SIDE_RTE]);
 		}
+		if (c->have_rte)
+			bench_json_num(&j, "ratio_median_of_reps", k->ratio_of_reps);
+		bench_json_num(&j, "c2c_rtt_ns_median", k->c2c_median);
 		bench_json_int(&j, "reruns_for_cpu", k->discarded);
+		bench_json_int(&j, "reps_short_of_cpu", k->kept_low);
 		bench_json_arr_begin(&j, "reps");
 		for (int r = 0; r < k->nreps; r++) {
 			const struct rep *p = &k->reps[r];
@@ -576,6 +605,8 @@ static void write_json(FILE *f, const struct cfg *c, struct rcase *cs, int n,
 				bench_json_num(&j, "baseline", p->rate[SIDE_RTE]);
 			else
 				bench_json_null(&j, "baseline");
+			bench_json_num(&j, "c2c_rtt_ns", p->c2c_ns);
+			bench_json_bool(&j, "cpu_ok", p->cpu_ok);
 			bench_json_arr_begin(&j, "pvio_cpu");
 			bench_json_num(&j, NULL, p->cpu[SIDE_PVIO][0]);
 			bench_json_num(&j, NULL, p->cpu[SIDE_PVIO][1]);
@@ -715,6 +746,7 @@ static int ring_run(const struct bench_opts *o, int argc, char **argv)
 			struct rep *p = &k->reps[r];
 			int tries = 0;
 again:
+			p->c2c_ns = bench_c2c_rtt_ns(c.cpu_prod, c.cpu_cons);
 			/* A/B interleaved: rte_ring, then pvio, in every repetition. */
 			for (int s = c.have_rte ? 0 : 1; s < 2; s++) {
 				bench_progress("ring %d/%d %s: rep %d/%d %s", i + 1, ncase,
@@ -732,9 +764,17 @@ again:
 					k->discarded++;
 					goto again;
 				}
+				p->cpu_ok = ok;
+				k->kept_low += !ok;
 			}
 			k->nreps++;
 		}
+		for (int r = 0; r < k->nreps; r++) {
+			v[0][r] = k->reps[r].rate[SIDE_PVIO] / k->reps[r].rate[SIDE_RTE];
+			v[1][r] = k->reps[r].c2c_ns;
+		}
+		k->ratio_of_reps = bench_median(v[0], (size_t)k->nreps);
+		k->c2c_median = bench_median(v[1], (size_t)k->nreps);
 		for (int s = 0; s < 2; s++) {
 			for (int r = 0; r < k->nreps; r++)
 				v[s][r] = k->reps[r].rate[s];
