@@ -32,12 +32,19 @@ static void pin(int cpu)
 	CHECK(sched_setaffinity(0, sizeof(set), &set) == 0, "sched_setaffinity(%d): %m", cpu);
 }
 
-static inline void idle(const struct st *s)
+/*
+ * Nothing to do: spin politely, and give the CPU away after a while without
+ * progress. The peer is then most likely preempted (the machine is shared),
+ * and spinning only burns the CPU someone else's job needs.
+ */
+static inline void idle(const struct st *s, unsigned int *spins)
 {
-	if (s->yield)
+	if (s->yield || ++*spins >= 4096) {
+		*spins = 0;
 		sched_yield();
-	else
+	} else {
 		pvio_cpu_relax();
+	}
 }
 
 static void *backend(void *arg)
@@ -45,6 +52,7 @@ static void *backend(void *arg)
 	struct st *s = arg;
 	struct pvio_ring_back b;
 	uint64_t seq = 0;
+	unsigned int spins = 0;
 	struct tr_req q;
 
 	pin(s->cpu[1]);
@@ -54,9 +62,10 @@ static void *backend(void *arg)
 
 		CHECK(m >= 0, "back pending %d", m);
 		if (m == 0) {
-			idle(s);
+			idle(s, &spins);
 			continue;
 		}
+		spins = 0;
 		for (int i = 0; i < m; i++, seq++) {
 			struct tr_rsp *r;
 
@@ -85,6 +94,7 @@ static void frontend(struct st *s)
 {
 	struct pvio_ring_front f;
 	uint64_t sent = 0, recvd = 0;
+	unsigned int spins = 0;
 	struct tr_rsp r;
 
 	pin(s->cpu[0]);
@@ -117,7 +127,9 @@ static void frontend(struct st *s)
 				     r.seq, r.csum, recvd);
 		}
 		if (!m && !busy)
-			idle(s);
+			idle(s, &spins);
+		else
+			spins = 0;
 	}
 }
 
