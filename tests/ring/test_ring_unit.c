@@ -316,8 +316,8 @@ static void test_sequence(uint32_t B)
 	/* A late final check: the backend re-arms while a push is between its
 	 * index store and its event read. Simulated by hand: req_prod moves,
 	 * then the backend's final check sees the work itself. */
+	tr_req_make(tr_req_slot(&p.f, 0), 1, p.fe_seq);
 	p.f.req_prod_pvt++;
-	tr_req_make(tr_req_slot(&p.f, 0), 1, p.fe_seq);   /* slot already counted */
 	p.s->req_prod = p.f.req_prod_pvt;                 /* index stored ... */
 	EXPECT_EQ(pvio_ring_back_final_check(&p.b), 1);   /* ... backend sees it */
 	pair_fini(&p);
