@@ -1,0 +1,3 @@
+# tests/xenstore: the store, the client library, xenbus helpers, and interop
+# with Xen's own xenstore tools and libxenstore.
+TEST_BINS += tests/xenstore/test_xs_ops
