@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Block I/O engines behind one interface: io_uring (default), libaio, psync.
+ *
+ * One engine instance serves one blkback queue and is used by that queue's
+ * poller thread only (single issuer). The poller queues a batch of I/Os,
+ * submits them with one call, and reaps completions; the engine's fd becomes
+ * readable when completions are waiting, so the poller can sleep on it
+ * together with its event channel.
+ *
+ * Zero copy: iov_base points straight into granted guest pages. When the
+ * whole of a guest's memory is mapped, the poller passes it as
+ * cfg.fixed_base/fixed_len and io_uring registers it once as fixed buffers:
+ * single-iovec I/O inside that region then uses READ_FIXED/WRITE_FIXED.
+ */
+#ifndef PVIO_BLK_ENGINE_H
+#define PVIO_BLK_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+enum pvio_blk_io_op {
+	PVIO_BLK_IO_READ = 0,
+	PVIO_BLK_IO_WRITE,
+	PVIO_BLK_IO_FLUSH,       /* fdatasync */
+	PVIO_BLK_IO_DISCARD,     /* fallocate(PUNCH_HOLE|KEEP_SIZE) on files,
+				  * BLKDISCARD on block devices */
+};
+
+#define PVIO_BLK_IO_MAX_IOV 256
+
+struct pvio_blk_io {
+	uint8_t  op;             /* enum pvio_blk_io_op */
+	uint16_t iovcnt;         /* READ/WRITE: 1..PVIO_BLK_IO_MAX_IOV */
+	uint64_t offset;         /* bytes */
+	uint64_t len;            /* DISCARD: bytes; READ/WRITE: sum of iov (set by caller) */
+	struct iovec *iov;       /* caller-owned until completion */
+	void    *user;           /* the caller's cookie */
+	int64_t  result;         /* out: bytes transferred (READ/WRITE), 0, or -errno */
+};
+
+struct pvio_blk_engine_cfg {
+	unsigned depth;          /* max I/Os in flight (>= 1) */
+	void    *fixed_base;     /* optional: region to register as fixed buffers */
+	size_t   fixed_len;
+	bool     is_blockdev;    /* fd is a block device (discard via BLKDISCARD) */
+	unsigned psync_threads;  /* psync: worker threads (default 4) */
+};
+
+struct pvio_blk_engine;
+
+/* Names: "io_uring", "libaio", "psync". -ENOENT unknown, -ENOTSUP not built. */
+int  pvio_blk_engine_open(const char *name, int fd, const struct pvio_blk_engine_cfg *cfg,
+			  struct pvio_blk_engine **out);
+void pvio_blk_engine_close(struct pvio_blk_engine *e);
+const char *pvio_blk_engine_name(const struct pvio_blk_engine *e);
+
+/* Queue one I/O (not yet submitted). -EBUSY when depth I/Os are already in
+ * flight or queued. A failed call never completes the I/O. */
+int  pvio_blk_engine_queue(struct pvio_blk_engine *e, struct pvio_blk_io *io);
+/* Submit everything queued in one batch. Returns the number submitted. */
+int  pvio_blk_engine_submit(struct pvio_blk_engine *e);
+/* Collect up to max completed I/Os into done[]; with wait, block until at
+ * least one completes (if any is in flight). Returns the count. */
+int  pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
+			  unsigned max, bool wait);
+/* Readable when completions are waiting (for epoll). */
+int  pvio_blk_engine_fd(struct pvio_blk_engine *e);
+/* I/Os queued or in flight. */
+unsigned pvio_blk_engine_inflight(const struct pvio_blk_engine *e);
+
+#endif /* PVIO_BLK_ENGINE_H */

@@ -1,0 +1,2 @@
+# evtchn/: event channels (shared flags page + eventfd per end).
+LIB_SRCS += evtchn/evtchn.c

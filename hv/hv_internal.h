@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the hv/ implementations: the client-side state of a domain
+ * (own memory, grant table, foreign views, ports) is the same whatever
+ * brokers the resources; an implementation supplies only the broker calls.
+ */
+#ifndef PVIO_HV_INTERNAL_H
+#define PVIO_HV_INTERNAL_H
+
+#include <pthread.h>
+
+#include "hv/hv.h"
+#include "hv/world.h"
+
+struct pvio_hv_ops {
+	const char *name;
+	int  (*domain_create)(struct pvio_hv *, const char *name, uint64_t mem, uint16_t *domid);
+	int  (*domain_destroy)(struct pvio_hv *, uint16_t domid);
+	int  (*domain_lookup)(struct pvio_hv *, const char *name, struct pvio_hv_domain_info *);
+	int  (*domain_at)(struct pvio_hv *, unsigned idx, struct pvio_hv_domain_info *);
+	int  (*domain_connect)(struct pvio_hv *, uint16_t domid, int *fd);
+	int  (*foreign_fds)(struct pvio_hv *, uint16_t domid, struct pvio_world_dom_fds *);
+	int  (*evtchn_alloc_unbound)(struct pvio_hv *, uint16_t remote, struct pvio_world_port_fds *);
+	int  (*evtchn_bind)(struct pvio_hv *, uint16_t remote, pvio_evtchn_port_t rport,
+			    struct pvio_world_port_fds *);
+	int  (*evtchn_close)(struct pvio_hv *, pvio_evtchn_port_t port);
+	int  (*xs_connect)(struct pvio_hv *, int *fd);
+	void (*fini)(struct pvio_hv *);           /* implementation's own state */
+};
+
+struct hv_port {
+	struct pvio_evtchn ch;
+	void *shm;
+	int self_efd;
+	int peer_efd;
+};
+
+struct hv_foreign {
+	uint16_t domid;
+	int mem_fd;                      /* kept for contiguous ring mappings */
+	void *mem;
+	size_t mem_bytes;
+	void *gt;
+	size_t gt_bytes;
+	struct pvio_gnttab_view view;
+};
+
+struct pvio_hv {
+	const struct pvio_hv_ops *ops;
+	uint16_t domid;
+	pthread_mutex_t lock;            /* control plane: ports, foreign table, allocator */
+
+	/* own memory */
+	void *mem;
+	size_t mem_bytes;
+	uint64_t nr_pages;
+	uint64_t *page_bitmap;           /* 1 = allocated */
+
+	/* own grant table (frontend side) */
+	void *gt;
+	size_t gt_bytes;
+	struct pvio_gnttab_fe fe;
+	pthread_mutex_t gnt_lock;
+
+	/* ports: table of pointers so a data path can keep a handle while the
+	 * control plane adds others */
+	struct hv_port **ports;          /* PVIO_HV_MAX_PORTS */
+
+	/* foreign views (backend side), by granter domid */
+	struct hv_foreign **foreign;     /* PVIO_DOMID_MAX_GUEST + 1 */
+
+	void *impl;                      /* implementation's private state */
+};
+
+/* Build a handle around the domain's own resources (takes ownership of the
+ * fds in own). */
+int  pvio__hv_init(struct pvio_hv *hv, const struct pvio_hv_ops *ops, uint16_t domid,
+		   struct pvio_world_dom_fds *own);
+void pvio__hv_fini(struct pvio_hv *hv);
+
+void pvio__close_fd(int *fd);
+
+#endif /* PVIO_HV_INTERNAL_H */

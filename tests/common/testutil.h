@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by pvio's test programs (header-only). */
+#ifndef PVIO_TESTUTIL_H
+#define PVIO_TESTUTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int tu_failures;
+
+#define CHECK(cond) do {                                                      \
+	if (!(cond)) {                                                        \
+		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+		tu_failures++;                                                \
+	}                                                                     \
+} while (0)
+
+#define CHECK_EQ(a, b) do {                                                   \
+	long long a_ = (long long)(a), b_ = (long long)(b);                   \
+	if (a_ != b_) {                                                       \
+		fprintf(stderr, "FAIL %s:%d: %s == %s (%lld != %lld)\n",       \
+			__FILE__, __LINE__, #a, #b, a_, b_);                  \
+		tu_failures++;                                                \
+	}                                                                     \
+} while (0)
+
+/* Fatal: stop the test now (after cleanup handlers registered with atexit). */
+#define REQUIRE(cond) do {                                                    \
+	if (!(cond)) {                                                        \
+		fprintf(stderr, "FATAL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+		exit(1);                                                      \
+	}                                                                     \
+} while (0)
+
+static inline int tu_result(void)
+{
+	if (tu_failures)
+		fprintf(stderr, "%d check(s) failed\n", tu_failures);
+	return tu_failures ? 1 : 0;
+}
+
+static inline void tu_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(77);
+}
+
+static inline double tu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Number of open fds of a process (self if pid == 0). */
+static inline int tu_count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fd");
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return pid ? n : n - 1;   /* minus the opendir fd itself */
+}
+
+/* Number of mappings of a process (lines of /proc/PID/maps). */
+static inline int tu_count_maps(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *f;
+	int n = 0;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* Build directory of the binaries (BUILD env, default build). */
+static inline const char *tu_build_dir(void)
+{
+	const char *b = getenv("BUILD");
+
+	return b && *b ? b : "build";
+}
+
+/*
+ * Start pviod on a private socket in a fresh temp dir; waits until it is
+ * serving (it writes to --ready-fd), no sleeps. Returns its pid.
+ * sock/xs receive the socket paths.
+ */
+static inline pid_t tu_start_pviod(char *dir, size_t dlen, char *sock, size_t slen,
+				   char *xs, size_t xlen)
+{
+	char bin[512], rfd[16];
+	char tmpl[] = "/tmp/pvio-test-XXXXXX";
+	int p[2];
+	pid_t pid;
+	char buf[8];
+
+	if (!mkdtemp(tmpl))
+		return -1;
+	snprintf(dir, dlen, "%s", tmpl);
+	snprintf(sock, slen, "%s/pviod.sock", tmpl);
+	snprintf(xs, xlen, "%s/xenstored.sock", tmpl);
+	snprintf(bin, sizeof(bin), "%s/hv/pviod", tu_build_dir());
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		snprintf(rfd, sizeof(rfd), "%d", p[1]);
+		execl(bin, "pviod", "--socket", sock, "--xs-socket", xs, "--ready-fd", rfd,
+		      (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], buf, sizeof(buf)) <= 0) {
+		close(p[0]);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+/* Stop a process we started and reap it; returns its wait status. */
+static inline int tu_stop(pid_t pid)
+{
+	int st = 0;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return st;
+}
+
+static inline void tu_rmdir(const char *dir)
+{
+	char cmd[600];
+
+	if (dir && strncmp(dir, "/tmp/pvio-test-", 15) == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "warning: could not remove %s\n", dir);
+	}
+}
+
+#endif

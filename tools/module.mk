@@ -1,0 +1,2 @@
+# tools/: the pvio toolstack CLI.
+BINS += tools/pvio

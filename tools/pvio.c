@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvio: the toolstack CLI (xl-like). Talks to pviod as dom0.
+ *
+ *   pvio create NAME [memory=SIZE]     create a domain (default 256M)
+ *   pvio destroy NAME                  destroy it
+ *   pvio list                          list domains
+ *   pvio run --domain NAME -- PROG...  run PROG as domain NAME (it inherits
+ *                                      an already-bound connection: PVIO_HV_FD)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "hv/hv.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pvio [--socket PATH] COMMAND [ARGS]\n"
+		"  create NAME [memory=SIZE]      create a domain (SIZE: bytes or K/M/G; default 256M)\n"
+		"  destroy NAME                   destroy a domain\n"
+		"  list                           list domains\n"
+		"  run --domain NAME -- PROG ...  run PROG as domain NAME\n"
+		"The control socket is $PVIO_SOCKET, else /run/pvio/pviod.sock.\n");
+}
+
+static int pvio_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 0: break;
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end == 'i' || *end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+static int open_dom0(const char *sock, struct pvio_hv **hv)
+{
+	int r = pvio_hv_socket_connect(sock ? sock : getenv("PVIO_SOCKET"), hv);
+
+	if (r < 0)
+		fprintf(stderr, "pvio: cannot reach pviod at %s: %s\n",
+			sock ? sock : getenv("PVIO_SOCKET") ? getenv("PVIO_SOCKET")
+							     : "/run/pvio/pviod.sock",
+			strerror(-r));
+	return r;
+}
+
+static int cmd_create(struct pvio_hv *hv, int argc, char **argv)
+{
+	uint64_t mem = 256ull << 20;
+	uint16_t domid;
+	int r;
+
+	if (argc < 1) {
+		fprintf(stderr, "pvio create: missing NAME\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "memory=", 7) == 0) {
+			if (pvio_parse_size(argv[i] + 7, &mem) < 0 || mem % 4096 || mem == 0) {
+				fprintf(stderr, "pvio create: bad memory size '%s' "
+					"(a multiple of 4K, e.g. memory=256M)\n", argv[i] + 7);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "pvio create: unknown option '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	r = pvio_hv_domain_create(hv, argv[0], mem, &domid);
+	if (r < 0) {
+		fprintf(stderr, "pvio create: %s: %s\n", argv[0],
+			r == -EEXIST ? "a domain of that name exists" :
+			r == -EINVAL ? "invalid name or memory size" : strerror(-r));
+		return 1;
+	}
+	printf("%u\n", domid);
+	return 0;
+}
+
+static int lookup(struct pvio_hv *hv, const char *name, uint16_t *domid)
+{
+	struct pvio_hv_domain_info info;
+	int r = pvio_hv_domain_lookup(hv, name, &info);
+
+	if (r < 0) {
+		fprintf(stderr, "pvio: no domain named '%s'\n", name);
+		return r;
+	}
+	*domid = info.domid;
+	return 0;
+}
+
+static int cmd_destroy(struct pvio_hv *hv, int argc, char **argv)
+{
+	uint16_t domid;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "pvio destroy: expected NAME\n");
+		return 2;
+	}
+	if (lookup(hv, argv[0], &domid) < 0)
+		return 1;
+	r = pvio_hv_domain_destroy(hv, domid);
+	if (r < 0) {
+		fprintf(stderr, "pvio destroy: %s: %s\n", argv[0], strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_list(struct pvio_hv *hv)
+{
+	struct pvio_hv_domain_info *v;
+	int n = pvio_hv_domain_list(hv, NULL, 0);
+
+	if (n < 0) {
+		fprintf(stderr, "pvio list: %s\n", strerror(-n));
+		return 1;
+	}
+	v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v)
+		return 1;
+	n = pvio_hv_domain_list(hv, v, (unsigned)n + 1);
+	printf("%-24s %5s %10s\n", "Name", "ID", "Mem(MiB)");
+	for (int i = 0; i < n; i++)
+		printf("%-24s %5u %10" PRIu64 "\n", v[i].name, v[i].domid,
+		       v[i].mem_bytes >> 20);
+	free(v);
+	return 0;
+}
+
+static int cmd_run(struct pvio_hv *hv, int argc, char **argv)
+{
+	const char *name = NULL;
+	uint16_t domid;
+	char buf[16];
+	int i, fd, r;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strncmp(argv[i], "--domain=", 9) == 0)
+			name = argv[i] + 9;
+		else if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		} else
+			break;
+	}
+	if (!name || i >= argc) {
+		fprintf(stderr, "pvio run: usage: pvio run --domain NAME -- PROGRAM [ARGS]\n");
+		return 2;
+	}
+	if (lookup(hv, name, &domid) < 0)
+		return 1;
+	r = pvio_hv_domain_connect(hv, domid, &fd);
+	if (r < 0) {
+		fprintf(stderr, "pvio run: cannot connect domain %s: %s\n", name, strerror(-r));
+		return 1;
+	}
+	/* The child keeps exactly this connection: clear CLOEXEC on it, drop
+	 * our own dom0 connection (CLOEXEC) at exec. */
+	if (fcntl(fd, F_SETFD, 0) < 0) {
+		perror("pvio run: fcntl");
+		return 1;
+	}
+	snprintf(buf, sizeof(buf), "%d", fd);
+	setenv("PVIO_HV_FD", buf, 1);
+	unsetenv("PVIO_SOCKET");
+	execvp(argv[i], &argv[i]);
+	fprintf(stderr, "pvio run: cannot execute %s: %s\n", argv[i], strerror(errno));
+	return 127;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	struct pvio_hv *hv = NULL;
+	int i = 1, rc;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			sock = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		fprintf(stderr, "pvio: unknown option '%s'\n", argv[i]);
+		usage(stderr);
+		return 2;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i++];
+	if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "create") && strcmp(cmd, "destroy") && strcmp(cmd, "list") &&
+	    strcmp(cmd, "run")) {
+		fprintf(stderr, "pvio: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (open_dom0(sock, &hv) < 0)
+		return 1;
+	if (strcmp(cmd, "create") == 0)
+		rc = cmd_create(hv, argc - i, argv + i);
+	else if (strcmp(cmd, "destroy") == 0)
+		rc = cmd_destroy(hv, argc - i, argv + i);
+	else if (strcmp(cmd, "list") == 0)
+		rc = cmd_list(hv);
+	else
+		rc = cmd_run(hv, argc - i, argv + i);
+	pvio_hv_close(hv);
+	return rc;
+}
