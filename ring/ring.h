@@ -65,6 +65,8 @@ _Static_assert(offsetof(struct pvio_sring, ring) == 64, "ring");
 struct pvio_ring_front {
 	struct pvio_sring *sring;
 	uint32_t req_prod_pvt;   /* next request slot to fill */
+	uint32_t req_pushed;     /* req_prod as we last published it (the
+				  * shared copy is the peer's to corrupt) */
 	uint32_t rsp_cons;       /* next response to consume */
 	uint32_t nr_ents;        /* power of two */
 	uint32_t slot_size;      /* bytes per slot */
@@ -99,6 +101,9 @@ static inline uint32_t pvio_ring_nr_ents(size_t bytes, size_t slot_size)
 	return p;
 }
 
+/* Bytes of a shared ring of 2^order pages; -EINVAL past PVIO_RING_MAX_ORDER. */
+long pvio_ring_bytes_for_order(unsigned int order);
+
 /* SHARED_RING_INIT: run by the frontend on a fresh shared ring. */
 static inline void pvio_sring_init(struct pvio_sring *s)
 {
@@ -122,6 +127,7 @@ static inline int pvio_ring_front_attach(struct pvio_ring_front *f, void *sring,
 	/* Resume where the shared ring stands (FRONT_RING_ATTACH); a fresh
 	 * ring, after pvio_sring_init(), starts at 0. */
 	f->req_prod_pvt = pvio_load_relaxed(&s->req_prod);
+	f->req_pushed = f->req_prod_pvt;
 	f->rsp_cons = f->req_prod_pvt;
 	return 0;
 }
@@ -185,12 +191,13 @@ static inline void pvio_ring_produce_requests(struct pvio_ring_front *f, uint32_
 static inline bool pvio_ring_push_requests(struct pvio_ring_front *f)
 {
 	struct pvio_sring *s = f->sring;
-	uint32_t old = pvio_load_relaxed(&s->req_prod);
+	uint32_t old = f->req_pushed;
 	uint32_t new_ = f->req_prod_pvt;
 
 	/* Release: the slot contents are visible before the index. Pairs with
 	 * the load-acquire of req_prod in pvio_ring_back_pending(). */
 	pvio_store_release(&s->req_prod, new_);
+	f->req_pushed = new_;
 	/* Store-load: our req_prod store must be visible before we read
 	 * req_event, else we may miss the backend going to sleep. Pairs with
 	 * the fence in pvio_ring_back_final_check(). */
@@ -213,7 +220,8 @@ static inline int pvio_ring_front_pending(struct pvio_ring_front *f)
 	 * pvio_ring_push_responses(); response slots are visible after it. */
 	prod = pvio_load_acquire(&f->sring->rsp_prod);
 	avail = prod - f->rsp_cons;
-	if (avail > f->req_prod_pvt - f->rsp_cons) {
+	/* Only requests we published can have been answered. */
+	if (avail > f->req_pushed - f->rsp_cons) {
 		f->broken = true;
 		return -EPROTO;
 	}

@@ -1,2 +1,4 @@
 # tools/: the pvio toolstack CLI.
 BINS += tools/pvio
+# The toolstack library (libxl's role), used by the CLI, the demo and tests.
+LIB_SRCS += tools/toolstack.c

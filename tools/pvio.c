@@ -17,7 +17,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "ring/xenbus_abi.h"
+
 #include "hv/hv.h"
+#include "tools/toolstack.h"
+#include "xenstore/xs.h"
 
 static void usage(FILE *f)
 {
@@ -27,6 +31,12 @@ static void usage(FILE *f)
 		"  destroy NAME                   destroy a domain\n"
 		"  list                           list domains\n"
 		"  run --domain NAME -- PROG ...  run PROG as domain NAME\n"
+		"  block-attach NAME DISKSPEC     attach a disk, xl syntax: 'format=raw, vdev=xvda,\n"
+		"                                 access=rw, target=/path/img' or '/path/img,raw,xvda,rw'\n"
+		"                                 (pvio keys: engine=io_uring|libaio|psync, direct=0|1,\n"
+		"                                 sector-size=512|4096, discard, no-discard)\n"
+		"  block-detach NAME VDEV         detach it (xvda or a device number)\n"
+		"  block-list NAME                list the domain's disks\n"
 		"The control socket is $PVIO_SOCKET, else /run/pvio/pviod.sock.\n");
 }
 
@@ -69,7 +79,7 @@ static int open_dom0(const char *sock, struct pvio_hv **hv)
 	return r;
 }
 
-static int cmd_create(struct pvio_hv *hv, int argc, char **argv)
+static int cmd_create(struct pvio_hv *hv, struct pvio_xs *xs, int argc, char **argv)
 {
 	uint64_t mem = 256ull << 20;
 	uint16_t domid;
@@ -91,7 +101,7 @@ static int cmd_create(struct pvio_hv *hv, int argc, char **argv)
 			return 2;
 		}
 	}
-	r = pvio_hv_domain_create(hv, argv[0], mem, &domid);
+	r = pvio_ts_domain_create(hv, xs, argv[0], mem, &domid);
 	if (r < 0) {
 		fprintf(stderr, "pvio create: %s: %s\n", argv[0],
 			r == -EEXIST ? "a domain of that name exists" :
@@ -115,7 +125,7 @@ static int lookup(struct pvio_hv *hv, const char *name, uint16_t *domid)
 	return 0;
 }
 
-static int cmd_destroy(struct pvio_hv *hv, int argc, char **argv)
+static int cmd_destroy(struct pvio_hv *hv, struct pvio_xs *xs, int argc, char **argv)
 {
 	uint16_t domid;
 	int r;
@@ -126,7 +136,7 @@ static int cmd_destroy(struct pvio_hv *hv, int argc, char **argv)
 	}
 	if (lookup(hv, argv[0], &domid) < 0)
 		return 1;
-	r = pvio_hv_domain_destroy(hv, domid);
+	r = pvio_ts_domain_destroy(hv, xs, domid);
 	if (r < 0) {
 		fprintf(stderr, "pvio destroy: %s: %s\n", argv[0], strerror(-r));
 		return 1;
@@ -152,6 +162,89 @@ static int cmd_list(struct pvio_hv *hv)
 		printf("%-24s %5u %10" PRIu64 "\n", v[i].name, v[i].domid,
 		       v[i].mem_bytes >> 20);
 	free(v);
+	return 0;
+}
+
+static const char *state_name(int st)
+{
+	return st < 0 ? "-" : pvio_xenbus_state_name((enum pvio_xenbus_state)st);
+}
+
+static int cmd_block(struct pvio_hv *hv, struct pvio_xs *xs, const char *cmd, int argc,
+		     char **argv)
+{
+	uint16_t domid;
+	char err[256] = "";
+	int r;
+
+	if (argc < 1) {
+		fprintf(stderr, "pvio %s: missing NAME\n", cmd);
+		return 2;
+	}
+	if (lookup(hv, argv[0], &domid) < 0)
+		return 1;
+	if (strcmp(cmd, "block-attach") == 0) {
+		struct pvio_diskspec ds;
+		char spec[2048] = "";
+
+		if (argc < 2) {
+			fprintf(stderr, "pvio block-attach: missing DISKSPEC\n");
+			return 2;
+		}
+		/* The spec may arrive as one word or several. */
+		for (int i = 1; i < argc; i++) {
+			if (strlen(spec) + strlen(argv[i]) + 2 >= sizeof(spec)) {
+				fprintf(stderr, "pvio block-attach: DISKSPEC too long\n");
+				return 2;
+			}
+			if (i > 1)
+				strcat(spec, ",");
+			strcat(spec, argv[i]);
+		}
+		if (pvio_diskspec_parse(spec, &ds, err, sizeof(err)) < 0) {
+			fprintf(stderr, "pvio block-attach: bad DISKSPEC: %s\n", err);
+			return 2;
+		}
+		if (access(ds.target, ds.readonly ? R_OK : R_OK | W_OK) < 0) {
+			fprintf(stderr, "pvio block-attach: %s: %s\n", ds.target, strerror(errno));
+			return 1;
+		}
+		r = pvio_ts_block_attach(xs, domid, &ds);
+		if (r < 0) {
+			fprintf(stderr, "pvio block-attach: %s: %s\n", ds.vdev,
+				r == -EEXIST ? "already attached" : strerror(-r));
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(cmd, "block-detach") == 0) {
+		uint32_t devid;
+
+		if (argc != 2 || pvio_vdev_to_devid(argv[1], &devid) < 0) {
+			fprintf(stderr, "pvio block-detach: expected NAME VDEV (e.g. xvda)\n");
+			return 2;
+		}
+		r = pvio_ts_block_detach(xs, domid, devid, 10000);
+		if (r < 0) {
+			fprintf(stderr, "pvio block-detach: %s: %s\n", argv[1],
+				r == -ENOENT ? "no such disk" : strerror(-r));
+			return 1;
+		}
+		return 0;
+	}
+	/* block-list */
+	struct pvio_ts_vbd v[64];
+	r = pvio_ts_block_list(xs, domid, v, 64);
+	if (r < 0) {
+		fprintf(stderr, "pvio block-list: %s\n", strerror(-r));
+		return 1;
+	}
+	printf("%-6s %-8s %-4s %-12s %-12s %s\n", "Vdev", "DevId", "Mode", "BE-state",
+	       "FE-state", "Target");
+	for (int i = 0; i < r && i < 64; i++)
+		printf("%-6s %-8u %-4s %-12s %-12s %s\n", v[i].vdev, v[i].devid,
+		       v[i].readonly ? "r" : "w", state_name(v[i].be_state),
+		       state_name(v[i].fe_state), v[i].target);
 	return 0;
 }
 
@@ -202,6 +295,7 @@ int main(int argc, char **argv)
 {
 	const char *sock = NULL;
 	struct pvio_hv *hv = NULL;
+	struct pvio_xs *xs = NULL;
 	int i = 1, rc;
 
 	while (i < argc && argv[i][0] == '-') {
@@ -227,22 +321,38 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	bool block = !strcmp(cmd, "block-attach") || !strcmp(cmd, "block-detach") ||
+		     !strcmp(cmd, "block-list");
 	if (strcmp(cmd, "create") && strcmp(cmd, "destroy") && strcmp(cmd, "list") &&
-	    strcmp(cmd, "run")) {
+	    strcmp(cmd, "run") && !block) {
 		fprintf(stderr, "pvio: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
 	}
 	if (open_dom0(sock, &hv) < 0)
 		return 1;
+	if (strcmp(cmd, "list") && strcmp(cmd, "run")) {
+		int fd, r = pvio_hv_xs_connect(hv, &fd);
+		if (r == 0)
+			r = pvio_xs_open_fd(fd, &xs);
+		if (r < 0) {
+			fprintf(stderr, "pvio: cannot reach the xenstore: %s\n", strerror(-r));
+			pvio_hv_close(hv);
+			return 1;
+		}
+	}
 	if (strcmp(cmd, "create") == 0)
-		rc = cmd_create(hv, argc - i, argv + i);
+		rc = cmd_create(hv, xs, argc - i, argv + i);
 	else if (strcmp(cmd, "destroy") == 0)
-		rc = cmd_destroy(hv, argc - i, argv + i);
+		rc = cmd_destroy(hv, xs, argc - i, argv + i);
+	else if (block)
+		rc = cmd_block(hv, xs, cmd, argc - i, argv + i);
 	else if (strcmp(cmd, "list") == 0)
 		rc = cmd_list(hv);
 	else
 		rc = cmd_run(hv, argc - i, argv + i);
+	if (xs)
+		pvio_xs_close(xs);
 	pvio_hv_close(hv);
 	return rc;
 }

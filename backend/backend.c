@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* The backend control loop: device discovery and the xenbus state machine
+ * (see backend.h). One thread; drivers' data paths run on their own. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "xenstore/xenbus.h"
+
+#define MAX_DEVS 256
+
+struct pvio_backend {
+	struct pvio_hv *hv;
+	struct pvio_xs *xs;
+	const struct pvio_backend_opts *opts;
+	struct pvio_xenbus_devwatch *dw;
+	struct pvio_backend_dev *devs[MAX_DEVS];
+	uint64_t next_token;
+	/* rate limit for messages a frontend can trigger */
+	uint64_t log_second;
+	unsigned log_budget;
+};
+
+void *pvio_backend_ctx(struct pvio_backend *be)
+{
+	return be->opts->ctx;
+}
+
+void pvio_backend_log(struct pvio_backend_dev *dev, const char *fmt, ...)
+{
+	struct pvio_backend *be = dev->be;
+	struct timespec ts;
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if ((uint64_t)ts.tv_sec != be->log_second) {
+		be->log_second = (uint64_t)ts.tv_sec;
+		be->log_budget = 20;
+	}
+	if (be->log_budget == 0)
+		return;
+	be->log_budget--;
+	fprintf(stderr, "%s: dom%u/%u: ", be->opts->ops->type, dev->fe_domid, dev->devid);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int pvio_backend_read(struct pvio_backend_dev *dev, bool frontend, const char *key,
+		      char *buf, size_t size)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s/%s", frontend ? dev->fe_path : dev->be_path, key);
+	return pvio_xs_read_buf(dev->xs, PVIO_XS_NO_TX, path, buf, size, NULL);
+}
+
+int pvio_backend_read_uint(struct pvio_backend_dev *dev, bool frontend, const char *key,
+			   unsigned long long *val)
+{
+	return pvio_xenbus_read_uint(dev->xs, PVIO_XS_NO_TX,
+				     frontend ? dev->fe_path : dev->be_path, key, val);
+}
+
+int pvio_backend_printf(struct pvio_backend_dev *dev, uint32_t tx, const char *key,
+			const char *fmt, ...)
+{
+	char path[320], val[256];
+	va_list ap;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", dev->be_path, key);
+	va_start(ap, fmt);
+	n = vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(val))
+		return -EINVAL;
+	return pvio_xs_write(dev->xs, tx, path, val, (size_t)n);
+}
+
+static void set_state(struct pvio_backend_dev *dev, enum pvio_xenbus_state st)
+{
+	int r = pvio_xenbus_switch_state(dev->xs, PVIO_XS_NO_TX, dev->be_path, st);
+
+	if (r < 0 && r != -ENOENT)
+		pvio_backend_log(dev, "cannot switch to %s: %s", pvio_xenbus_state_name(st),
+				 strerror(-r));
+	dev->state = st;
+	if (dev->be->opts->verbose)
+		fprintf(stderr, "%s: dom%u/%u: -> %s\n", dev->be->opts->ops->type,
+			dev->fe_domid, dev->devid, pvio_xenbus_state_name(st));
+}
+
+static void dev_disconnect(struct pvio_backend_dev *dev)
+{
+	if (dev->connected) {
+		dev->be->opts->ops->disconnect(dev);
+		dev->connected = false;
+	}
+}
+
+static void dev_probe(struct pvio_backend_dev *dev)
+{
+	int r;
+
+	if (dev->probed) {
+		dev->be->opts->ops->remove(dev);
+		dev->probed = false;
+	}
+	r = dev->be->opts->ops->probe(dev);
+	if (r < 0) {
+		pvio_backend_log(dev, "cannot set up the device: %s", strerror(-r));
+		set_state(dev, PVIO_XENBUS_STATE_CLOSED);
+		return;
+	}
+	dev->probed = true;
+	set_state(dev, PVIO_XENBUS_STATE_INITWAIT);
+}
+
+/* React to the frontend's state (and to a broken data path). */
+static void dev_update(struct pvio_backend_dev *dev)
+{
+	const struct pvio_backend_ops *ops = dev->be->opts->ops;
+	enum pvio_xenbus_state fe = PVIO_XENBUS_STATE_UNKNOWN;
+	int r;
+
+	if (dev->connected && ops->broken && ops->broken(dev)) {
+		dev_disconnect(dev);
+		set_state(dev, PVIO_XENBUS_STATE_CLOSED);
+	}
+	r = pvio_xenbus_read_state(dev->xs, PVIO_XS_NO_TX, dev->fe_path, &fe);
+	if (r < 0)
+		fe = PVIO_XENBUS_STATE_UNKNOWN;
+	dev->fe_state = fe;
+
+	switch (fe) {
+	case PVIO_XENBUS_STATE_INITIALISING:
+	case PVIO_XENBUS_STATE_INITWAIT:
+		/* A fresh frontend, or one resetting after Closed / a
+		 * backend restart: prepare for (re)connection. */
+		if (dev->state == PVIO_XENBUS_STATE_CLOSED || dev->connected ||
+		    !dev->probed || dev->state == PVIO_XENBUS_STATE_CLOSING) {
+			dev_disconnect(dev);
+			dev_probe(dev);
+		}
+		break;
+	case PVIO_XENBUS_STATE_INITIALISED:
+	case PVIO_XENBUS_STATE_CONNECTED:
+		if (!(ops->connect_mask & PVIO_XENBUS_MASK(fe)))
+			break;
+		if (dev->state != PVIO_XENBUS_STATE_INITWAIT || dev->connected)
+			break;
+		r = ops->connect(dev);
+		if (r < 0) {
+			pvio_backend_log(dev, "cannot connect to the frontend (%s): %s; "
+					 "waiting for it to reinitialise",
+					 pvio_xenbus_state_name(fe), strerror(-r));
+			break;
+		}
+		dev->connected = true;
+		set_state(dev, PVIO_XENBUS_STATE_CONNECTED);
+		break;
+	case PVIO_XENBUS_STATE_CLOSING:
+		dev_disconnect(dev);
+		if (dev->state != PVIO_XENBUS_STATE_CLOSED)
+			set_state(dev, PVIO_XENBUS_STATE_CLOSING);
+		break;
+	case PVIO_XENBUS_STATE_CLOSED:
+		dev_disconnect(dev);
+		if (dev->state != PVIO_XENBUS_STATE_CLOSED)
+			set_state(dev, PVIO_XENBUS_STATE_CLOSED);
+		break;
+	case PVIO_XENBUS_STATE_UNKNOWN:
+	default:
+		/* The frontend's node is gone (or nonsense): stop serving. */
+		if (dev->connected) {
+			dev_disconnect(dev);
+			set_state(dev, PVIO_XENBUS_STATE_CLOSED);
+		}
+		break;
+	}
+}
+
+static int find_dev(struct pvio_backend *be, uint16_t fe, uint32_t devid)
+{
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (be->devs[i] && be->devs[i]->fe_domid == fe && be->devs[i]->devid == devid)
+			return i;
+	return -1;
+}
+
+static void dev_remove(struct pvio_backend *be, int i)
+{
+	struct pvio_backend_dev *dev = be->devs[i];
+	uint16_t domid = dev->fe_domid;
+	bool last = true;
+
+	dev_disconnect(dev);
+	if (dev->probed)
+		be->opts->ops->remove(dev);
+	if (dev->watching) {
+		char path[256];
+		snprintf(path, sizeof(path), "%s/state", dev->fe_path);
+		pvio_xs_unwatch(be->xs, path, dev->token);
+	}
+	free(dev);
+	be->devs[i] = NULL;
+	for (int j = 0; j < MAX_DEVS; j++)
+		if (be->devs[j] && be->devs[j]->fe_domid == domid)
+			last = false;
+	if (last && be->opts->domain_idle)
+		be->opts->domain_idle(be, domid);
+}
+
+static void on_device(void *arg, bool added, uint16_t fe, uint32_t devid, const char *path)
+{
+	struct pvio_backend *be = arg;
+	struct pvio_backend_dev *dev;
+	char watch[256];
+	int i = find_dev(be, fe, devid), r;
+
+	if (!added) {
+		if (i >= 0)
+			dev_remove(be, i);
+		return;
+	}
+	if (i >= 0)
+		return;
+	for (i = 0; i < MAX_DEVS && be->devs[i]; i++)
+		;
+	if (i == MAX_DEVS) {
+		fprintf(stderr, "%s: too many devices; ignoring %s\n", be->opts->ops->type, path);
+		return;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return;
+	dev->be = be;
+	dev->hv = be->hv;
+	dev->xs = be->xs;
+	dev->fe_domid = fe;
+	dev->devid = devid;
+	snprintf(dev->be_path, sizeof(dev->be_path), "%s", path);
+	r = pvio_backend_read(dev, false, "frontend", dev->fe_path, sizeof(dev->fe_path));
+	if (r < 0) {
+		/* The toolstack writes "frontend" with the rest; without it
+		 * there is nothing to serve. */
+		pvio_backend_log(dev, "no 'frontend' key in %s: %s", path, strerror(-r));
+		free(dev);
+		return;
+	}
+	snprintf(dev->token, sizeof(dev->token), "be-fe-%llu",
+		 (unsigned long long)++be->next_token);
+	be->devs[i] = dev;
+	dev->state = PVIO_XENBUS_STATE_INITIALISING;
+	dev_probe(dev);
+	snprintf(watch, sizeof(watch), "%s/state", dev->fe_path);
+	r = pvio_xs_watch(be->xs, watch, dev->token);
+	if (r < 0)
+		pvio_backend_log(dev, "cannot watch %s: %s", watch, strerror(-r));
+	else
+		dev->watching = true;
+	/* The watch's first event runs dev_update(). */
+}
+
+static void handle_event(struct pvio_backend *be, const struct pvio_xs_event *ev)
+{
+	if (pvio_xenbus_devwatch_handle(be->dw, ev) >= 0)
+		return;
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (be->devs[i] && strcmp(be->devs[i]->token, ev->token) == 0) {
+			dev_update(be->devs[i]);
+			return;
+		}
+}
+
+int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
+{
+	struct pvio_backend *be = calloc(1, sizeof(*be));
+	struct pvio_xs_event *ev = malloc(sizeof(*ev));
+	int fd, r;
+
+	if (!be || !ev) {
+		free(be);
+		free(ev);
+		return -ENOMEM;
+	}
+	be->hv = hv;
+	be->opts = opts;
+	r = pvio_hv_xs_connect(hv, &fd);
+	if (r < 0)
+		goto out;
+	r = pvio_xs_open_fd(fd, &be->xs);
+	if (r < 0)
+		goto out;
+	r = pvio_xenbus_devwatch_start(be->xs, pvio_hv_domid(hv), opts->ops->type, on_device, be,
+				       &be->dw);
+	if (r < 0)
+		goto out;
+	for (;;) {
+		struct pollfd pf[2 + MAX_DEVS];
+		int map[2 + MAX_DEVS];
+		unsigned n = 0;
+
+		/* Handle whatever is queued before sleeping. */
+		while (pvio_xs_read_watch(be->xs, NULL, ev, 0) == 0)
+			handle_event(be, ev);
+		pf[n] = (struct pollfd){ .fd = opts->stop_fd, .events = POLLIN };
+		map[n++] = -1;
+		pf[n] = (struct pollfd){ .fd = pvio_xs_watch_fd(be->xs), .events = POLLIN };
+		map[n++] = -2;
+		for (int i = 0; i < MAX_DEVS; i++) {
+			struct pvio_backend_dev *d = be->devs[i];
+			int bfd = d && d->connected && opts->ops->broken_fd ?
+				  opts->ops->broken_fd(d) : -1;
+			if (bfd >= 0) {
+				pf[n] = (struct pollfd){ .fd = bfd, .events = POLLIN };
+				map[n++] = i;
+			}
+		}
+		r = poll(pf, n, -1);
+		if (r < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (pf[0].revents) {
+			r = 0;
+			break;
+		}
+		for (unsigned k = 2; k < n; k++)
+			if (pf[k].revents && be->devs[map[k]])
+				dev_update(be->devs[map[k]]);
+	}
+	/* Shut down: every device stops and says so. */
+	for (int i = 0; i < MAX_DEVS; i++) {
+		if (!be->devs[i])
+			continue;
+		dev_disconnect(be->devs[i]);
+		set_state(be->devs[i], PVIO_XENBUS_STATE_CLOSED);
+		dev_remove(be, i);
+	}
+out:
+	pvio_xenbus_devwatch_stop(be->dw);
+	if (be->xs)
+		pvio_xs_close(be->xs);
+	free(ev);
+	free(be);
+	return r;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backend/: what every pvio backend shares (Linux's xenbus backend core):
+ * device discovery by watching /local/domain/<be>/backend/<type>, one
+ * control thread that walks each device's xenbus state machine against its
+ * frontend, and the hooks a driver (blkback, netback) fills in.
+ *
+ * State machine, per device (DESIGN.md §4, Linux's frontend_changed):
+ *   new device        probe()  -> publish features -> InitWait
+ *   frontend in connect_mask (Initialised, or Connected for netif) while
+ *   we are in InitWait
+ *                     connect() -> map rings, bind ports, start pollers,
+ *                     publish device properties -> Connected. A failure
+ *                     (stale or bad frontend keys) is logged and we stay in
+ *                     InitWait: the frontend may fix its keys and try again.
+ *   frontend Closing  disconnect() -> Closing
+ *   frontend Closed   disconnect() -> Closed
+ *   frontend Initialising again after Closed/Connected (a reset or a
+ *   reconnect)        disconnect() -> probe() -> InitWait
+ *   data path broken (protocol violation, or the frontend's port closed)
+ *                     disconnect() -> Closed (that frontend only)
+ *   device removed    disconnect() -> remove()
+ * Stale frontend state left by a previous backend process (we were
+ * restarted) is handled by connect() failing to bind a port that is no
+ * longer offered, which keeps us waiting for the frontend's reset.
+ */
+#ifndef PVIO_BACKEND_H
+#define PVIO_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/hv.h"
+#include "ring/xenbus_abi.h"
+#include "xenstore/xs.h"
+
+struct pvio_backend;
+
+struct pvio_backend_dev {
+	struct pvio_backend *be;
+	struct pvio_hv *hv;
+	struct pvio_xs *xs;
+	uint16_t fe_domid;
+	uint32_t devid;
+	char be_path[192];
+	char fe_path[192];
+	char token[64];                    /* our watch on <fe_path>/state */
+	enum pvio_xenbus_state state;      /* ours */
+	enum pvio_xenbus_state fe_state;   /* last seen */
+	bool probed;
+	bool connected;
+	bool watching;
+	void *priv;                        /* the driver's */
+};
+
+struct pvio_backend_ops {
+	const char *type;                  /* "vbd", "vif" */
+	unsigned connect_mask;             /* PVIO_XENBUS_MASK(...) of frontend states */
+	/* Read the device config, open it, publish features. 0 -> InitWait. */
+	int  (*probe)(struct pvio_backend_dev *dev);
+	/* Read the frontend's keys, map, bind, start; publish properties.
+	 * 0 -> Connected. Must leave nothing held on failure. */
+	int  (*connect)(struct pvio_backend_dev *dev);
+	/* Stop the data path, unmap, close ports. Idempotent. */
+	void (*disconnect)(struct pvio_backend_dev *dev);
+	/* Close the device and free priv. */
+	void (*remove)(struct pvio_backend_dev *dev);
+	/* fd readable when the data path asks for a disconnect (or -1). */
+	int  (*broken_fd)(struct pvio_backend_dev *dev);
+	bool (*broken)(struct pvio_backend_dev *dev);
+};
+
+struct pvio_backend_opts {
+	const struct pvio_backend_ops *ops;
+	void *ctx;                         /* for the driver: pvio_backend_ctx() */
+	int  stop_fd;                      /* readable: shut down */
+	bool verbose;
+	/* Called after a device's domain has no device left (to release its
+	 * foreign mappings). */
+	void (*domain_idle)(struct pvio_backend *be, uint16_t domid);
+};
+
+/* Run the control loop until stop_fd is readable; then disconnect every
+ * device (switching it to Closed) and return 0, or -errno if the store
+ * connection failed. */
+int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts);
+
+void *pvio_backend_ctx(struct pvio_backend *be);
+
+/* Helpers for drivers: read/write <be_path>/<key>, <fe_path>/<key>. */
+int pvio_backend_read(struct pvio_backend_dev *dev, bool frontend, const char *key,
+		      char *buf, size_t size);
+int pvio_backend_read_uint(struct pvio_backend_dev *dev, bool frontend, const char *key,
+			   unsigned long long *val);
+int pvio_backend_printf(struct pvio_backend_dev *dev, uint32_t tx, const char *key,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void pvio_backend_log(struct pvio_backend_dev *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif /* PVIO_BACKEND_H */

@@ -1,0 +1,2 @@
+# backend/: the backend core (device discovery, xenbus state machine).
+LIB_SRCS += backend/backend.c

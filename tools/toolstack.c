@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring/pvio_export.h"
+#include "ring/xenbus_abi.h"
+#include "tools/toolstack.h"
+#include "xenstore/xenbus.h"
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+PVIO_EXPORT int pvio_vdev_to_devid(const char *vdev, uint32_t *devid)
+{
+	const char *p;
+	unsigned disk = 0, part = 0;
+	char *end;
+
+	if (!vdev || !*vdev)
+		return -EINVAL;
+	if (isdigit((unsigned char)vdev[0])) {
+		unsigned long v = strtoul(vdev, &end, 10);
+		if (*end || v == 0 || v > 0x7fffffff)
+			return -EINVAL;
+		*devid = (uint32_t)v;
+		return 0;
+	}
+	if (strncmp(vdev, "xvd", 3) == 0)
+		p = vdev + 3;
+	else if (strncmp(vdev, "sd", 2) == 0 || strncmp(vdev, "hd", 2) == 0)
+		p = vdev + 2;
+	else
+		return -EINVAL;
+	if (!islower((unsigned char)*p))
+		return -EINVAL;
+	/* a..z, aa..zz as Linux names disks: "aa" is disk 26. */
+	disk = (unsigned)(*p++ - 'a');
+	if (islower((unsigned char)*p))
+		disk = (disk + 1) * 26 + (unsigned)(*p++ - 'a');
+	if (*p) {
+		unsigned long v = strtoul(p, &end, 10);
+		if (*end || v > 255)
+			return -EINVAL;
+		part = (unsigned)v;
+	}
+	if (vdev[0] == 'x') {
+		if (disk < 16 && part < 16)
+			*devid = (202u << 8) | (disk << 4) | part;
+		else if (disk < (1u << 20) && part < 256)
+			*devid = (1u << 28) | (disk << 8) | part;
+		else
+			return -EINVAL;
+	} else if (vdev[0] == 's') {
+		if (disk >= 16 || part >= 16)
+			return -EINVAL;
+		*devid = (8u << 8) | (disk << 4) | part;
+	} else {
+		if (disk >= 4 || part >= 64)
+			return -EINVAL;
+		*devid = ((disk < 2 ? 3u : 22u) << 8) | ((disk & 1) << 6) | part;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int set_access(struct pvio_diskspec *ds, const char *v, char *err, size_t el)
+{
+	if (!strcmp(v, "r") || !strcmp(v, "ro"))
+		ds->readonly = true;
+	else if (!strcmp(v, "w") || !strcmp(v, "rw"))
+		ds->readonly = false;
+	else {
+		seterr(err, el, "access: '%s' is not r, ro, w or rw", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, char *err,
+				    size_t el)
+{
+	char *buf, *tok, *save = NULL;
+	int pos = 0, r = -EINVAL;
+
+	memset(ds, 0, sizeof(*ds));
+	snprintf(ds->format, sizeof(ds->format), "raw");
+	ds->direct = -1;
+	ds->discard = -1;
+	ds->sector_size = 512;
+	if (!spec || !*spec) {
+		seterr(err, el, "empty disk specification");
+		return -EINVAL;
+	}
+	buf = strdup(spec);
+	if (!buf)
+		return -ENOMEM;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok), *eq = strchr(t, '='), *k, *v;
+
+		if (!*t)
+			continue;
+		if (!eq) {
+			/* Positional: target, format, vdev, access; or a flag. */
+			if (!strcmp(t, "discard")) { ds->discard = 1; continue; }
+			if (!strcmp(t, "no-discard")) { ds->discard = 0; continue; }
+			switch (pos++) {
+			case 0: snprintf(ds->target, sizeof(ds->target), "%s", t); break;
+			case 1: snprintf(ds->format, sizeof(ds->format), "%s", t); break;
+			case 2: snprintf(ds->vdev, sizeof(ds->vdev), "%s", t); break;
+			case 3: if (set_access(ds, t, err, el)) goto out; break;
+			default:
+				seterr(err, el, "unexpected positional field '%s'", t);
+				goto out;
+			}
+			continue;
+		}
+		*eq = 0;
+		k = trim(t);
+		v = trim(eq + 1);
+		if (!strcmp(k, "target")) {
+			/* target takes the rest of the spec, commas included. */
+			const char *rest = spec + (v - buf);
+			snprintf(ds->target, sizeof(ds->target), "%s", rest);
+			char *tt = trim(ds->target);
+			memmove(ds->target, tt, strlen(tt) + 1);
+			break;
+		} else if (!strcmp(k, "format")) {
+			snprintf(ds->format, sizeof(ds->format), "%s", v);
+		} else if (!strcmp(k, "vdev")) {
+			snprintf(ds->vdev, sizeof(ds->vdev), "%s", v);
+		} else if (!strcmp(k, "access")) {
+			if (set_access(ds, v, err, el))
+				goto out;
+		} else if (!strcmp(k, "devtype") || !strcmp(k, "backendtype") ||
+			   !strcmp(k, "script")) {
+			/* accepted for compatibility */
+		} else if (!strcmp(k, "engine")) {
+			if (strcmp(v, "io_uring") && strcmp(v, "libaio") && strcmp(v, "psync")) {
+				seterr(err, el, "engine: '%s' is not io_uring, libaio or psync", v);
+				goto out;
+			}
+			snprintf(ds->engine, sizeof(ds->engine), "%s", v);
+		} else if (!strcmp(k, "direct")) {
+			if (strcmp(v, "0") && strcmp(v, "1")) {
+				seterr(err, el, "direct: '%s' is not 0 or 1", v);
+				goto out;
+			}
+			ds->direct = v[0] == '1';
+		} else if (!strcmp(k, "sector-size")) {
+			if (strcmp(v, "512") && strcmp(v, "4096")) {
+				seterr(err, el, "sector-size: '%s' is not 512 or 4096", v);
+				goto out;
+			}
+			ds->sector_size = (uint32_t)atoi(v);
+		} else {
+			seterr(err, el, "unknown key '%s'", k);
+			goto out;
+		}
+	}
+	if (!ds->target[0]) {
+		seterr(err, el, "no target (the image path)");
+		goto out;
+	}
+	if (strcmp(ds->format, "raw")) {
+		seterr(err, el, "format: '%s' is not supported (raw only)", ds->format);
+		goto out;
+	}
+	if (!ds->vdev[0]) {
+		seterr(err, el, "no vdev (e.g. vdev=xvda)");
+		goto out;
+	}
+	if (pvio_vdev_to_devid(ds->vdev, &ds->devid) < 0) {
+		seterr(err, el, "vdev: '%s' is not a disk name (xvda, sdb, hdc) or number",
+		       ds->vdev);
+		goto out;
+	}
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+/* ------------------------------------------------------------ domains */
+
+struct dom_args {
+	uint16_t domid;
+	const char *name;
+};
+
+static int dom_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct dom_args *a = arg;
+	struct pvio_xs_perm ro[2] = { { 0, PVIO_XS_PERM_NONE }, { a->domid, PVIO_XS_PERM_READ } };
+	struct pvio_xs_perm rw[1] = { { a->domid, PVIO_XS_PERM_NONE } };
+	static const char *const rwdirs[] = { "device", "data", "control", "drivers",
+					      "attr", "error", "memory" };
+	char path[128];
+	int r;
+
+	snprintf(path, sizeof(path), "/local/domain/%u", a->domid);
+	if ((r = pvio_xs_mkdir(xs, tx, path)) < 0 ||
+	    (r = pvio_xs_set_perms(xs, tx, path, ro, 2)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "/local/domain/%u/name", a->domid);
+	if ((r = pvio_xs_write(xs, tx, path, a->name, strlen(a->name))) < 0 ||
+	    (r = pvio_xs_set_perms(xs, tx, path, ro, 2)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "/local/domain/%u/domid", a->domid);
+	if ((r = pvio_xs_printf(xs, tx, path, "%u", a->domid)) < 0 ||
+	    (r = pvio_xs_set_perms(xs, tx, path, ro, 2)) < 0)
+		return r;
+	for (unsigned i = 0; i < sizeof(rwdirs) / sizeof(rwdirs[0]); i++) {
+		snprintf(path, sizeof(path), "/local/domain/%u/%s", a->domid, rwdirs[i]);
+		if ((r = pvio_xs_mkdir(xs, tx, path)) < 0 ||
+		    (r = pvio_xs_set_perms(xs, tx, path, rw, 1)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+PVIO_EXPORT int pvio_ts_domain_create(struct pvio_hv *hv, struct pvio_xs *xs, const char *name,
+				      uint64_t mem_bytes, uint16_t *domid)
+{
+	struct dom_args a;
+	int r = pvio_hv_domain_create(hv, name, mem_bytes, domid);
+
+	if (r < 0)
+		return r;
+	a.domid = *domid;
+	a.name = name;
+	r = pvio_xs_transaction_run(xs, dom_nodes, &a);
+	if (r < 0) {
+		pvio_hv_domain_destroy(hv, *domid);
+		return r;
+	}
+	return 0;
+}
+
+PVIO_EXPORT int pvio_ts_domain_destroy(struct pvio_hv *hv, struct pvio_xs *xs, uint16_t domid)
+{
+	static const char *const types[] = { "vbd", "vif" };
+	char path[128];
+	int r;
+
+	if (domid == 0)
+		return -EINVAL;
+	/* The domain goes first: its ports close, backends see it and stop
+	 * serving; then the nodes go and backends forget the devices. */
+	r = pvio_hv_domain_destroy(hv, domid);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/local/domain/0/backend/%s/%u", types[i], domid);
+		pvio_xs_rm(xs, PVIO_XS_NO_TX, path);
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	pvio_xs_rm(xs, PVIO_XS_NO_TX, path);
+	return 0;
+}
+
+/* ------------------------------------------------------------ block */
+
+struct vbd_args {
+	uint16_t domid;
+	const struct pvio_diskspec *ds;
+};
+
+static int put(struct pvio_xs *xs, uint32_t tx, const char *dir, const char *key,
+	       const struct pvio_xs_perm *perms, unsigned np, const char *fmt, ...)
+{
+	char path[320], val[1100];
+	va_list ap;
+	int n, r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	va_start(ap, fmt);
+	n = vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(val))
+		return -E2BIG;
+	r = pvio_xs_write(xs, tx, path, val, (size_t)n);
+	if (r == 0 && perms)
+		r = pvio_xs_set_perms(xs, tx, path, perms, np);
+	return r;
+}
+
+static int vbd_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct vbd_args *a = arg;
+	const struct pvio_diskspec *ds = a->ds;
+	/* Backend: dom0's, readable by the guest. Frontend: the guest's,
+	 * readable by dom0 (the backend). */
+	struct pvio_xs_perm bp[2] = { { 0, PVIO_XS_PERM_NONE }, { a->domid, PVIO_XS_PERM_READ } };
+	struct pvio_xs_perm fp[2] = { { a->domid, PVIO_XS_PERM_NONE }, { 0, PVIO_XS_PERM_READ } };
+	char be[160], fe[160], probe[200];
+	size_t len;
+	int r;
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", a->domid, ds->devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", a->domid, ds->devid);
+	snprintf(probe, sizeof(probe), "%s/state", be);
+	r = pvio_xs_read_buf(xs, tx, probe, probe, sizeof(probe), &len);
+	if (r == 0)
+		return -EEXIST;
+	if ((r = pvio_xs_mkdir(xs, tx, be)) < 0 || (r = pvio_xs_set_perms(xs, tx, be, bp, 2)) < 0 ||
+	    (r = pvio_xs_mkdir(xs, tx, fe)) < 0 || (r = pvio_xs_set_perms(xs, tx, fe, fp, 2)) < 0)
+		return r;
+	if ((r = put(xs, tx, be, "frontend", bp, 2, "%s", fe)) ||
+	    (r = put(xs, tx, be, "frontend-id", bp, 2, "%u", a->domid)) ||
+	    (r = put(xs, tx, be, "params", bp, 2, "%s", ds->target)) ||
+	    (r = put(xs, tx, be, "type", bp, 2, "file")) ||
+	    (r = put(xs, tx, be, "mode", bp, 2, "%s", ds->readonly ? "r" : "w")) ||
+	    (r = put(xs, tx, be, "dev", bp, 2, "%s", ds->vdev)) ||
+	    (r = put(xs, tx, be, "device-type", bp, 2, "disk")) ||
+	    (r = put(xs, tx, be, "removable", bp, 2, "0")) ||
+	    (r = put(xs, tx, be, "online", bp, 2, "1")) ||
+	    (r = put(xs, tx, be, "sector-size", bp, 2, "%u", ds->sector_size)) ||
+	    (r = put(xs, tx, be, "state", bp, 2, "%d", PVIO_XENBUS_STATE_INITIALISING)))
+		return r;
+	if (ds->engine[0] && (r = put(xs, tx, be, "engine", bp, 2, "%s", ds->engine)))
+		return r;
+	if (ds->direct >= 0 && (r = put(xs, tx, be, "direct", bp, 2, "%d", ds->direct)))
+		return r;
+	if (ds->discard >= 0 && (r = put(xs, tx, be, "discard-enable", bp, 2, "%d", ds->discard)))
+		return r;
+	if ((r = put(xs, tx, fe, "backend", fp, 2, "%s", be)) ||
+	    (r = put(xs, tx, fe, "backend-id", fp, 2, "0")) ||
+	    (r = put(xs, tx, fe, "virtual-device", fp, 2, "%u", ds->devid)) ||
+	    (r = put(xs, tx, fe, "device-type", fp, 2, "disk")) ||
+	    (r = put(xs, tx, fe, "state", fp, 2, "%d", PVIO_XENBUS_STATE_INITIALISING)))
+		return r;
+	return 0;
+}
+
+PVIO_EXPORT int pvio_ts_block_attach(struct pvio_xs *xs, uint16_t domid,
+				     const struct pvio_diskspec *ds)
+{
+	struct vbd_args a = { .domid = domid, .ds = ds };
+
+	return pvio_xs_transaction_run(xs, vbd_nodes, &a);
+}
+
+PVIO_EXPORT int pvio_ts_block_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
+				     int timeout_ms)
+{
+	char be[160], fe[160], path[200];
+	enum pvio_xenbus_state st;
+	int r;
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid, devid);
+	snprintf(path, sizeof(path), "%s/state", be);
+	r = pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, path, sizeof(path), NULL);
+	if (r == -ENOENT)
+		return -ENOENT;
+	/* Ask for an orderly close when a frontend is connected. */
+	if (pvio_xenbus_read_state(xs, PVIO_XS_NO_TX, fe, &st) == 0 &&
+	    st == PVIO_XENBUS_STATE_CONNECTED) {
+		snprintf(path, sizeof(path), "%s/online", be);
+		pvio_xs_write(xs, PVIO_XS_NO_TX, path, "0", 1);
+		pvio_xenbus_switch_state(xs, PVIO_XS_NO_TX, be, PVIO_XENBUS_STATE_CLOSING);
+		pvio_xenbus_wait_state(xs, be, PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_CLOSED),
+				       timeout_ms, NULL);
+	}
+	pvio_xs_rm(xs, PVIO_XS_NO_TX, be);
+	pvio_xs_rm(xs, PVIO_XS_NO_TX, fe);
+	return 0;
+}
+
+PVIO_EXPORT int pvio_ts_block_list(struct pvio_xs *xs, uint16_t domid, struct pvio_ts_vbd *out,
+				   unsigned max)
+{
+	char dir[128], path[256], buf[64];
+	char **names = NULL;
+	unsigned n = 0, k = 0;
+	int r;
+
+	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vbd/%u", domid);
+	r = pvio_xs_directory(xs, PVIO_XS_NO_TX, dir, &names, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		struct pvio_ts_vbd v;
+		unsigned long long x;
+
+		memset(&v, 0, sizeof(v));
+		v.devid = (uint32_t)strtoul(names[i], NULL, 10);
+		snprintf(path, sizeof(path), "%s/%s/dev", dir, names[i]);
+		pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, v.vdev, sizeof(v.vdev), NULL);
+		snprintf(path, sizeof(path), "%s/%s/params", dir, names[i]);
+		pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, v.target, sizeof(v.target), NULL);
+		snprintf(path, sizeof(path), "%s/%s/mode", dir, names[i]);
+		if (pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, buf, sizeof(buf), NULL) == 0)
+			v.readonly = buf[0] == 'r';
+		snprintf(path, sizeof(path), "%s/%s/state", dir, names[i]);
+		v.be_state = pvio_xs_read_uint(xs, PVIO_XS_NO_TX, path, &x) == 0 ? (int)x : -1;
+		snprintf(path, sizeof(path), "/local/domain/%u/device/vbd/%s/state", domid,
+			 names[i]);
+		v.fe_state = pvio_xs_read_uint(xs, PVIO_XS_NO_TX, path, &x) == 0 ? (int)x : -1;
+		if (k < max)
+			out[k] = v;
+		k++;
+	}
+	free(names);
+	return (int)k;
+}
