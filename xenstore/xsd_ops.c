@@ -957,7 +957,8 @@ void xsd_handle_msg(struct pvio_xsd *xsd, struct xsd_conn *c,
 		xsd_log(xsd, false, "dom%u: request type %u req_id %u tx %u len %u", c->domid,
 			hdr->type, hdr->req_id, hdr->tx_id, hdr->len);
 	if (hdr->type >= PVIO_XS_TYPE_COUNT || !ops[hdr->type].fn) {
-		xsd_log(xsd, c->domid != 0, "dom%u: unknown request type %u", c->domid, hdr->type);
+		if (c->domid != 0 || xsd->opts.verbose)
+			xsd_log(xsd, true, "dom%u: unknown request type %u", c->domid, hdr->type);
 		reply_err(r, ENOSYS);
 		return;
 	}

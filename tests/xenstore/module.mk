@@ -4,3 +4,4 @@ TEST_BINS += tests/xenstore/test_xs_ops
 TEST_BINS += tests/xenstore/test_xs_watch
 TEST_BINS += tests/xenstore/test_xs_txn
 TEST_BINS += tests/xenstore/test_xs_perms
+TEST_BINS += tests/xenstore/test_xs_quota
