@@ -13,7 +13,9 @@
  *                                /local/domain/<be>/backend/<type>
  *
  * Waiting for "one of a set" is how skipped states are tolerated: a backend
- * waiting for Initialised also accepts Connected, etc.
+ * waiting for Initialised also accepts Connected, etc. A peer directory
+ * that vanished reads as Unknown, so a side waiting for the peer's Closed
+ * at teardown should accept Unknown too (the toolstack may unplug at once).
  *
  * The helpers use their own watch tokens and only ever take their own
  * events from the handle, so they can share a pvio_xs with other watchers.

@@ -879,14 +879,32 @@ PVIO_EXPORT int pvio_xs_transaction_end(struct pvio_xs *xs, uint32_t tx, bool co
 	return talk1(xs, PVIO_XS_TRANSACTION_END, tx, commit ? "T" : "F");
 }
 
+/* After the n-th conflict in a row: wait a random while, up to ~10 ms, so
+ * contenders stop colliding (each round someone commits; backing off keeps
+ * one caller from losing every round). */
+static void tx_backoff(unsigned n, unsigned *seed)
+{
+	unsigned max_us = 10u << (n < 10 ? n : 10);
+	struct timespec ts;
+
+	if (max_us > 10000)
+		max_us = 10000;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(rand_r(seed) % max_us) * 1000;
+	nanosleep(&ts, NULL);
+}
+
 PVIO_EXPORT int pvio_xs_transaction_run(struct pvio_xs *xs, pvio_xs_tx_fn fn, void *arg)
 {
+	unsigned seed = (unsigned)(uintptr_t)&seed ^ (unsigned)now_ms();
 	int ret = -EAGAIN;
 
 	for (unsigned i = 0; i < PVIO_XS_TX_RETRIES; i++) {
 		uint32_t tx;
 		int r;
 
+		if (i)
+			tx_backoff(i, &seed);
 		ret = pvio_xs_transaction_start(xs, &tx);
 		if (ret)
 			return ret;

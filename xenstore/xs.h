@@ -137,9 +137,9 @@ PVIO_EXPORT int pvio_xs_transaction_start(struct pvio_xs *xs, uint32_t *tx);
  * -EAGAIN: start over. */
 PVIO_EXPORT int pvio_xs_transaction_end(struct pvio_xs *xs, uint32_t tx, bool commit);
 /* Run fn in a transaction and commit; on -EAGAIN (from the commit, or from
- * fn) start over, up to PVIO_XS_TX_RETRIES times. If fn fails otherwise the
- * transaction is aborted and fn's error returned. Returns fn's (>= 0)
- * result or -errno. */
+ * fn) start over after a short random backoff, up to PVIO_XS_TX_RETRIES
+ * times. If fn fails otherwise the transaction is aborted and fn's error
+ * returned. Returns fn's (>= 0) result or -errno. */
 typedef int (*pvio_xs_tx_fn)(struct pvio_xs *xs, uint32_t tx, void *arg);
 PVIO_EXPORT int pvio_xs_transaction_run(struct pvio_xs *xs, pvio_xs_tx_fn fn, void *arg);
 

@@ -10,3 +10,4 @@ TEST_BINS += tests/xenstore/test_xs_libxenstore
 LIBS_test_xs_libxenstore := $(shell pkg-config --libs xenstore)
 endif
 TEST_SCRIPTS += tests/xenstore/test_xs_tools.sh
+TEST_BINS += tests/xenstore/test_xenbus
