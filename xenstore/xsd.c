@@ -627,10 +627,20 @@ PVIO_EXPORT int pvio_xsd_listen_domain(struct pvio_xsd *xsd, const char *path, u
 	 * between bind() and chmod(). */
 	(void)fchmod(fd, 0600);
 	if (lstat(path, &stb) == 0) {
+		int probe;
 		if (!S_ISSOCK(stb.st_mode)) {
 			ret = -EEXIST;
 			goto err;
 		}
+		/* Someone still serving there? Then it is not ours to take. */
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			ret = -EADDRINUSE;
+			goto err;
+		}
+		if (probe >= 0)
+			close(probe);
 		unlink(path);
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 128)) {

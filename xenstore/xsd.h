@@ -85,8 +85,9 @@ PVIO_EXPORT int pvio_xsd_create(const struct pvio_xsd_opts *opts, struct pvio_xs
 PVIO_EXPORT void pvio_xsd_destroy(struct pvio_xsd *xsd);
 
 /* Listen on a Unix stream socket at path (a stale socket there is replaced;
- * any other file gives -EEXIST). The socket is created with mode 0600:
- * whoever can connect is dom0. Returns 0 or -errno. */
+ * one somebody still listens on gives -EADDRINUSE, any other file -EEXIST).
+ * The socket is created with mode 0600: whoever can connect is dom0.
+ * Returns 0 or -errno. */
 PVIO_EXPORT int pvio_xsd_listen(struct pvio_xsd *xsd, const char *path);
 
 /* As pvio_xsd_listen(), but every connection accepted is domain domid. Meant
@@ -99,7 +100,8 @@ PVIO_EXPORT int pvio_xsd_listen_domain(struct pvio_xsd *xsd, const char *path, u
 PVIO_EXPORT int pvio_xsd_add_conn(struct pvio_xsd *xsd, int fd, uint16_t domid);
 
 /* Make a socketpair, serve one end as domid, return the other in *fd (for
- * pvio_xs_open_fd()). 0 or -errno. */
+ * pvio_xs_open_fd(); close-on-exec, like every fd the store makes).
+ * 0 or -errno. */
 PVIO_EXPORT int pvio_xsd_socketpair(struct pvio_xsd *xsd, uint16_t domid, int *fd);
 
 /* The epoll fd to poll for readability (EPOLLIN) in the embedder's loop. */

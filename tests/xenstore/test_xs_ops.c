@@ -4,6 +4,10 @@
  * read/write/mkdir/rm/directory(+_part)/perms/domain path, path checks,
  * the exact reply formats, domains (introduce/release).
  */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include "tests/xenstore/xs_test.h"
 
 static void test_basic(struct pvio_xs *d0)
@@ -326,6 +330,54 @@ static void test_wire(struct srv *s)
 	close(fd);
 }
 
+/* Listening sockets: mode 0600, a live one is not stolen, a stale one is
+ * replaced, other files are left alone, destroy removes ours. */
+static void test_listen(void)
+{
+	char dir[] = "/tmp/pvio-xs-listen-XXXXXX", path[64], file[64];
+	struct pvio_xsd *x1, *x2;
+	struct pvio_xs *c;
+	struct stat stb;
+	int fd;
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	CHECK0(pvio_xsd_create(NULL, &x1));
+	CHECK0(pvio_xsd_create(NULL, &x2));
+	CHECK0(pvio_xsd_listen(x1, path));
+	CHECK0(stat(path, &stb));
+	CHECK(S_ISSOCK(stb.st_mode) && (stb.st_mode & 0777) == 0600);
+	CHECK_RET(pvio_xsd_listen(x2, path), -EADDRINUSE);
+	/* a connection is accepted as dom0 */
+	CHECK0(pvio_xs_open(path, &c));
+	CHECK0(pvio_xsd_dispatch(x1, 1000) >= 0 ? 0 : -1);
+	{
+		struct pvio_xsd_domain_info di;
+		CHECK0(pvio_xsd_domain_info(x1, 0, &di));
+		CHECK(di.conns >= 1);   /* (x2's probe connected too) */
+	}
+	pvio_xs_close(c);
+	pvio_xsd_destroy(x1);
+	CHECK(stat(path, &stb) && errno == ENOENT);
+	/* stale: bound, nobody listening */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		strcpy(sa.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		CHECK0(bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
+		close(fd);
+	}
+	CHECK0(pvio_xsd_listen(x2, path));
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_RET(pvio_xsd_listen(x2, file), -EEXIST);
+	CHECK0(unlink(file));
+	pvio_xsd_destroy(x2);
+	CHECK0(rmdir(dir));
+}
+
 int main(void)
 {
 	struct srv s;
@@ -340,6 +392,7 @@ int main(void)
 	test_perms_and_domains(&s, d0);
 	test_guest(&s, d0);
 	test_wire(&s);
+	test_listen();
 	pvio_xs_close(d0);
 
 	pvio_xsd_get_stats(s.xsd, &st);
