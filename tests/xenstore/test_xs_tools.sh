@@ -152,6 +152,35 @@ expect "exit status" 0 "" -- test "$rc" = 0
 expect "socket removed" 1 "" -- test -e "$tmp/sock"
 expect "guest socket removed" 1 "" -- test -e "$tmp/guest5"
 
+# Quota flags: a second store with tiny quotas; guests are held to them,
+# dom0 only with --quota-dom0.
+start_quota_store() {
+	rm -f "$tmp/ready"
+	mkfifo "$tmp/ready"
+	"$xsd" --socket "$tmp/qsock" --guest-socket "5:$tmp/qguest5" --quota-node-size 8 \
+		--quota-nodes 4 "$@" --ready-fd 3 3>"$tmp/ready" 2>>"$tmp/xsd.log" &
+	pid=$!
+	read -r -t 10 line <"$tmp/ready"
+	[ "${line:-}" = ready ] || { echo "quota store did not start"; exit 1; }
+}
+qguest() { XENSTORED_PATH=$tmp/qguest5 "$@"; }
+start_quota_store
+export XENSTORED_PATH=$tmp/qsock
+expect "q home" 0 "" -- xenstore-write /local/domain/5/data ""
+expect "q perms" 0 "" -- xenstore-chmod /local/domain/5/data n5
+expect "q size ok" 0 "" -- qguest xenstore-write data/a 12345678
+expect "q size over" 1 "xenstore-write: could not write path data/a" \
+	-- qguest xenstore-write data/a 123456789
+expect "q nodes" 0 "" -- qguest xenstore-write data/b 1 data/c 1
+expect "q nodes over" 1 "xenstore-write: could not write path data/d" \
+	-- qguest xenstore-write data/d 1
+expect "q dom0 exempt" 0 "" -- xenstore-write /d0/x 123456789
+kill "$pid"; wait "$pid"; pid=
+start_quota_store --quota-dom0
+expect "q dom0 held" 1 "xenstore-write: could not write path /d0/x" \
+	-- xenstore-write /d0/x 123456789
+kill "$pid"; wait "$pid"; pid=
+
 if [ "$fails" != 0 ]; then
 	echo "--- pvio-xenstored log"
 	cat "$tmp/xsd.log"
