@@ -1,0 +1,3 @@
+# frontend/: guest-side drivers. blkfront: data path (blkfront.c) and
+# control plane (blkfront_xenbus.c).
+LIB_SRCS += frontend/blkfront.c frontend/blkfront_xenbus.c
