@@ -1158,8 +1158,11 @@ void bf_queue_down_locked(struct bf_queue *q, bool fail)
 	if (q->state == BFQ_DEAD)
 		return;
 	/* Responses the backend produced before it went: take them (they
-	 * are real completions), unless the ring is broken. */
-	if (q->state == BFQ_UP && process_responses(q) < 0)
+	 * are real completions) -- unless we are failing everything, or the
+	 * backend already showed it is not to be trusted. */
+	if (!fail && is_dead(f))
+		fail = true;
+	if (!fail && q->state == BFQ_UP && process_responses(q) < 0)
 		fail = true;
 	if (!fail && q->inflight) {
 		/* Keep every unanswered part for re-issue, oldest first. */

@@ -36,6 +36,8 @@
 #define BF_MAX_INDIRECT_SEGS (PVIO_BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * \
 			      PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME)
 #define BF_DEFAULT_INDIRECT  256u
+#define BF_IND_PAGES_BUDGET  512u    /* indirect pages per queue (2 MiB): caps
+				      * the segments of big rings */
 #define BF_DEFAULT_TIMEOUT   10000u
 #define BF_PGRANT_MAX        1056u   /* per queue, as blkback's max_pgrants */
 #define BF_DEFER_MAX         16384u  /* refs whose revoke is retried later */

@@ -306,6 +306,16 @@ static int negotiate(struct pvio_blkfront *f)
 		if (m > PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST)
 			seg_limit = (unsigned)m;
 	}
+	if (seg_limit > PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		/* Every ring slot owns its indirect pages: keep the total
+		 * bounded (order 4: 512 slots x 1 page = 512 segments). */
+		unsigned pages = BF_IND_PAGES_BUDGET / np.nr_ents;
+
+		if (pages < 1)
+			pages = 1;
+		if (seg_limit > pages * PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME)
+			seg_limit = pages * PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME;
+	}
 	np.seg_limit = seg_limit;
 	np.ind_pages = seg_limit > PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST
 		? (seg_limit + PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME - 1) /
@@ -498,6 +508,9 @@ static void *ctl_main(void *arg)
 			if (!killed)
 				kill_device(f);
 			killed = true;
+			/* The backend letting go (Closing/Closed) releases what
+			 * it had mapped: retry the revokes that failed. */
+			bf_retry_deferred(f, 0);
 			continue;
 		}
 		be = be_state(f);
@@ -711,18 +724,21 @@ PVIO_EXPORT void pvio_blkfront_close(struct pvio_blkfront *f)
 		f->thr_running = false;
 	}
 	/* Closing, and wait until the backend stopped using the rings
-	 * (Closing/Closed), unless it is not connected to us anyway. */
-	if (!__atomic_load_n(&f->dead, __ATOMIC_ACQUIRE) && !any_lost(f) &&
-	    (c->fe_state == PVIO_XENBUS_STATE_CONNECTED ||
-	     c->fe_state == PVIO_XENBUS_STATE_INITIALISED)) {
+	 * (Closing/Closed) so that the revokes below succeed -- unless it is
+	 * not connected to us anyway (its ports closed, or we never got past
+	 * the handshake). A disabled device waits too: a backend that merely
+	 * misbehaved still lets go; a hostile one costs timeout_ms. */
+	if (c->fe_state != PVIO_XENBUS_STATE_CLOSED) {
+		bool wait = !any_lost(f) && (c->fe_state == PVIO_XENBUS_STATE_CONNECTED ||
+					     c->fe_state == PVIO_XENBUS_STATE_INITIALISED ||
+					     c->fe_state == PVIO_XENBUS_STATE_CLOSING);
 		enum pvio_xenbus_state be;
 
-		set_fe_state(f, PVIO_XENBUS_STATE_CLOSING);
-		if (wait_be(f, M(CLOSING) | M(CLOSED) | M(UNKNOWN), bf_now_ms() + f->opts.timeout_ms,
-			    false, &be) < 0)
+		if (c->fe_state != PVIO_XENBUS_STATE_CLOSING)
+			set_fe_state(f, PVIO_XENBUS_STATE_CLOSING);
+		if (wait && wait_be(f, M(CLOSING) | M(CLOSED) | M(UNKNOWN),
+				    bf_now_ms() + f->opts.timeout_ms, false, &be) < 0)
 			bf_log(f, "the backend did not close within %u ms", f->opts.timeout_ms);
-	} else if (c->fe_state != PVIO_XENBUS_STATE_CLOSED) {
-		set_fe_state(f, PVIO_XENBUS_STATE_CLOSING);
 	}
 	all_down(f, true);
 	set_fe_state(f, PVIO_XENBUS_STATE_CLOSED);

@@ -94,7 +94,13 @@ static int connect_fe(struct fake_be *b)
 
 	if (c->max_queues)
 		put(b, "multi-queue-max-queues", c->max_queues);
-	put(b, "max-ring-page-order", c->max_order);
+	if (c->max_order_key) {
+		snprintf(path, sizeof(path), "%s/max-ring-page-order", b->vbd.be_dir);
+		pvio_xs_write(b->xs, PVIO_XS_NO_TX, path, c->max_order_key,
+			      strlen(c->max_order_key));
+	} else {
+		put(b, "max-ring-page-order", c->max_order);
+	}
 	put(b, "feature-persistent", c->persistent);
 	if (c->max_indirect)
 		put(b, "feature-max-indirect-segments", c->max_indirect);
@@ -109,7 +115,7 @@ static int connect_fe(struct fake_be *b)
 	fe_uint(b, b->vbd.fe_dir, "feature-large-sector-size", &large);
 	snprintf(path, sizeof(path), "%s/protocol", b->vbd.fe_dir);
 	pvio_xs_read_buf(b->xs, PVIO_XS_NO_TX, path, proto, sizeof(proto), NULL);
-	if (nq < 1 || nq > 16 || order > c->max_order) {
+	if (nq < 1 || nq > 16 || order > 4) {
 		fprintf(stderr, "fake backend: bad frontend keys: queues %llu order %llu\n", nq, order);
 		return -EPROTO;
 	}
@@ -355,8 +361,7 @@ static int16_t execute(struct fake_be *b, struct req *p)
 static int serve_queue(struct fake_be *b, struct fb_queue *q)
 {
 	int mode = __atomic_load_n(&b->mode, __ATOMIC_ACQUIRE);
-	int n = pvio_ring_back_pending(&q->ring), taken = 0;
-	bool notify;
+	int n = pvio_ring_back_pending(&q->ring), taken = 0, produced = 0;
 
 	if (n <= 0)
 		return 0;
@@ -377,8 +382,10 @@ static int serve_queue(struct fake_be *b, struct fb_queue *q)
 		take(b, q, &p);
 		taken++;
 		rop = p.op;
+		produced++;
 		switch (mode) {
 		case FB_SWALLOW:
+			produced--;
 			__atomic_add_fetch(&b->swallowed, 1, __ATOMIC_RELEASE);
 			changed(b);
 			continue;
@@ -396,6 +403,10 @@ static int serve_queue(struct fake_be *b, struct fb_queue *q)
 			n--;
 			respond(b, q, p.id, rop, 0);
 			respond(b, q, p.id, rop, 0);
+			produced++;
+			/* once: then behave */
+			__atomic_store_n(&b->mode, FB_SWALLOW, __ATOMIC_RELEASE);
+			mode = FB_SWALLOW;
 			break;
 		}
 		case FB_WRONG_OP:
@@ -422,8 +433,9 @@ static int serve_queue(struct fake_be *b, struct fb_queue *q)
 			break;
 		}
 	}
-	notify = pvio_ring_push_responses(&q->ring);
-	if (notify)
+	/* Only publish what was produced: a swallowing backend leaves
+	 * rsp_prod alone (an overflowed one included). */
+	if (produced && pvio_ring_push_responses(&q->ring))
 		pvio_evtchn_notify(q->ch);
 	return taken;
 }

@@ -37,6 +37,7 @@ enum fb_mode {
 struct fb_cfg {
 	unsigned max_queues;       /* 0: no multi-queue-max-queues key */
 	unsigned max_order;
+	const char *max_order_key;  /* written instead of max_order if set */
 	bool     persistent;
 	unsigned max_indirect;     /* 0: no feature-max-indirect-segments */
 	uint32_t sector_size;

@@ -3,3 +3,5 @@
 BF_TEST_SRCS := tests/blkfront/fake_backend.c tests/blkfront/fake_toolstack.c
 TEST_BINS += tests/blkfront/test_blkfront_data
 SRCS_test_blkfront_data := $(BF_TEST_SRCS)
+TEST_BINS += tests/blkfront/test_blkfront_hostile
+SRCS_test_blkfront_hostile := $(BF_TEST_SRCS)
