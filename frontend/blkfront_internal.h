@@ -177,6 +177,7 @@ struct bf_ctl {
 	int      fe_state;           /* what we last wrote (-1: unknown) */
 	bool     be_mq;              /* the backend wrote multi-queue-max-queues */
 	bool     watching;
+	bool     connected_once;     /* later connections are reconnections */
 	char     state_path[300];
 };
 

@@ -452,6 +452,11 @@ int bf_connect(struct pvio_blkfront *f, long long deadline, bool cancellable)
 	r = read_props(f);
 	if (r < 0)
 		goto err;
+	/* Counted before the queues come up: their first completions may be
+	 * seen by the application at once. */
+	if (f->ctl.connected_once)
+		__atomic_add_fetch(&f->st_reconnects, 1, __ATOMIC_RELAXED);
+	f->ctl.connected_once = true;
 	for (unsigned i = 0; i < f->nr_queues; i++)
 		bf_queue_up(&f->q[i]);
 	set_fe_state(f, PVIO_XENBUS_STATE_CONNECTED);
@@ -528,7 +533,6 @@ static void *ctl_main(void *arg)
 			r = bf_connect(f, deadline, true);
 		} while (r == -ECONNRESET && bf_now_ms() < deadline);
 		if (r == 0) {
-			__atomic_add_fetch(&f->st_reconnects, 1, __ATOMIC_RELAXED);
 			bf_log(f, "reconnected to the backend");
 			continue;
 		}
@@ -558,8 +562,13 @@ static void bf_free(struct pvio_blkfront *f)
 {
 	for (unsigned i = 0; i < f->nr_queues; i++)
 		bf_queue_fini(&f->q[i]);
-	if (f->xs)
-		pvio_xs_close(f->xs);   /* drops the watch */
+	if (f->xs) {
+		/* Unwatch explicitly before the connection goes: no event is
+		 * sent to a closing connection. */
+		if (f->ctl.watching)
+			pvio_xs_unwatch(f->xs, f->ctl.state_path, f->token);
+		pvio_xs_close(f->xs);
+	}
 	if (f->kick_fd >= 0)
 		close(f->kick_fd);
 	if (f->stop_fd >= 0)

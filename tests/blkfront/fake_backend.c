@@ -77,8 +77,13 @@ static void disconnect(struct fake_be *b, bool keep_maps)
 			q->port = 0;
 			q->ch = NULL;
 		}
-		if (!keep_maps)
+		if (keep_maps) {
+			pvio_hv_unmap_ring(b->hv, &b->kept[i]);
+			b->kept[i] = q->map;
+			memset(&q->map, 0, sizeof(q->map));
+		} else {
 			pvio_hv_unmap_ring(b->hv, &q->map);
+		}
 	}
 }
 
@@ -92,8 +97,18 @@ static int connect_fe(struct fake_be *b)
 	enum pvio_xenbus_state st;
 	int r;
 
-	if (c->max_queues)
+	/* A restarted backend rewrites its features: what it no longer
+	 * offers must not linger from the previous incarnation. */
+	if (c->max_queues) {
 		put(b, "multi-queue-max-queues", c->max_queues);
+	} else {
+		snprintf(path, sizeof(path), "%s/multi-queue-max-queues", b->vbd.be_dir);
+		pvio_xs_rm(b->xs, PVIO_XS_NO_TX, path);
+	}
+	if (!c->max_indirect) {
+		snprintf(path, sizeof(path), "%s/feature-max-indirect-segments", b->vbd.be_dir);
+		pvio_xs_rm(b->xs, PVIO_XS_NO_TX, path);
+	}
 	if (c->max_order_key) {
 		snprintf(path, sizeof(path), "%s/max-ring-page-order", b->vbd.be_dir);
 		pvio_xs_write(b->xs, PVIO_XS_NO_TX, path, c->max_order_key,
@@ -384,6 +399,13 @@ static int serve_queue(struct fake_be *b, struct fb_queue *q)
 		rop = p.op;
 		produced++;
 		switch (mode) {
+		case FB_HALF:
+			if (b->taken++ % 2) {
+				respond(b, q, p.id, rop, execute(b, &p));
+				__atomic_add_fetch(&b->served, 1, __ATOMIC_RELEASE);
+				break;
+			}
+			/* fall through */
 		case FB_SWALLOW:
 			produced--;
 			__atomic_add_fetch(&b->swallowed, 1, __ATOMIC_RELEASE);
@@ -444,7 +466,6 @@ static void *fb_main(void *arg)
 {
 	struct fake_be *b = arg;
 	struct pollfd pf[18];
-	char token[64];
 	int r, wfd;
 
 	r = connect_fe(b);
@@ -456,13 +477,9 @@ static void *fb_main(void *arg)
 		return NULL;
 	}
 	/* Watch the frontend's state: it closes at the end. */
-	snprintf(token, sizeof(token), "fake-be/%p", (void *)b);
-	{
-		char path[256];
-
-		snprintf(path, sizeof(path), "%s/state", b->vbd.fe_dir);
-		pvio_xs_watch(b->xs, path, token);
-	}
+	snprintf(b->wtoken, sizeof(b->wtoken), "fake-be/%p", (void *)b);
+	snprintf(b->wpath, sizeof(b->wpath), "%s/state", b->vbd.fe_dir);
+	b->watching = pvio_xs_watch(b->xs, b->wpath, b->wtoken) == 0;
 	wfd = pvio_xs_watch_fd(b->xs);
 	while (!stopping(b)) {
 		unsigned np = 0;
@@ -599,6 +616,9 @@ static void stop_thread(struct fake_be *b)
 
 static void cleanup(struct fake_be *b)
 {
+	if (b->xs && b->watching)
+		pvio_xs_unwatch(b->xs, b->wpath, b->wtoken);
+	b->watching = false;
 	if (b->xs) {
 		pvio_xs_close(b->xs);
 		b->xs = NULL;
@@ -619,7 +639,7 @@ void fb_crash(struct fake_be *b, bool keep_maps)
 void fb_release(struct fake_be *b)
 {
 	for (unsigned i = 0; i < 16; i++)
-		pvio_hv_unmap_ring(b->hv, &b->q[i].map);
+		pvio_hv_unmap_ring(b->hv, &b->kept[i]);
 }
 
 void fb_shutdown(struct fake_be *b)

@@ -25,6 +25,7 @@
 enum fb_mode {
 	FB_GOOD = 0,       /* serve the RAM disk */
 	FB_SWALLOW,        /* take requests, never answer */
+	FB_HALF,           /* serve every other request, swallow the others */
 	FB_UNKNOWN_ID,     /* answer with an id whose slot does not exist */
 	FB_STALE_ID,       /* right slot, wrong generation */
 	FB_DUP_ID,         /* with two requests pending, answer the first twice */
@@ -67,13 +68,17 @@ struct fake_be {
 	int      stop_fd;
 	int      stop;                   /* atomic */
 	struct pvio_xs *xs;
+	char     wpath[256], wtoken[64];   /* our watch on the frontend's state */
+	bool     watching;
 	unsigned nq;
 	bool     x86_32;
 	uint32_t unit;
 	struct fb_queue q[16];
+	struct pvio_hv_ring_map kept[16];   /* pins of a crash with keep_maps */
 	int      connected;              /* atomic: 1 once Connected */
 	int      closed;                 /* atomic: 1 after the frontend closed */
 	uint64_t served, swallowed;      /* atomic */
+	uint64_t taken;                  /* requests seen (FB_HALF alternates on it) */
 	uint64_t max_segs_seen, indirect_seen;   /* atomic */
 	int      err;
 	bool     inited;

@@ -5,3 +5,5 @@ TEST_BINS += tests/blkfront/test_blkfront_data
 SRCS_test_blkfront_data := $(BF_TEST_SRCS)
 TEST_BINS += tests/blkfront/test_blkfront_hostile
 SRCS_test_blkfront_hostile := $(BF_TEST_SRCS)
+TEST_BINS += tests/blkfront/test_blkfront_reconnect
+SRCS_test_blkfront_reconnect := $(BF_TEST_SRCS)

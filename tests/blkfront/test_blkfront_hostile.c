@@ -17,7 +17,7 @@
 
 static const char *mode_name(int m)
 {
-	static const char *const n[] = { "good", "swallow", "unknown-id", "stale-id", "dup-id",
+	static const char *const n[] = { "good", "swallow", "half", "unknown-id", "stale-id", "dup-id",
 					 "wrong-op", "overflow", "bad-status", "garbage" };
 	return n[m];
 }

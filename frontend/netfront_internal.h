@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netfront private structures, shared by the data path (netfront.c) and the
+ * control plane (netfront_xenbus.c), as Linux keeps them in xen-netfront.c.
+ *
+ * Locking:
+ *   q->rx_lock   the rx ring, the rx buffers, q->state (with tx_lock)
+ *   q->tx_lock   the tx ring, the tx buffers, q->state (with rx_lock)
+ *                Lock order: rx_lock, then tx_lock. The control plane takes
+ *                both to bring a queue up or down; the data path reads
+ *                q->state under either one. Never held while sleeping.
+ *   nf->info_lock nf->p (negotiated parameters) for get_info(); the control
+ *                plane changes nf->p only while every queue is down.
+ *   nf->log_lock the rate limit of messages a backend can trigger.
+ * Atomics: nf->dead, nf->stop, q->lost, q->masked[] (flags read without
+ * locks), counters read by get_stats().
+ */
+#ifndef PVIO_NETFRONT_INTERNAL_H
+#define PVIO_NETFRONT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evtchn/evtchn.h"
+#include "frontend/netfront.h"
+#include "hv/hv.h"
+#include "ring/netif.h"
+#include "ring/ring.h"
+#include "xenstore/xs.h"
+
+#define NF_MAX_QUEUES     PVIO_NETFRONT_MAX_QUEUES
+#define NF_MAX_SLOTS      PVIO_NETFRONT_MAX_SLOTS
+/* Extra-info slots one frame may carry: one of each type 1..MAX-1. */
+#define NF_MAX_EXTRAS     (PVIO_XEN_NETIF_EXTRA_TYPE_MAX - 1)
+#define NF_DEFAULT_TIMEOUT 10000u
+#define NF_NONE           0xFFFFu
+
+/* q->state */
+enum { NFQ_DOWN = 0, NFQ_UP = 1, NFQ_DEAD = 2 };
+
+/* Parameters of one connection (negotiated by the control plane). */
+struct nf_params {
+	unsigned nr_queues;
+	bool     split;              /* event-channel-tx / -rx */
+	bool     sg;                 /* both sides wrote feature-sg=1 */
+	bool     gso_tcpv4, gso_tcpv6, ipv6_csum;   /* the backend's */
+	bool     rx_gso_tcpv4, rx_gso_tcpv6, rx_csum;   /* ours */
+	unsigned max_tx_slots;
+};
+
+/* One tx id: a dedicated page, granted read-only for one slot at a time. */
+struct nf_txbuf {
+	uint64_t gfn;
+	uint32_t gref;
+	uint16_t next_free;
+	uint8_t  busy;               /* its slot is on the ring, unanswered */
+	uint8_t  granted;
+};
+
+/* One rx buffer (its id on the wire): a dedicated page, granted writable
+ * while posted. */
+struct nf_rxbuf {
+	uint64_t gfn;
+	uint32_t gref;
+	uint16_t next_free;
+	uint8_t  posted;
+	uint8_t  granted;
+};
+
+/* Port index in q->port[] / q->ch[]: with one channel both are the same. */
+enum { NF_TX = 0, NF_RX = 1 };
+
+struct nf_queue {
+	struct pvio_netfront *nf;
+	unsigned idx;
+	int      state;              /* NFQ_*; written under both locks */
+	int      lost;               /* atomic: the backend's end of a port closed */
+
+	/* stable across connections */
+	int      epfd;               /* epoll: event channel fd(s) + ctl_fd */
+	int      ctl_fd;             /* eventfd: work left behind / state changed */
+
+	/* event channels of the current connection (0: none) */
+	pvio_evtchn_port_t port[2];
+	struct pvio_evtchn *ch[2];
+	int      ev_fd[2];
+	unsigned nports;             /* 1 (shared) or 2 (split) */
+	int      masked[2];          /* atomic: we took the event, unmask after work */
+
+	/* tx (tx_lock) */
+	pthread_mutex_t tx_lock;
+	uint64_t tx_ring_gfn;
+	bool     tx_ring_alloc, tx_ring_granted;
+	uint32_t tx_ring_ref;
+	struct pvio_ring_front tx;
+	struct nf_txbuf *txb;
+	uint32_t nr_txb;
+	uint16_t tx_free;            /* free list of ids */
+	uint32_t tx_busy;            /* ids in flight */
+	unsigned tx_to_push;
+
+	/* rx (rx_lock) */
+	pthread_mutex_t rx_lock;
+	uint64_t rx_ring_gfn;
+	bool     rx_ring_alloc, rx_ring_granted;
+	uint32_t rx_ring_ref;
+	struct pvio_ring_front rx;
+	struct nf_rxbuf *rxb;
+	uint32_t nr_rxb;
+	uint16_t rx_free;
+	uint16_t *rx_slot_id;        /* per ring slot: the id posted there */
+
+	/* counters (atomic adds; written under the lock of their side) */
+	uint64_t st_tx_packets, st_tx_bytes, st_tx_slots, st_tx_gso, st_tx_errors;
+	uint64_t st_rx_packets, st_rx_bytes, st_rx_multi, st_rx_gso, st_rx_errors;
+	uint64_t st_rx_trunc, st_notifies;
+};
+
+/* Control-plane state: only open, close and the control thread touch it,
+ * never at the same time. */
+struct nf_ctl {
+	struct pvio_xs_event ev;
+	int      watch_fd;
+	int      fe_state;           /* what we last wrote (-1: unknown) */
+	bool     be_mq;              /* the backend wrote multi-queue-max-queues */
+	char     state_path[300];
+};
+
+struct pvio_netfront {
+	struct pvio_hv *hv;
+	struct pvio_xs *xs;
+	uint16_t domid, be_domid;
+	uint32_t devid;
+	char     name[32];           /* "dom3/vif0" for logs */
+	char     fe_path[256];
+	char     be_path[256];
+	char     token[64];
+	struct pvio_netfront_opts opts;
+	uint8_t  mac[6];
+	unsigned mtu;
+
+	pthread_mutex_t info_lock;
+	struct nf_params p;
+	unsigned nr_queues;          /* fixed at the first connection */
+	struct nf_queue q[NF_MAX_QUEUES];
+
+	int      dead;               /* atomic: disabled for good */
+	int      stop;               /* atomic: close() in progress */
+	uint64_t st_reconnects;
+	uint64_t st_leaked_pages;    /* atomic */
+
+	/* control thread */
+	pthread_t thr;
+	bool     thr_running;
+	int      kick_fd;            /* eventfd: data path -> control thread */
+	int      stop_fd;
+
+	struct nf_ctl ctl;
+
+	pthread_mutex_t log_lock;
+	uint64_t log_second;
+	unsigned log_budget;
+};
+
+/* ---------------------------------------------------------- netfront.c */
+
+void nf_log(struct pvio_netfront *nf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Rate-limited: for events a backend can cause. */
+void nf_log_peer(struct pvio_netfront *nf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Per-device lifetime of a queue's fds and locks. */
+int  nf_queue_init(struct pvio_netfront *nf, unsigned idx);
+void nf_queue_fini(struct nf_queue *q);
+
+/*
+ * Connection lifetime (control plane; each takes both locks):
+ *   nf_queue_alloc  for a down queue: rings granted to the backend, tx and
+ *                   rx pages, port(s), rx buffers posted
+ *   nf_queue_up     mark it up, wake its fd
+ *   nf_queue_down   stop, drop what is in flight, revoke every grant (a
+ *                   page whose grant the backend still holds is leaked,
+ *                   never reused), close the ports; fail=true: dead for good
+ */
+int  nf_queue_alloc(struct nf_queue *q);
+void nf_queue_up(struct nf_queue *q);
+void nf_queue_down(struct nf_queue *q, bool fail);
+
+/* Mark the device dead (-ENODEV from now on) and wake everyone. */
+void nf_disable(struct pvio_netfront *nf, const char *why);
+void nf_kick(struct pvio_netfront *nf);
+void nf_wake_queue(struct nf_queue *q);
+
+/* ---------------------------------------------------- netfront_xenbus.c */
+
+/* Walk the handshake for a device whose queues are all down; deadline is
+ * CLOCK_MONOTONIC ms. cancellable: give up (-ECANCELED) once close()
+ * began. 0, -ETIMEDOUT, -ECONNRESET (the backend went away meanwhile: try
+ * again), -ENODEV (unplugged), -EOPNOTSUPP, -EPROTO, -errno. */
+int nf_connect(struct pvio_netfront *nf, long long deadline_ms, bool cancellable);
+
+long long nf_now_ms(void);
+
+#endif /* PVIO_NETFRONT_INTERNAL_H */
