@@ -2,3 +2,5 @@
 BINS += tools/pvio
 # The toolstack library (libxl's role), used by the CLI, the demo and tests.
 LIB_SRCS += tools/toolstack.c
+# The guest-side disk tool (run with `pvio run --domain NAME -- pvio-blkio ...`).
+BINS += tools/pvio-blkio

@@ -1,0 +1,811 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvio-blkback data path: one poller thread per queue.
+ *
+ *   take requests   read req_prod once, copy each request to private memory
+ *                   (XSA-155), validate the copy, map its grants, queue the
+ *                   I/O on the engine; one submit per batch
+ *   complete        reap engine completions, unmap (or keep persistent)
+ *                   grants, write responses field by field (XSA-216), push
+ *                   once per batch and notify only if the frontend asked
+ *   sleep           spin for poll_us after the last work, then set req_event
+ *                   (final check), unmask the port (late EOI, XSA-332) and
+ *                   sleep on the event channel and the engine's fd
+ *
+ * Nothing a guest writes stops this thread except a broken ring (producer
+ * overflow), which disconnects that frontend only.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blkback/common.h"
+#include "ring/pvio_atomic.h"
+
+#define NO_REQ UINT32_MAX
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void blkback_log_guest(struct blkback_queue *q, const char *fmt, ...)
+{
+	uint64_t sec = now_ns() / 1000000000ull;
+	va_list ap;
+
+	if (sec != q->log_second) {
+		if (q->log_budget == 0 && q->log_second)
+			fprintf(stderr, "blkback: %s: (further messages were suppressed)\n", q->name);
+		q->log_second = sec;
+		q->log_budget = 10;
+	}
+	if (q->log_budget == 0)
+		return;
+	q->log_budget--;
+	fprintf(stderr, "blkback: %s: ", q->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ------------------------------------------------------------ request slots */
+
+static struct blkback_req *req_alloc(struct blkback_queue *q)
+{
+	struct blkback_req *r;
+
+	if (q->free_head == NO_REQ)
+		return NULL;
+	r = &q->reqs[q->free_head];
+	q->free_head = r->next_free;
+	r->nr_maps = r->nr_pgrants = r->nr_segs = 0;
+	r->flush_after = r->in_flush = false;
+	r->status = PVIO_BLKIF_RSP_OKAY;
+	q->inflight++;
+	return r;
+}
+
+static void req_free(struct blkback_queue *q, struct blkback_req *r)
+{
+	r->next_free = q->free_head;
+	q->free_head = (uint32_t)(r - q->reqs);
+	q->inflight--;
+}
+
+/* ------------------------------------------------------------ responses */
+
+static void put_response(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t status)
+{
+	struct blkback_dev *d = q->dev;
+
+	/* Built field by field in zeroed private memory: no padding leaks
+	 * (XSA-216), then copied into the ring slot. */
+	if (d->x86_32) {
+		struct pvio_blkif_x86_32_response rsp;
+
+		memset(&rsp, 0, sizeof(rsp));
+		rsp.id = id;
+		rsp.operation = op;
+		rsp.status = status;
+		pvio_blkif_x86_32_put_response(&q->ring, &rsp);
+	} else {
+		struct pvio_blkif_response rsp;
+
+		memset(&rsp, 0, sizeof(rsp));
+		rsp.id = id;
+		rsp.operation = op;
+		rsp.status = status;
+		pvio_blkif_put_response(&q->ring, &rsp);
+	}
+	q->rsp_pending++;
+	if (status != PVIO_BLKIF_RSP_OKAY)
+		q->st_errors++;
+}
+
+static void push_responses(struct blkback_queue *q)
+{
+	if (!q->rsp_pending)
+		return;
+	q->rsp_pending = 0;
+	if (pvio_ring_push_responses(&q->ring)) {
+		pvio_evtchn_notify(q->ch);
+		q->st_notifies++;
+	}
+}
+
+/* ------------------------------------------------------------ grants */
+
+static void release_grants(struct blkback_queue *q, struct blkback_req *r)
+{
+	struct blkback_dev *d = q->dev;
+
+	if (r->nr_maps) {
+		pvio_hv_unmap(d->hv, d->fe_domid, r->maps, r->nr_maps);
+		r->nr_maps = 0;
+	}
+	for (unsigned i = 0; i < r->nr_pgrants; i++)
+		pvio_pgrant_put(&q->pg, r->pg_refs[i]);
+	r->nr_pgrants = 0;
+}
+
+/*
+ * Map the grants of segs[0..n) for a transfer in the given direction
+ * (device writes guest memory on READ: writable mapping needed) and fill
+ * r->iov, merging segments contiguous in guest memory. Returns 0 or a
+ * BLKIF status.
+ */
+static int map_segments(struct blkback_queue *q, struct blkback_req *r,
+			const struct pvio_blkif_request_segment *segs, unsigned n, bool dev_writes)
+{
+	struct blkback_dev *d = q->dev;
+	unsigned spp = PVIO_PAGE_SIZE / d->unit;
+	void *addr[BLKBACK_MAX_INDIRECT_SEGS];
+	uint64_t total = 0;
+	unsigned niov = 0, nmap = 0;
+
+	/* Validate every segment before touching any grant. */
+	for (unsigned i = 0; i < n; i++) {
+		if (segs[i].first_sect > segs[i].last_sect || segs[i].last_sect >= spp) {
+			blkback_log_guest(q, "bad segment %u: first_sect %u last_sect %u "
+					  "(%u sectors per page)", i, segs[i].first_sect,
+					  segs[i].last_sect, spp);
+			return PVIO_BLKIF_RSP_ERROR;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		addr[i] = NULL;
+		if (q->pg_on) {
+			void *a = pvio_pgrant_lookup(&q->pg, segs[i].gref, dev_writes);
+			if (!a) {
+				int16_t st = 0;
+				int e = pvio_pgrant_insert(&q->pg, segs[i].gref, dev_writes, &a, &st);
+				if (e == -EIO) {
+					blkback_log_guest(q, "grant %u of segment %u: map failed "
+							  "(status %d)", segs[i].gref, i, st);
+					goto fail;
+				}
+				if (e < 0)
+					a = NULL;   /* cache full: map this one directly */
+			}
+			if (a) {
+				addr[i] = a;
+				r->pg_refs[r->nr_pgrants++] = segs[i].gref;
+				continue;
+			}
+		}
+		r->maps[nmap].ref = segs[i].gref;
+		r->maps[nmap].flags = dev_writes ? 0 : PVIO_GNTMAP_readonly;
+		r->maps[nmap].addr = NULL;
+		r->maps[nmap].status = 0;
+		nmap++;
+	}
+	if (nmap) {
+		int ok = pvio_hv_map(d->hv, d->fe_domid, r->maps, nmap);
+
+		if (ok != (int)nmap) {
+			/* Keep only the successful ones for the unmap. */
+			unsigned k = 0;
+			for (unsigned i = 0; i < nmap; i++) {
+				if (r->maps[i].status == PVIO_GNTST_okay)
+					r->maps[k++] = r->maps[i];
+				else
+					blkback_log_guest(q, "grant %u: map failed (status %d)",
+							  r->maps[i].ref, r->maps[i].status);
+			}
+			r->nr_maps = (uint16_t)k;
+			goto fail;
+		}
+		r->nr_maps = (uint16_t)nmap;
+		/* Place the mapped addresses back in segment order. */
+		for (unsigned i = 0, m = 0; i < n; i++)
+			if (!addr[i])
+				addr[i] = r->maps[m++].addr;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *base = (uint8_t *)addr[i] + (size_t)segs[i].first_sect * d->unit;
+		size_t len = (size_t)(segs[i].last_sect - segs[i].first_sect + 1) * d->unit;
+
+		if (niov && (uint8_t *)r->iov[niov - 1].iov_base + r->iov[niov - 1].iov_len == base) {
+			r->iov[niov - 1].iov_len += len;
+		} else {
+			r->iov[niov].iov_base = base;
+			r->iov[niov].iov_len = len;
+			niov++;
+		}
+		total += len;
+	}
+	r->io.iov = r->iov;
+	r->io.iovcnt = (uint16_t)niov;
+	r->io.len = total;
+	return 0;
+fail:
+	release_grants(q, r);
+	return PVIO_BLKIF_RSP_ERROR;
+}
+
+/* Copy the segment descriptors of an indirect request out of its indirect
+ * pages with grant copy: the copy is private, then validated. */
+static int fetch_indirect(struct blkback_queue *q, const uint32_t *grefs, unsigned npages,
+			  unsigned nsegs, struct pvio_blkif_request_segment *out)
+{
+	struct blkback_dev *d = q->dev;
+	struct pvio_gnt_copy_op ops[BLKBACK_MAX_INDIRECT_PAGES];
+	unsigned left = nsegs;
+
+	memset(ops, 0, sizeof(ops));
+	for (unsigned i = 0; i < npages; i++) {
+		unsigned cnt = left < PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME ? left
+			: PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME;
+
+		ops[i].source.foreign.ref = grefs[i];
+		ops[i].source.foreign.domid = d->fe_domid;
+		ops[i].source.foreign.offset = 0;
+		ops[i].dest.virt = out + (size_t)i * PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME;
+		ops[i].len = (uint16_t)(cnt * sizeof(*out));
+		ops[i].flags = PVIO_GNTCOPY_source_gref;
+		left -= cnt;
+	}
+	if (pvio_hv_copy(d->hv, ops, npages) != (int)npages) {
+		for (unsigned i = 0; i < npages; i++)
+			if (ops[i].status != PVIO_GNTST_okay)
+				blkback_log_guest(q, "indirect page %u (gref %u): copy failed "
+						  "(status %d)", i, grefs[i], ops[i].status);
+		return PVIO_BLKIF_RSP_ERROR;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* A request in a layout-independent form, filled from the private copy. */
+struct parsed {
+	uint8_t  op;
+	uint8_t  indirect_op;
+	uint8_t  discard_flag;
+	uint16_t nr_segments;
+	uint64_t id;
+	uint64_t sector;
+	uint64_t nr_sectors;                     /* discard */
+	uint32_t indirect_grefs[PVIO_BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	struct pvio_blkif_request_segment seg[PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+
+static void take_request(struct blkback_queue *q, struct parsed *p)
+{
+	if (q->dev->x86_32) {
+		union pvio_blkif_x86_32_slot u;
+
+		pvio_blkif_x86_32_copy_request(&q->ring, &u.req);
+		memset(p, 0, sizeof(*p));
+		p->op = u.req.operation;
+		if (p->op == PVIO_BLKIF_OP_INDIRECT) {
+			const struct pvio_blkif_x86_32_request_indirect *in = (const void *)&u.req;
+			p->indirect_op = in->indirect_op;
+			p->nr_segments = in->nr_segments;
+			p->id = in->id;
+			p->sector = in->sector_number;
+			memcpy(p->indirect_grefs, in->indirect_grefs, sizeof(p->indirect_grefs));
+		} else if (p->op == PVIO_BLKIF_OP_DISCARD) {
+			const struct pvio_blkif_x86_32_request_discard *ds = (const void *)&u.req;
+			p->discard_flag = ds->flag;
+			p->id = ds->id;
+			p->sector = ds->sector_number;
+			p->nr_sectors = ds->nr_sectors;
+		} else {
+			p->nr_segments = u.req.nr_segments;
+			p->id = u.req.id;
+			p->sector = u.req.sector_number;
+			memcpy(p->seg, u.req.seg, sizeof(p->seg));
+		}
+	} else {
+		union pvio_blkif_slot u;
+
+		pvio_blkif_copy_request(&q->ring, &u.req);
+		memset(p, 0, sizeof(*p));
+		p->op = u.req.operation;
+		if (p->op == PVIO_BLKIF_OP_INDIRECT) {
+			const struct pvio_blkif_request_indirect *in = (const void *)&u.req;
+			p->indirect_op = in->indirect_op;
+			p->nr_segments = in->nr_segments;
+			p->id = in->id;
+			p->sector = in->sector_number;
+			memcpy(p->indirect_grefs, in->indirect_grefs, sizeof(p->indirect_grefs));
+		} else if (p->op == PVIO_BLKIF_OP_DISCARD) {
+			const struct pvio_blkif_request_discard *ds = (const void *)&u.req;
+			p->discard_flag = ds->flag;
+			p->id = ds->id;
+			p->sector = ds->sector_number;
+			p->nr_sectors = ds->nr_sectors;
+		} else {
+			p->nr_segments = u.req.nr_segments;
+			p->id = u.req.id;
+			p->sector = u.req.sector_number;
+			memcpy(p->seg, u.req.seg, sizeof(p->seg));
+		}
+	}
+}
+
+/* Byte range [off, off+len) inside the disk and aligned to its sector size? */
+static bool range_ok(struct blkback_queue *q, uint64_t sector, uint64_t len, uint64_t *off)
+{
+	struct blkback_dev *d = q->dev;
+
+	if (sector > UINT64_MAX / d->unit) {
+		blkback_log_guest(q, "sector_number %llu overflows", (unsigned long long)sector);
+		return false;
+	}
+	*off = sector * d->unit;
+	if (*off > d->size_bytes || len > d->size_bytes - *off) {
+		blkback_log_guest(q, "access past the end of the disk: sector %llu, %llu bytes "
+				  "(disk %llu bytes)", (unsigned long long)sector,
+				  (unsigned long long)len, (unsigned long long)d->size_bytes);
+		return false;
+	}
+	if ((*off | len) & (d->sector_size - 1)) {
+		blkback_log_guest(q, "access not aligned to the %u-byte sector size: "
+				  "sector %llu, %llu bytes", d->sector_size,
+				  (unsigned long long)sector, (unsigned long long)len);
+		return false;
+	}
+	return true;
+}
+
+static void fail_req(struct blkback_queue *q, struct blkback_req *r, int16_t status)
+{
+	release_grants(q, r);
+	put_response(q, r->id, r->rsp_op, status);
+	req_free(q, r);
+}
+
+/* Turn one parsed request into engine work, or answer it at once.
+ * Returns 1 if an I/O was queued, 0 if answered, -EBUSY to retry later. */
+static int start_request(struct blkback_queue *q, struct parsed *p)
+{
+	struct blkback_dev *d = q->dev;
+	struct pvio_blkif_request_segment iseg[BLKBACK_MAX_INDIRECT_SEGS];
+	const struct pvio_blkif_request_segment *segs = p->seg;
+	struct blkback_req *r = req_alloc(q);
+	uint8_t op = p->op;
+	uint64_t off = 0;
+	int st;
+
+	if (!r)
+		return -EBUSY;   /* cannot happen: one slot per ring entry */
+	r->id = p->id;
+	r->rsp_op = p->op;
+	q->st_reqs++;
+
+	if (op == PVIO_BLKIF_OP_INDIRECT) {
+		unsigned npages;
+
+		if (!d->cfg.max_indirect) {
+			blkback_log_guest(q, "INDIRECT request but feature-max-indirect-segments "
+					  "was not offered");
+			goto eopnotsupp;
+		}
+		if (p->indirect_op != PVIO_BLKIF_OP_READ && p->indirect_op != PVIO_BLKIF_OP_WRITE) {
+			blkback_log_guest(q, "INDIRECT with indirect_op %u", p->indirect_op);
+			goto error;
+		}
+		if (p->nr_segments == 0 || p->nr_segments > d->cfg.max_indirect) {
+			blkback_log_guest(q, "INDIRECT with nr_segments %u (max %u)",
+					  p->nr_segments, d->cfg.max_indirect);
+			goto error;
+		}
+		npages = (p->nr_segments + PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME - 1) /
+			 PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME;
+		if (fetch_indirect(q, p->indirect_grefs, npages, p->nr_segments, iseg))
+			goto error;
+		segs = iseg;
+		op = p->indirect_op;
+	} else if (op == PVIO_BLKIF_OP_READ || op == PVIO_BLKIF_OP_WRITE) {
+		if (p->nr_segments == 0 || p->nr_segments > PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+			blkback_log_guest(q, "%s with nr_segments %u (1..%u)",
+					  op == PVIO_BLKIF_OP_READ ? "READ" : "WRITE",
+					  p->nr_segments, PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST);
+			goto error;
+		}
+	} else if (op == PVIO_BLKIF_OP_FLUSH_DISKCACHE || op == PVIO_BLKIF_OP_WRITE_BARRIER) {
+		if ((op == PVIO_BLKIF_OP_FLUSH_DISKCACHE && !d->cfg.flush) ||
+		    (op == PVIO_BLKIF_OP_WRITE_BARRIER && !d->cfg.barrier)) {
+			blkback_log_guest(q, "%s was not offered",
+					  op == PVIO_BLKIF_OP_FLUSH_DISKCACHE ? "FLUSH_DISKCACHE"
+									       : "WRITE_BARRIER");
+			goto eopnotsupp;
+		}
+		if (p->nr_segments > PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+			blkback_log_guest(q, "flush with nr_segments %u", p->nr_segments);
+			goto error;
+		}
+		if (p->nr_segments && d->readonly)
+			goto error;
+		/* Data (if any) is written, then the cache flushed: durable
+		 * when answered. The queue drains first (barrier semantics). */
+		r->flush_after = true;
+		if (p->nr_segments == 0) {
+			r->kind = PVIO_BLK_IO_FLUSH;
+			r->in_flush = true;
+			r->io.op = PVIO_BLK_IO_FLUSH;
+			r->io.iovcnt = 0;
+			r->io.len = 0;
+			r->io.offset = 0;
+			goto queue;
+		}
+		op = PVIO_BLKIF_OP_WRITE;
+	} else if (op == PVIO_BLKIF_OP_DISCARD) {
+		if (!d->cfg.discard || d->readonly) {
+			blkback_log_guest(q, "DISCARD was not offered");
+			goto eopnotsupp;
+		}
+		if (p->nr_sectors > UINT64_MAX / d->unit ||
+		    !range_ok(q, p->sector, p->nr_sectors * d->unit, &off))
+			goto error;
+		r->kind = PVIO_BLK_IO_DISCARD;
+		r->io.op = PVIO_BLK_IO_DISCARD;
+		r->io.offset = off;
+		r->io.len = p->nr_sectors * d->unit;
+		r->io.iovcnt = 0;
+		if (r->io.len == 0) {
+			put_response(q, r->id, r->rsp_op, PVIO_BLKIF_RSP_OKAY);
+			req_free(q, r);
+			return 0;
+		}
+		goto queue;
+	} else {
+		blkback_log_guest(q, "unknown operation %u", op);
+		goto eopnotsupp;
+	}
+
+	/* READ or WRITE (plain, indirect, or the data of a flush). */
+	if (op == PVIO_BLKIF_OP_WRITE && d->readonly) {
+		blkback_log_guest(q, "write to a read-only disk");
+		goto error;
+	}
+	r->nr_segs = p->nr_segments;
+	st = map_segments(q, r, segs, p->nr_segments, op == PVIO_BLKIF_OP_READ);
+	if (st)
+		goto error;
+	if (!range_ok(q, p->sector, r->io.len, &off)) {
+		release_grants(q, r);
+		goto error;
+	}
+	r->kind = op == PVIO_BLKIF_OP_READ ? PVIO_BLK_IO_READ : PVIO_BLK_IO_WRITE;
+	r->io.op = r->kind;
+	r->io.offset = off;
+queue:
+	r->io.user = r;
+	r->io.result = 0;
+	if (r->flush_after)
+		q->draining = true;
+	if (pvio_blk_engine_queue(q->eng, &r->io) < 0) {
+		/* Depth equals the ring size, so this means the engine failed. */
+		fail_req(q, r, PVIO_BLKIF_RSP_ERROR);
+		return 0;
+	}
+	return 1;
+eopnotsupp:
+	q->st_bad++;
+	fail_req(q, r, PVIO_BLKIF_RSP_EOPNOTSUPP);
+	return 0;
+error:
+	q->st_bad++;
+	fail_req(q, r, PVIO_BLKIF_RSP_ERROR);
+	return 0;
+}
+
+static void blkback__complete(struct blkback_queue *q, struct pvio_blk_io *io);
+
+/* Take up to BLKBACK_BATCH requests. Returns the number taken, or -EPROTO. */
+static int take_requests(struct blkback_queue *q)
+{
+	struct parsed p;
+	int n, taken = 0, queued = 0;
+
+	/* A FLUSH/BARRIER in progress holds later requests back. */
+	if (q->draining)
+		return 0;
+	n = pvio_ring_back_pending(&q->ring);
+	if (n < 0)
+		return n;
+	if (n > BLKBACK_BATCH)
+		n = BLKBACK_BATCH;
+	while (taken < n && q->free_head != NO_REQ) {
+		/* A flush must wait for everything before it: stop taking
+		 * requests once it is queued. */
+		take_request(q, &p);
+		taken++;
+		if ((p.op == PVIO_BLKIF_OP_FLUSH_DISKCACHE || p.op == PVIO_BLKIF_OP_WRITE_BARRIER) &&
+		    q->inflight > 0) {
+			/* Hold it until the queue drains: keep a private copy. */
+			if (queued)
+				pvio_blk_engine_submit(q->eng);
+			queued = 0;
+			/* Wait for in-flight I/O to finish before starting it. */
+			while (q->inflight > 0) {
+				struct pvio_blk_io *done[64];
+				int k = pvio_blk_engine_reap(q->eng, done, 64, true);
+				for (int i = 0; i < k; i++)
+					blkback__complete(q, done[i]);
+				if (k < 0)
+					break;
+			}
+		}
+		if (start_request(q, &p) > 0)
+			queued++;
+		if (q->draining)
+			break;
+	}
+	if (queued)
+		pvio_blk_engine_submit(q->eng);
+	return taken;
+}
+
+/* ------------------------------------------------------------ completions */
+
+static void blkback__complete(struct blkback_queue *q, struct pvio_blk_io *io)
+{
+	struct blkback_req *r = io->user;
+	int16_t st = PVIO_BLKIF_RSP_OKAY;
+
+	if (io->result < 0 ||
+	    ((r->kind == PVIO_BLK_IO_READ || r->kind == PVIO_BLK_IO_WRITE) && !r->in_flush &&
+	     (uint64_t)io->result != io->len)) {
+		blkback_log_guest(q, "I/O error on %s at offset %llu: %s",
+				  r->kind == PVIO_BLK_IO_READ ? "read" :
+				  r->kind == PVIO_BLK_IO_WRITE ? "write" :
+				  r->kind == PVIO_BLK_IO_FLUSH ? "flush" : "discard",
+				  (unsigned long long)io->offset,
+				  io->result < 0 ? strerror((int)-io->result) : "short transfer");
+		st = io->result == -EOPNOTSUPP ? PVIO_BLKIF_RSP_EOPNOTSUPP : PVIO_BLKIF_RSP_ERROR;
+	}
+	if (st == PVIO_BLKIF_RSP_OKAY && r->flush_after && !r->in_flush) {
+		/* Data written: now make it (and everything before) durable. */
+		release_grants(q, r);
+		r->in_flush = true;
+		r->io.op = PVIO_BLK_IO_FLUSH;
+		r->io.iovcnt = 0;
+		r->io.len = 0;
+		r->io.result = 0;
+		if (pvio_blk_engine_queue(q->eng, &r->io) == 0) {
+			pvio_blk_engine_submit(q->eng);
+			return;
+		}
+		st = PVIO_BLKIF_RSP_ERROR;
+	}
+	if (r->flush_after)
+		q->draining = false;
+	release_grants(q, r);
+	put_response(q, r->id, r->rsp_op, st);
+	req_free(q, r);
+}
+
+static int reap(struct blkback_queue *q)
+{
+	struct pvio_blk_io *done[64];
+	int n, total = 0;
+
+	do {
+		n = pvio_blk_engine_reap(q->eng, done, 64, false);
+		for (int i = 0; i < n; i++)
+			blkback__complete(q, done[i]);
+		if (n > 0)
+			total += n;
+	} while (n == 64);
+	return total;
+}
+
+/* ------------------------------------------------------------ poller */
+
+static void drain_fd(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing to drain. */
+	}
+}
+
+static void mark_broken(struct blkback_queue *q, const char *why)
+{
+	uint64_t one = 1;
+
+	blkback_log_guest(q, "%s: disconnecting this frontend", why);
+	__atomic_store_n(&q->dev->broken, 1, __ATOMIC_RELEASE);
+	if (write(q->dev->broken_efd, &one, sizeof(one)) < 0) {
+		/* saturated: the control plane is woken anyway */
+	}
+}
+
+static void *poller(void *arg)
+{
+	struct blkback_queue *q = arg;
+	uint64_t poll_ns = (uint64_t)q->dev->cfg.poll_us * 1000;
+	uint64_t last_work = now_ns();
+	struct pollfd pf[3] = {
+		{ .fd = q->ch->self_fd, .events = POLLIN },
+		{ .fd = pvio_blk_engine_fd(q->eng), .events = POLLIN },
+		{ .fd = q->stop_fd, .events = POLLIN },
+	};
+	bool broken = false;
+
+	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
+		int work = 0, n;
+
+		if (q->pg_on)
+			q->pg.now = now_ns() / 1000000;   /* ms, stamped on each put */
+		if (!broken) {
+			n = take_requests(q);
+			if (n < 0) {
+				broken = true;
+				mark_broken(q, "ring producer index overflow");
+			} else {
+				work += n;
+			}
+		}
+		work += reap(q);
+		push_responses(q);
+		if (work) {
+			last_work = now_ns();
+			continue;
+		}
+		/* Adaptive polling: keep spinning for a while after work. The
+		 * port stays masked meanwhile, so the frontend's kicks cost it
+		 * no system call. */
+		if (!broken && poll_ns && now_ns() - last_work < poll_ns) {
+			pvio_cpu_relax();
+			continue;
+		}
+		if (!broken) {
+			n = pvio_ring_back_final_check(&q->ring);
+			if (n > 0)
+				continue;
+			if (n < 0) {
+				broken = true;
+				mark_broken(q, "ring producer index overflow");
+			}
+		}
+		if (q->draining && pvio_blk_engine_inflight(q->eng) == 0)
+			q->draining = false;
+		/* Idle: unmap persistent grants unused for a while, so a
+		 * frontend that retired them can revoke them (Linux blkback
+		 * purges on a timer too). */
+		if (q->pg_on && q->pg.now > BLKBACK_PGRANT_IDLE_MS)
+			pvio_pgrant_purge(&q->pg, q->pg.now - BLKBACK_PGRANT_IDLE_MS);
+		/* Late EOI: unmask only now that everything is drained. */
+		pvio_evtchn_unmask(q->ch);
+		n = poll(pf, 3, pvio_blk_engine_inflight(q->eng) ? 100 : 1000);
+		if (n < 0 && errno != EINTR)
+			break;
+		q->st_wakeups++;
+		if (pf[0].revents) {
+			if (!pvio_evtchn_consume(q->ch))
+				q->st_spurious++;
+			if (!broken && pvio_evtchn_peer_state(q->ch) == PVIO_EVTCHN_CLOSED) {
+				broken = true;
+				mark_broken(q, "the frontend closed its event channel");
+			}
+		} else {
+			pvio_evtchn_mask(q->ch);
+		}
+		if (pf[1].revents)
+			drain_fd(pf[1].fd);
+		last_work = now_ns();
+	}
+	/* Stop: wait for in-flight I/O (its grants must be released before
+	 * the ring goes away, XSA-350) and answer what completed. */
+	while (pvio_blk_engine_inflight(q->eng) > 0) {
+		struct pvio_blk_io *done[64];
+		int k = pvio_blk_engine_reap(q->eng, done, 64, true);
+		if (k <= 0)
+			break;
+		for (int i = 0; i < k; i++)
+			blkback__complete(q, done[i]);
+	}
+	if (!broken)
+		push_responses(q);
+	return NULL;
+}
+
+int blkback_queue_start(struct blkback_queue *q)
+{
+	struct blkback_dev *d = q->dev;
+	struct pvio_blk_engine_cfg ecfg = { 0 };
+	void *base = NULL;
+	size_t bytes = 0;
+	int r;
+
+	q->nr_reqs = q->ring.nr_ents;
+	q->reqs = calloc(q->nr_reqs, sizeof(*q->reqs));
+	if (!q->reqs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < q->nr_reqs; i++) {
+		struct blkback_req *rq = &q->reqs[i];
+		rq->iov = calloc(BLKBACK_MAX_INDIRECT_SEGS, sizeof(*rq->iov));
+		rq->maps = calloc(BLKBACK_MAX_INDIRECT_SEGS, sizeof(*rq->maps));
+		rq->pg_refs = calloc(BLKBACK_MAX_INDIRECT_SEGS, sizeof(*rq->pg_refs));
+		if (!rq->iov || !rq->maps || !rq->pg_refs) {
+			r = -ENOMEM;
+			goto err;
+		}
+		rq->next_free = i + 1 < q->nr_reqs ? i + 1 : NO_REQ;
+	}
+	q->free_head = 0;
+	q->inflight = 0;
+	ecfg.depth = q->nr_reqs;
+	ecfg.is_blockdev = d->is_blockdev;
+	if (pvio_hv_foreign_mem(d->hv, d->fe_domid, &base, &bytes) == 0 && base) {
+		ecfg.fixed_base = base;
+		ecfg.fixed_len = bytes;
+	}
+	r = pvio_blk_engine_open(d->cfg.engine, d->fd, &ecfg, &q->eng);
+	if (r < 0) {
+		fprintf(stderr, "blkback: %s: engine %s: %s\n", q->name, d->cfg.engine, strerror(-r));
+		goto err;
+	}
+	if (d->persistent) {
+		r = pvio_hv_pgrant_init(d->hv, d->fe_domid, &q->pg, d->cfg.pgrant_max);
+		if (r < 0)
+			goto err;
+		q->pg_on = true;
+	}
+	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->stop_fd < 0) {
+		r = -errno;
+		goto err;
+	}
+	q->stop = 0;
+	r = -pthread_create(&q->thr, NULL, poller, q);
+	if (r < 0)
+		goto err;
+	q->running = true;
+	return 0;
+err:
+	blkback_queue_stop(q);
+	return r;
+}
+
+void blkback_queue_stop(struct blkback_queue *q)
+{
+	uint64_t one = 1;
+
+	if (q->running) {
+		__atomic_store_n(&q->stop, 1, __ATOMIC_RELEASE);
+		if (write(q->stop_fd, &one, sizeof(one)) < 0) {
+			/* cannot fail on a fresh eventfd */
+		}
+		pthread_join(q->thr, NULL);
+		q->running = false;
+	}
+	if (q->stop_fd > 0) {
+		close(q->stop_fd);
+		q->stop_fd = -1;
+	}
+	if (q->pg_on) {
+		pvio_pgrant_fini(&q->pg);
+		q->pg_on = false;
+	}
+	if (q->eng) {
+		pvio_blk_engine_close(q->eng);
+		q->eng = NULL;
+	}
+	if (q->reqs) {
+		for (uint32_t i = 0; i < q->nr_reqs; i++) {
+			free(q->reqs[i].iov);
+			free(q->reqs[i].maps);
+			free(q->reqs[i].pg_refs);
+		}
+		free(q->reqs);
+		q->reqs = NULL;
+	}
+}

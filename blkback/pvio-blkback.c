@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvio-blkback: the block backend daemon. Connects to pviod as dom0, watches
+ * the store for vbd devices and serves each from its file or block device.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "blkback/blkback.h"
+#include "blkback/common.h"
+
+static struct pvio_hv *g_hv;
+
+static void domain_idle(struct pvio_backend *be, uint16_t domid)
+{
+	(void)be;
+	/* No device of that guest left: drop our view of its memory. */
+	pvio_hv_foreign_release(g_hv, domid);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pvio-blkback [options]\n"
+		"  Serves the vbd devices the toolstack creates (pvio block-attach).\n\n"
+		"  --socket PATH       pviod's control socket (default $PVIO_SOCKET or\n"
+		"                      /run/pvio/pviod.sock)\n"
+		"  --engine NAME       io_uring (default), libaio, psync; per device: engine=\n"
+		"  --poll-us N         adaptive polling window in microseconds (default %d;\n"
+		"                      0 = always sleep on the event channel)\n"
+		"  --max-queues N      multi-queue-max-queues (default: number of CPUs)\n"
+		"  --max-ring-order N  max-ring-page-order, 0..4 (default 4)\n"
+		"  --max-indirect N    feature-max-indirect-segments, 0 = off (default 256)\n"
+		"  --no-persistent     do not offer persistent grants\n"
+		"  --no-discard        do not offer discard\n"
+		"  --verbose           log state changes\n"
+		"  --help\n", BLKBACK_DEFAULT_POLL_US);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max) {
+		fprintf(stderr, "pvio-blkback: %s: '%s' is not a number in 0..%u\n", opt, s, max);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "engine", required_argument, NULL, 'e' },
+		{ "poll-us", required_argument, NULL, 'p' },
+		{ "max-queues", required_argument, NULL, 'q' },
+		{ "max-ring-order", required_argument, NULL, 'o' },
+		{ "max-indirect", required_argument, NULL, 'i' },
+		{ "no-persistent", no_argument, NULL, 'P' },
+		{ "no-discard", no_argument, NULL, 'D' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct blkback_cfg cfg;
+	struct pvio_backend_opts bo = { .ops = &pvio_blkback_ops, .domain_idle = domain_idle };
+	const char *sock = NULL;
+	sigset_t mask;
+	int c, r;
+
+	pvio_blkback_cfg_default(&cfg);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'e':
+			if (strcmp(optarg, "io_uring") && strcmp(optarg, "libaio") &&
+			    strcmp(optarg, "psync")) {
+				fprintf(stderr, "pvio-blkback: --engine: unknown engine '%s' "
+					"(io_uring, libaio, psync)\n", optarg);
+				return 2;
+			}
+			snprintf(cfg.engine, sizeof(cfg.engine), "%s", optarg);
+			break;
+		case 'p': if (parse_uint("--poll-us", optarg, 1000000, &cfg.poll_us)) return 2; break;
+		case 'q':
+			if (parse_uint("--max-queues", optarg, BLKBACK_MAX_QUEUES, &cfg.max_queues) ||
+			    cfg.max_queues == 0) {
+				fprintf(stderr, "pvio-blkback: --max-queues must be 1..%d\n",
+					BLKBACK_MAX_QUEUES);
+				return 2;
+			}
+			break;
+		case 'o':
+			if (parse_uint("--max-ring-order", optarg, BLKBACK_MAX_RING_ORDER,
+				       &cfg.max_ring_order))
+				return 2;
+			break;
+		case 'i':
+			if (parse_uint("--max-indirect", optarg, BLKBACK_MAX_INDIRECT_SEGS,
+				       &cfg.max_indirect))
+				return 2;
+			if (cfg.max_indirect && cfg.max_indirect <= PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+				fprintf(stderr, "pvio-blkback: --max-indirect must be 0 or more "
+					"than %d\n", PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST);
+				return 2;
+			}
+			break;
+		case 'P': cfg.persistent = false; break;
+		case 'D': cfg.discard = false; break;
+		case 'v': bo.verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pvio-blkback: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	r = sock ? pvio_hv_socket_connect(sock, &g_hv) : pvio_hv_open_env(&g_hv);
+	if (r < 0) {
+		fprintf(stderr, "pvio-blkback: cannot connect to pviod: %s\n", strerror(-r));
+		return 1;
+	}
+	if (pvio_hv_domid(g_hv) != 0) {
+		fprintf(stderr, "pvio-blkback: must run as dom0 (connected as dom%u)\n",
+			pvio_hv_domid(g_hv));
+		pvio_hv_close(g_hv);
+		return 1;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	bo.stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	bo.ctx = &cfg;
+	r = pvio_backend_run(g_hv, &bo);
+	if (r < 0)
+		fprintf(stderr, "pvio-blkback: %s\n", strerror(-r));
+	pvio_hv_close(g_hv);
+	return r < 0 ? 1 : 0;
+}

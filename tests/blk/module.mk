@@ -1,0 +1,5 @@
+TEST_BINS += tests/blk/test_blk_hostile
+TEST_SCRIPTS += tests/blk/test_blk_smoke.sh
+TEST_SCRIPTS += tests/blk/test_blk_matrix.sh
+TEST_SCRIPTS += tests/blk/test_blk_crash.sh
+TEST_SCRIPTS += tests/blk/test_blk_features.sh
