@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvio-netback private structures, shared by the switch (switch.c: ports,
+ * bridges, forwarding, uplinks, statistics), the vif data path (netback.c)
+ * and the vif control plane (xenbus.c), as Linux splits xen-netback into
+ * netback.c / interface.c / xenbus.c / common.h.
+ *
+ * Threads:
+ *   control      the backend core's loop (xenbus.c): probe/connect/...
+ *   vif queue    one per queue of each connected vif (netback.c): takes the
+ *                guest's tx requests, forwards them; delivers its backlog
+ *                into the guest's rx ring; queue 0 also serves the ctrl ring
+ *   uplink       one per DPDK port (switch.c): rx_burst -> forward,
+ *                backlog -> tx_burst
+ *   signals      SIGUSR1 statistics, SIGTERM/SIGINT stop (pvio-netback.c)
+ *
+ * Packets cross threads only through backlogs (struct nb_outq): a DPDK
+ * ring of mbuf pointers per destination queue, multi-producer single-
+ * consumer, bounded in packets and bytes (XSA-392). A forwarder holds a
+ * reference on each destination port for the duration of a burst
+ * (nb_port.refs); taking a port down waits for those to drop, so nothing
+ * is queued to a port being torn down.
+ *
+ * Packet metadata in an mbuf (set by the vif tx path, read by receivers):
+ *   RTE_MBUF_F_TX_TCP_CKSUM/UDP_CKSUM   L4 checksum to fill (the field holds
+ *                                       the pseudo-header sum); l2_len,
+ *                                       l3_len, l4_len; TX_IPV4 / TX_IPV6
+ *   RTE_MBUF_F_TX_TCP_SEG + tso_segsz   a GSO packet (always partial)
+ *   RTE_MBUF_F_RX_L4_CKSUM_GOOD         data validated
+ * Packets handed to an uplink never carry TX flags: they are segmented and
+ * checksummed in software first.
+ */
+#ifndef PVIO_NETBACK_COMMON_H
+#define PVIO_NETBACK_COMMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "backend/backend.h"
+#include "hv/hv.h"
+#include "netback/nb_hash.h"
+#include "netback/nb_mactable.h"
+#include "netback/nb_pkt.h"
+#include "netback/nb_tx.h"
+#include "ring/netif.h"
+#include "ring/ring.h"
+
+#define NB_MAX_PORTS          256     /* switch ports: vifs + uplinks */
+#define NB_MAX_BRIDGES        16
+#define NB_MAX_UPLINKS        16
+#define NB_MAX_QUEUES         8       /* per vif */
+#define NB_NAME_MAX           64
+#define NB_BRIDGE_NAME_MAX    16
+#define NB_BURST              32
+#define NB_MBUF_DATA          4096    /* data bytes per mbuf segment: one page */
+#define NB_MCAST_MAX          64      /* multicast addresses per vif (Linux's) */
+#define NB_TX_OPS_MAX         1024    /* grant-copy ops per tx round */
+#define NB_RX_OPS_MAX         1024    /* grant-copy ops per rx round */
+#define NB_UPLINK_DESC        512
+
+/* Defaults (pvio-netback options). */
+#define NB_DEFAULT_POLL_US        50
+#define NB_DEFAULT_BACKLOG_PKTS   1024
+#define NB_DEFAULT_BACKLOG_BYTES  (4u << 20)
+#define NB_DEFAULT_RX_DRAIN_MS    2000
+#define NB_DEFAULT_MAC_AGE_S      300
+#define NB_DEFAULT_MAC_ENTRIES    4096
+#define NB_DEFAULT_MBUFS          32767
+
+struct nb_cfg {
+	unsigned poll_us;          /* adaptive polling window; 0: always sleep */
+	unsigned max_queues;       /* multi-queue-max-queues */
+	unsigned backlog_pkts;     /* per destination queue (power of two) */
+	uint32_t backlog_bytes;
+	unsigned rx_drain_ms;      /* a guest that posts no rx buffers for this
+				    * long loses its backlog */
+	unsigned mac_age_s;
+	unsigned mac_entries;
+	unsigned nb_mbufs;
+	bool     feat_sg, feat_gso, feat_csum6, feat_mcast, feat_split, feat_ctrl;
+	bool     verbose;
+};
+
+/* A backlog toward one destination queue. */
+struct nb_outq {
+	struct rte_ring *ring;     /* mbuf pointers: MP enqueue, SC dequeue */
+	void    *ring_mem;
+	uint64_t bytes;            /* atomic: bytes queued (incl. staged by consumer) */
+	uint64_t max_bytes;
+	int      sleeping;         /* atomic: consumer is (about to be) asleep */
+	int      kick_fd;          /* eventfd: wakes the consumer */
+	uint64_t drops;            /* atomic: refused by the bounds */
+	uint64_t too_big;          /* atomic: could not be delivered (size) */
+};
+
+enum nb_port_state { NB_PORT_FREE = 0, NB_PORT_DOWN = 1, NB_PORT_UP = 2 };
+enum nb_port_kind { NB_PORT_VIF = 1, NB_PORT_UPLINK = 2 };
+
+struct nb_vif;
+struct nb_uplink;
+
+/* A switch port. Slots are never freed (only reused), so a forwarder may
+ * look at any slot; it uses one only after nb_port_hold() succeeded. */
+struct nb_port {
+	int      state;            /* atomic: enum nb_port_state */
+	int      refs;             /* atomic: forwarders holding it */
+	uint16_t idx;
+	uint16_t bridge;
+	uint8_t  kind;
+	char     name[NB_NAME_MAX];
+	/* ingress policy */
+	bool     mac_filter;       /* source MAC must be mac */
+	uint8_t  mac[NB_ETH_ALEN];
+	/* what the destination accepts */
+	bool     rx_sg, rx_gso4, rx_gso6, rx_csum4, rx_csum6, mcast_ctrl;
+	unsigned nr_outq;
+	struct nb_outq outq[NB_MAX_QUEUES];
+	struct nb_vif *vif;
+	struct nb_uplink *up;
+	const struct nb_hash_cfg *hash;     /* vif: queue choice */
+	const uint64_t *mcast;              /* vif: NB_MCAST_MAX filter words */
+};
+
+struct nb_bridge {
+	char     name[NB_BRIDGE_NAME_MAX];
+	bool     used;
+	struct nb_mactable mt;
+	uint64_t members[NB_MAX_PORTS / 64];   /* atomic bitmap of ports */
+};
+
+/* Per-thread forwarding counters (single writer). */
+struct nb_fwd_stats {
+	uint64_t in_pkts, in_bytes;
+	uint64_t spoofed, bad_src, runt, hairpin, no_dest;
+	uint64_t unicast, flooded;
+	uint64_t csum_sw, gso_sw, gso_segs, seg_nomem;
+};
+
+/* A forwarding context: one per thread that injects packets. */
+struct nb_fwd {
+	struct nb_port *src;
+	uint32_t now;                            /* seconds, for MAC aging */
+	uint8_t  hold[NB_MAX_PORTS];             /* 0 untried, 1 held, 2 refused */
+	uint16_t held[NB_MAX_PORTS];
+	unsigned nheld;
+	struct nb_outq *kick[NB_MAX_PORTS * 2];
+	unsigned nkick;
+	/* scratch for one packet */
+	struct nb_port *dst[NB_MAX_PORTS];
+	struct nb_port *asis[NB_MAX_PORTS];
+	struct nb_port *plain[NB_MAX_PORTS];
+	uint8_t  hdrbuf[NB_MAX_HDR_LEN];
+	const uint8_t *hdr;                      /* parsed headers of the packet */
+	struct nb_hdr h;
+	int      hdr_state;                      /* -1 not parsed, 0 unparseable, 1 ok */
+	struct nb_fwd_stats *st;                 /* the owner's, outlives f */
+};
+
+/* ------------------------------------------------------------------ vifs */
+
+struct nb_queue_stats {
+	uint64_t tx_pkts, tx_bytes;      /* from the guest, forwarded */
+	uint64_t tx_errors;              /* requests answered with an error */
+	uint64_t tx_nomem;               /* rounds cut short: no mbufs */
+	uint64_t tx_zero_slots;          /* zero-length fragments (XSA-448) */
+	uint64_t tx_mcast_ops;
+	uint64_t rx_pkts, rx_bytes;      /* delivered into the guest */
+	uint64_t rx_errors;              /* copy into a guest buffer failed */
+	uint64_t rx_stall_drops;         /* backlog dropped: no rx buffers */
+	uint64_t rx_too_big;             /* does not fit what the guest accepts */
+	uint64_t rx_stalls;
+	uint64_t ctrl_reqs;
+	uint64_t wakeups, spurious, notifies;
+};
+
+struct nb_queue {
+	struct nb_vif *vif;
+	unsigned idx;
+	char     name[NB_NAME_MAX + 8];            /* "vif3.0-q1" for logs */
+
+	/* rings and ports */
+	struct pvio_hv_ring_map txmap, rxmap;
+	struct pvio_ring_back tx, rx;
+	uint32_t tx_ref, rx_ref;
+	pvio_evtchn_port_t fe_port_tx, fe_port_rx;   /* the frontend's */
+	pvio_evtchn_port_t port_tx, port_rx;         /* ours (equal if shared) */
+	struct pvio_evtchn *ch_tx, *ch_rx;
+
+	/* tx: private copies of requests not answered yet */
+	struct pvio_netif_tx_request *txwin;     /* nr_ents slots */
+	uint32_t win_head, win_count;
+	struct nb_txpkt *pk;                     /* NB_BURST */
+	struct rte_mbuf **pkm;                   /* NB_BURST: packet of pk[i] */
+	uint16_t *pkops;                         /* NB_BURST + 1: first op of pk[i] */
+	struct pvio_gnt_copy_op *ops;            /* NB_TX_OPS_MAX */
+	struct rte_mbuf **fwdm;                  /* NB_BURST */
+
+	/* rx: our backlog and what we took out of it */
+	struct nb_outq *outq;
+	struct rte_mbuf *stage[NB_BURST];
+	unsigned nstage, stage_head;
+	uint64_t stall_since;                    /* ns, 0: not stalled */
+	struct pvio_gnt_copy_op *rops;           /* NB_RX_OPS_MAX */
+	struct pvio_netif_rx_request *rreq;      /* nr_ents */
+
+	/* thread */
+	pthread_t thr;
+	bool     running;
+	int      stop_fd;
+	int      stop;                           /* atomic */
+	struct nb_fwd *fwd;
+	uint64_t log_budget, log_second;
+};
+
+struct nb_vif_stats {
+	struct nb_queue_stats q[NB_MAX_QUEUES];
+	struct nb_fwd_stats f[NB_MAX_QUEUES];
+	uint64_t fatal;                          /* disconnected for a protocol error */
+	uint64_t connects;
+	uint64_t backlog_drops, too_big;         /* of past connections */
+};
+
+struct nb_vif {
+	struct pvio_hv *hv;
+	uint16_t fe_domid;
+	uint32_t devid;
+	char     name[NB_NAME_MAX];              /* "vif3.0" */
+	const struct nb_cfg *cfg;
+
+	/* toolstack keys */
+	char     bridge[NB_BRIDGE_NAME_MAX];
+	uint8_t  mac[NB_ETH_ALEN];
+	bool     has_mac, mac_filter;
+
+	/* negotiated */
+	unsigned nr_queues;
+	bool     split, rx_notify, sg, gso4, gso6, csum4, csum6, mcast_ctrl;
+
+	struct nb_queue q[NB_MAX_QUEUES];
+
+	/* ctrl ring (served by queue 0's thread) */
+	bool     has_ctrl;
+	struct pvio_hv_ring_map ctrlmap;
+	struct pvio_ring_back ctrl;
+	pvio_evtchn_port_t fe_port_ctrl, port_ctrl;
+	struct pvio_evtchn *ch_ctrl;
+	struct nb_hash_cfg hash;
+	uint64_t mcast[NB_MCAST_MAX];            /* atomic: MAC | 1 << 63, 0 free */
+
+	struct nb_port *port;
+	int      broken;                         /* atomic */
+	int      broken_efd;
+	struct nb_vif_stats st;
+	bool     registered;                     /* in the statistics list */
+};
+
+/* ------------------------------------------------------------------ uplinks */
+
+struct nb_uplink {
+	uint16_t port_id;                        /* DPDK ethdev */
+	char     name[NB_NAME_MAX];
+	char     bridge[NB_BRIDGE_NAME_MAX];
+	struct nb_port *port;
+	int      intr_fd;                        /* rx interrupt fd, or -1 */
+	pthread_t thr;
+	bool     running;
+	int      stop;                           /* atomic */
+	int      stop_fd;
+	struct nb_fwd *fwd;
+	struct rte_mbuf *pend[NB_BURST];
+	unsigned npend, pend_head, pend_tries;
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_drops, wakeups;
+	struct nb_fwd_stats fst;
+};
+
+/* ------------------------------------------------------------------ switch */
+
+struct nb_switch {
+	struct nb_cfg cfg;
+	struct rte_mempool *pool;
+	unsigned pool_size;
+	unsigned pool_baseline;                  /* in use once the uplinks started */
+	pthread_mutex_t lock;                    /* ports, bridges, vif list */
+	struct nb_port ports[NB_MAX_PORTS];
+	struct nb_bridge bridges[NB_MAX_BRIDGES];
+	struct nb_uplink uplinks[NB_MAX_UPLINKS];
+	unsigned nr_uplinks;
+	struct nb_vif *vifs[NB_MAX_PORTS];       /* probed vifs, for statistics */
+	uint64_t stats_seq;
+};
+
+extern struct nb_switch nb_sw;
+
+/* switch.c */
+int  nb_switch_init(const struct nb_cfg *cfg);
+void nb_switch_fini(void);
+/* Find or create a bridge; -ENOSPC, -EINVAL (bad name). */
+int  nb_bridge_get(const char *name);
+/* Allocate a port (DOWN, no backlogs yet) on bridge `br`. NULL if full. */
+struct nb_port *nb_port_alloc(uint8_t kind, int br, const char *name);
+/* Create nq backlogs (each with an eventfd). 0 or -errno. */
+int  nb_port_outq_init(struct nb_port *p, unsigned nq);
+/* Start / stop forwarding to and from p. nb_port_down() waits until no
+ * forwarder holds p, and makes the bridge forget its addresses. */
+void nb_port_up(struct nb_port *p);
+void nb_port_down(struct nb_port *p);
+/* Free every packet still queued toward p (after nb_port_down and after
+ * its consumers stopped). */
+void nb_port_drain(struct nb_port *p);
+/* Release p's backlogs and its slot. */
+void nb_port_free(struct nb_port *p);
+
+struct nb_fwd *nb_fwd_new(struct nb_port *src, struct nb_fwd_stats *st);
+void nb_fwd_free(struct nb_fwd *f);
+/* Forward n packets received on f->src (consumes them). */
+void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n);
+
+/* Release bytes of packets taken out of a backlog. */
+static inline void nb_outq_done(struct nb_outq *q, uint64_t bytes)
+{
+	if (bytes)
+		pvio_fetch_add(&q->bytes, (uint64_t)0 - bytes);
+}
+
+/* Single-writer counter update, read by the statistics thread. */
+static inline void nb_st_add(uint64_t *c, uint64_t v)
+{
+	pvio_store_relaxed(c, *c + v);
+}
+
+/* An uplink's bridge, from --uplink BRIDGE=NAME (NAME: the ethdev's name,
+ * the vdev's driver-and-number part such as net_tap0). */
+struct nb_uplink_spec {
+	char name[NB_NAME_MAX];
+	char bridge[NB_BRIDGE_NAME_MAX];
+};
+/* Set up every DPDK port as an uplink (those not in spec go to br0) and
+ * start their threads. 0 or -errno. */
+int  nb_uplinks_start(const struct nb_uplink_spec *spec, unsigned n);
+void nb_uplinks_stop(void);
+void nb_vif_register(struct nb_vif *v);
+void nb_vif_unregister(struct nb_vif *v);
+/* Write the statistics (one "key value" per line) to f. */
+void nb_stats_write(FILE *f);
+
+uint64_t nb_now_ns(void);
+
+/* netback.c */
+int  nb_queue_start(struct nb_queue *q);
+void nb_queue_stop(struct nb_queue *q);
+void nb_queue_log(struct nb_queue *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* xenbus.c */
+extern const struct pvio_backend_ops nb_vif_ops;
+
+#endif /* PVIO_NETBACK_COMMON_H */

@@ -1,0 +1,1096 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvio-netback's L2 learning switch: ports (vifs and DPDK uplinks), bridges
+ * with their MAC tables, the forwarding of a burst of packets (learning,
+ * source-MAC filter, flooding, multicast filter, per-destination checksum
+ * completion and TCP segmentation, queue choice, bounded backlogs), the
+ * uplink threads, and the statistics.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "netback/common.h"
+#include "ring/pvio_atomic.h"
+
+struct nb_switch nb_sw = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define TX_FLAGS (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4 | \
+		  RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_IP_CKSUM)
+
+uint64_t nb_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+int nb_switch_init(const struct nb_cfg *cfg)
+{
+	nb_sw.cfg = *cfg;
+	for (unsigned i = 0; i < NB_MAX_PORTS; i++)
+		nb_sw.ports[i].idx = (uint16_t)i;
+	nb_sw.pool_size = cfg->nb_mbufs;
+	nb_sw.pool = rte_pktmbuf_pool_create("nb_mbufs", cfg->nb_mbufs, 256, 0,
+					     NB_MBUF_DATA + RTE_PKTMBUF_HEADROOM,
+					     (int)rte_socket_id());
+	if (!nb_sw.pool) {
+		fprintf(stderr, "netback: cannot create the mbuf pool (%u mbufs): %s\n",
+			cfg->nb_mbufs, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void nb_switch_fini(void)
+{
+	for (unsigned i = 0; i < NB_MAX_BRIDGES; i++)
+		if (nb_sw.bridges[i].used) {
+			nb_mt_fini(&nb_sw.bridges[i].mt);
+			nb_sw.bridges[i].used = false;
+		}
+	if (nb_sw.pool) {
+		rte_mempool_free(nb_sw.pool);
+		nb_sw.pool = NULL;
+	}
+}
+
+int nb_bridge_get(const char *name)
+{
+	int free_slot = -1, r;
+
+	if (!name[0] || strlen(name) >= NB_BRIDGE_NAME_MAX)
+		return -EINVAL;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+			return -EINVAL;
+	pthread_mutex_lock(&nb_sw.lock);
+	for (int i = 0; i < NB_MAX_BRIDGES; i++) {
+		if (nb_sw.bridges[i].used && strcmp(nb_sw.bridges[i].name, name) == 0) {
+			pthread_mutex_unlock(&nb_sw.lock);
+			return i;
+		}
+		if (!nb_sw.bridges[i].used && free_slot < 0)
+			free_slot = i;
+	}
+	r = -ENOSPC;
+	if (free_slot >= 0) {
+		struct nb_bridge *b = &nb_sw.bridges[free_slot];
+
+		memset(b, 0, sizeof(*b));
+		r = nb_mt_init(&b->mt, nb_sw.cfg.mac_entries, nb_sw.cfg.mac_age_s);
+		if (r == 0) {
+			snprintf(b->name, sizeof(b->name), "%s", name);
+			b->used = true;
+			r = free_slot;
+		}
+	}
+	pthread_mutex_unlock(&nb_sw.lock);
+	return r;
+}
+
+/* ------------------------------------------------------------ ports */
+
+struct nb_port *nb_port_alloc(uint8_t kind, int br, const char *name)
+{
+	struct nb_port *p = NULL;
+
+	pthread_mutex_lock(&nb_sw.lock);
+	for (unsigned i = 0; i < NB_MAX_PORTS; i++) {
+		struct nb_port *c = &nb_sw.ports[i];
+
+		if (pvio_load_acquire(&c->state) != NB_PORT_FREE)
+			continue;
+		/* Forwarders still failing to hold the slot's previous
+		 * incarnation may touch refs: leave it alone. */
+		if (pvio_load_acquire(&c->refs) != 0)
+			continue;
+		memset((char *)c + offsetof(struct nb_port, kind), 0,
+		       sizeof(*c) - offsetof(struct nb_port, kind));
+		c->kind = kind;
+		c->bridge = (uint16_t)br;
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		for (unsigned q = 0; q < NB_MAX_QUEUES; q++)
+			c->outq[q].kick_fd = -1;
+		pvio_store_release(&c->state, NB_PORT_DOWN);
+		p = c;
+		break;
+	}
+	pthread_mutex_unlock(&nb_sw.lock);
+	return p;
+}
+
+int nb_port_outq_init(struct nb_port *p, unsigned nq)
+{
+	unsigned count = nb_sw.cfg.backlog_pkts;
+
+	if (nq == 0 || nq > NB_MAX_QUEUES)
+		return -EINVAL;
+	for (unsigned i = 0; i < nq; i++) {
+		struct nb_outq *q = &p->outq[i];
+		char name[RTE_RING_NAMESIZE];
+		ssize_t sz = rte_ring_get_memsize(count);
+
+		if (sz < 0)
+			return -EINVAL;
+		q->ring_mem = aligned_alloc(RTE_CACHE_LINE_SIZE,
+					    ((size_t)sz + RTE_CACHE_LINE_SIZE - 1) &
+					    ~(size_t)(RTE_CACHE_LINE_SIZE - 1));
+		if (!q->ring_mem)
+			return -ENOMEM;
+		snprintf(name, sizeof(name), "nb%u.%u", p->idx, i);
+		if (rte_ring_init(q->ring_mem, name, count, RING_F_SC_DEQ) < 0)
+			return -EINVAL;
+		q->ring = q->ring_mem;
+		q->bytes = 0;
+		q->max_bytes = nb_sw.cfg.backlog_bytes;
+		q->sleeping = 0;
+		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->kick_fd < 0)
+			return -errno;
+		p->nr_outq = i + 1;
+	}
+	return 0;
+}
+
+void nb_port_up(struct nb_port *p)
+{
+	struct nb_bridge *b = &nb_sw.bridges[p->bridge];
+
+	/* Release: the port's fields before forwarders can hold it; pairs
+	 * with the acquire in hold(). */
+	pvio_store_release(&p->state, NB_PORT_UP);
+	pvio_fetch_or(&b->members[p->idx / 64], 1ull << (p->idx % 64));
+}
+
+void nb_port_down(struct nb_port *p)
+{
+	struct nb_bridge *b = &nb_sw.bridges[p->bridge];
+
+	if (pvio_load_acquire(&p->state) != NB_PORT_UP)
+		return;
+	pvio_fetch_and(&b->members[p->idx / 64], ~(1ull << (p->idx % 64)));
+	pvio_store_release(&p->state, NB_PORT_DOWN);
+	/* Store-load: DOWN is visible before we read refs; pairs with the
+	 * fence in hold() between its refs increment and its state read.
+	 * Either it sees DOWN or we see its reference and wait. */
+	pvio_mb();
+	while (pvio_load_acquire(&p->refs) != 0)
+		sched_yield();
+}
+
+void nb_port_drain(struct nb_port *p)
+{
+	for (unsigned i = 0; i < p->nr_outq; i++) {
+		struct nb_outq *q = &p->outq[i];
+		struct rte_mbuf *m[NB_BURST];
+		unsigned n;
+
+		if (!q->ring)
+			continue;
+		while ((n = rte_ring_sc_dequeue_burst(q->ring, (void **)m, NB_BURST, NULL)) > 0)
+			rte_pktmbuf_free_bulk(m, n);
+		pvio_store_relaxed(&q->bytes, 0);
+	}
+}
+
+void nb_port_free(struct nb_port *p)
+{
+	struct nb_bridge *b = &nb_sw.bridges[p->bridge];
+
+	nb_port_down(p);
+	/* The port's own ingress threads have stopped: nothing relearns. */
+	if (b->used)
+		nb_mt_flush_port(&b->mt, p->idx);
+	nb_port_drain(p);
+	pthread_mutex_lock(&nb_sw.lock);
+	for (unsigned i = 0; i < NB_MAX_QUEUES; i++) {
+		struct nb_outq *q = &p->outq[i];
+
+		if (q->kick_fd >= 0)
+			close(q->kick_fd);
+		q->kick_fd = -1;
+		free(q->ring_mem);
+		q->ring_mem = NULL;
+		q->ring = NULL;
+	}
+	p->nr_outq = 0;
+	p->vif = NULL;
+	p->up = NULL;
+	pvio_store_release(&p->state, NB_PORT_FREE);
+	pthread_mutex_unlock(&nb_sw.lock);
+}
+
+/* ------------------------------------------------------------ forwarding */
+
+struct nb_fwd *nb_fwd_new(struct nb_port *src, struct nb_fwd_stats *st)
+{
+	struct nb_fwd *f = aligned_alloc(64, (sizeof(*f) + 63) & ~(size_t)63);
+
+	if (!f)
+		return NULL;
+	memset(f, 0, sizeof(*f));
+	f->src = src;
+	f->st = st;
+	return f;
+}
+
+void nb_fwd_free(struct nb_fwd *f)
+{
+	free(f);
+}
+
+static struct nb_port *hold(struct nb_fwd *f, unsigned idx)
+{
+	struct nb_port *p = &nb_sw.ports[idx];
+
+	if (f->hold[idx] == 1)
+		return p;
+	if (f->hold[idx] == 2)
+		return NULL;
+	pvio_fetch_add(&p->refs, 1);
+	/* Store-load: our reference is visible before we read the state;
+	 * pairs with the fence in nb_port_down(). */
+	pvio_mb();
+	f->held[f->nheld++] = (uint16_t)idx;
+	if (pvio_load_acquire(&p->state) != NB_PORT_UP) {
+		pvio_fetch_add(&p->refs, -1);
+		f->hold[idx] = 2;
+		return NULL;
+	}
+	f->hold[idx] = 1;
+	return p;
+}
+
+static void release_all(struct nb_fwd *f)
+{
+	for (unsigned i = 0; i < f->nheld; i++) {
+		unsigned idx = f->held[i];
+
+		if (f->hold[idx] == 1)
+			pvio_fetch_add(&nb_sw.ports[idx].refs, -1);
+		f->hold[idx] = 0;
+	}
+	f->nheld = 0;
+}
+
+static void kick(struct nb_outq *q)
+{
+	int one = 1;
+	uint64_t v = 1;
+
+	/* Only the producer that clears `sleeping` writes the eventfd. */
+	if (pvio_load_relaxed(&q->sleeping) && pvio_cmpxchg(&q->sleeping, &one, 0)) {
+		if (write(q->kick_fd, &v, sizeof(v)) < 0) {
+			/* counter saturated: the consumer wakes anyway */
+		}
+	}
+}
+
+static void mark_kick(struct nb_fwd *f, struct nb_outq *q)
+{
+	for (unsigned i = 0; i < f->nkick; i++)
+		if (f->kick[i] == q)
+			return;
+	if (f->nkick == sizeof(f->kick) / sizeof(f->kick[0])) {
+		pvio_mb();
+		kick(q);
+		return;
+	}
+	f->kick[f->nkick++] = q;
+}
+
+static void kick_all(struct nb_fwd *f)
+{
+	if (!f->nkick)
+		return;
+	/* Store-load: our enqueues are visible before we read `sleeping`;
+	 * pairs with the fence in the consumer between setting `sleeping`
+	 * and its last look at the ring. */
+	pvio_mb();
+	for (unsigned i = 0; i < f->nkick; i++)
+		kick(f->kick[i]);
+	f->nkick = 0;
+}
+
+/* Headers of the current packet, parsed once (for queue choice). */
+static bool pkt_headers(struct nb_fwd *f, struct rte_mbuf *m)
+{
+	if (f->hdr_state < 0) {
+		uint32_t n = m->pkt_len < NB_MAX_HDR_LEN ? m->pkt_len : NB_MAX_HDR_LEN;
+
+		f->hdr = rte_pktmbuf_read(m, 0, n, f->hdrbuf);
+		f->hdr_state = f->hdr && nb_pkt_parse(f->hdr, n, m->pkt_len, &f->h) == 0;
+	}
+	return f->hdr_state == 1;
+}
+
+static unsigned pick_queue(struct nb_fwd *f, struct nb_port *d, struct rte_mbuf *m)
+{
+	struct nb_hash_result res;
+
+	if (d->nr_outq <= 1 || !d->hash || !pkt_headers(f, m))
+		return 0;
+	nb_hash_select(d->hash, d->nr_outq, f->hdr, &f->h, &res);
+	return res.queue < d->nr_outq ? res.queue : 0;
+}
+
+/* Queue one reference of m toward d. On failure the reference is freed. */
+static bool enqueue(struct nb_fwd *f, struct nb_port *d, struct rte_mbuf *m)
+{
+	struct nb_outq *q;
+	uint64_t len = m->pkt_len;
+
+	if (d->kind == NB_PORT_VIF && !d->rx_sg && len > NB_MBUF_DATA) {
+		pvio_fetch_add(&d->outq[0].too_big, 1);
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	q = &d->outq[pick_queue(f, d, m)];
+	if (pvio_fetch_add(&q->bytes, len) + len > q->max_bytes) {
+		pvio_fetch_add(&q->bytes, (uint64_t)0 - len);
+		goto drop;
+	}
+	if (rte_ring_mp_enqueue(q->ring, m) != 0) {
+		pvio_fetch_add(&q->bytes, (uint64_t)0 - len);
+		goto drop;
+	}
+	mark_kick(f, q);
+	return true;
+drop:
+	pvio_fetch_add(&q->drops, 1);
+	rte_pktmbuf_free(m);
+	return false;
+}
+
+/* ---- mbuf chains */
+
+static struct rte_mbuf *chain_alloc(uint32_t len)
+{
+	struct rte_mbuf *segs[(65536 + NB_MAX_HDR_LEN) / NB_MBUF_DATA + 2];
+	unsigned n = (len + NB_MBUF_DATA - 1) / NB_MBUF_DATA;
+
+	if (n == 0 || n > sizeof(segs) / sizeof(segs[0]))
+		return NULL;
+	if (rte_pktmbuf_alloc_bulk(nb_sw.pool, segs, n) != 0)
+		return NULL;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t l = len - i * NB_MBUF_DATA;
+
+		segs[i]->data_len = (uint16_t)(l > NB_MBUF_DATA ? NB_MBUF_DATA : l);
+		segs[i]->next = i + 1 < n ? segs[i + 1] : NULL;
+	}
+	segs[0]->nb_segs = (uint16_t)n;
+	segs[0]->pkt_len = len;
+	return segs[0];
+}
+
+/* Find the segment holding byte off of m; *soff = offset inside it. */
+static struct rte_mbuf *seg_at(struct rte_mbuf *m, uint32_t off, uint32_t *soff)
+{
+	while (m && off >= m->data_len) {
+		off -= m->data_len;
+		m = m->next;
+	}
+	*soff = off;
+	return m;
+}
+
+static void chain_copy(struct rte_mbuf *dst, uint32_t doff, struct rte_mbuf *src,
+		       uint32_t soff, uint32_t len)
+{
+	uint32_t di, si;
+
+	dst = seg_at(dst, doff, &di);
+	src = seg_at(src, soff, &si);
+	while (len && dst && src) {
+		uint32_t n = len;
+
+		if (n > dst->data_len - di)
+			n = dst->data_len - di;
+		if (n > src->data_len - si)
+			n = src->data_len - si;
+		memcpy(rte_pktmbuf_mtod_offset(dst, uint8_t *, di),
+		       rte_pktmbuf_mtod_offset(src, uint8_t *, si), n);
+		len -= n;
+		di += n;
+		si += n;
+		if (di == dst->data_len) {
+			dst = dst->next;
+			di = 0;
+		}
+		if (si == src->data_len) {
+			src = src->next;
+			si = 0;
+		}
+	}
+}
+
+static void csum_chain(struct nb_csum *c, struct rte_mbuf *m, uint32_t off, uint32_t len)
+{
+	uint32_t si;
+
+	m = seg_at(m, off, &si);
+	while (len && m) {
+		uint32_t n = m->data_len - si;
+
+		if (n > len)
+			n = len;
+		nb_csum_update(c, rte_pktmbuf_mtod_offset(m, uint8_t *, si), n);
+		len -= n;
+		m = m->next;
+		si = 0;
+	}
+}
+
+/* Fill in the L4 checksum of a partial-checksum packet (headers are in the
+ * first segment: the vif tx path put them there). */
+static int complete_csum(struct rte_mbuf *m)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	struct nb_csum c;
+	struct nb_hdr h;
+	uint32_t l4off;
+	uint16_t v;
+	int co;
+
+	if (nb_pkt_parse(p, m->data_len, m->pkt_len, &h) < 0 || h.l3 == NB_L3_NONE ||
+	    h.fragment || (co = nb_l4_csum_offset(h.l4proto)) < 0 || !h.l4_len)
+		return -EINVAL;
+	l4off = (uint32_t)h.l2_len + h.l3_len;
+	p[l4off + co] = p[l4off + co + 1] = 0;
+	nb_csum_init(&c);
+	nb_csum_pseudo(&c, p + h.l2_len, &h, h.l4_bytes);
+	csum_chain(&c, m, l4off, h.l4_bytes);
+	v = nb_csum_final(&c);
+	if (h.l4proto == NB_IPPROTO_UDP && v == 0)
+		v = 0xffff;
+	memcpy(p + l4off + co, &v, 2);
+	m->ol_flags &= ~TX_FLAGS;
+	m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	return 0;
+}
+
+/* Segment a GSO packet in software for the destinations that cannot take
+ * it whole; m itself is left untouched. */
+static void gso_deliver(struct nb_fwd *f, struct rte_mbuf *m, struct nb_port **dst, unsigned nd)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t hdrlen, payload, mss, nseg, i, off = 0;
+	struct nb_hdr h;
+
+	if (nb_pkt_parse(p, m->data_len, m->pkt_len, &h) < 0 || h.l4proto != NB_IPPROTO_TCP ||
+	    !h.l4_len || m->tso_segsz == 0)
+		return;
+	hdrlen = (uint32_t)h.l2_len + h.l3_len + h.l4_len;
+	payload = h.l4_bytes - h.l4_len;
+	mss = m->tso_segsz;
+	nseg = payload ? (payload + mss - 1) / mss : 1;
+	for (i = 0; i < nseg; i++) {
+		uint32_t seglen = payload - off < mss ? payload - off : mss;
+		struct rte_mbuf *s = chain_alloc(hdrlen + seglen);
+		uint8_t *sp;
+		struct nb_csum c;
+		unsigned ok = 0;
+		uint16_t v;
+
+		if (!s) {
+			nb_st_add(&f->st->seg_nomem, 1);
+			break;
+		}
+		sp = rte_pktmbuf_mtod(s, uint8_t *);
+		memcpy(sp, p, hdrlen);
+		nb_gso_fix_headers(sp, &h, i, (uint16_t)mss, seglen, i + 1 == nseg);
+		chain_copy(s, hdrlen, m, hdrlen + off, seglen);
+		nb_csum_init(&c);
+		nb_csum_pseudo(&c, sp + h.l2_len, &h, h.l4_len + seglen);
+		csum_chain(&c, s, (uint32_t)h.l2_len + h.l3_len, h.l4_len + seglen);
+		v = nb_csum_final(&c);
+		memcpy(sp + h.l2_len + h.l3_len + 16, &v, 2);
+		s->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		s->l2_len = h.l2_len;
+		s->l3_len = h.l3_len;
+		s->l4_len = h.l4_len;
+		if (nd > 1)
+			rte_pktmbuf_refcnt_update(s, (int16_t)(nd - 1));
+		for (unsigned k = 0; k < nd; k++)
+			ok += enqueue(f, dst[k], s);
+		off += seglen;
+		if (!ok)
+			break;   /* every destination is full: stop building */
+	}
+	nb_st_add(&f->st->gso_sw, 1);
+	nb_st_add(&f->st->gso_segs, i);
+}
+
+/* Hand m to the ndst destinations in f->dst: each gets it as is if it
+ * accepts its offloads, else a checksummed or segmented version. */
+static void deliver(struct nb_fwd *f, struct rte_mbuf *m, unsigned ndst)
+{
+	bool gso = m->ol_flags & RTE_MBUF_F_TX_TCP_SEG;
+	bool partial = (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0;
+	bool v6 = m->ol_flags & RTE_MBUF_F_TX_IPV6;
+	unsigned na = 0, np = 0;
+
+	for (unsigned i = 0; i < ndst; i++) {
+		struct nb_port *d = f->dst[i];
+		bool asis;
+
+		if (d->kind != NB_PORT_VIF)
+			asis = !gso && !partial;
+		else if (gso)
+			asis = v6 ? d->rx_gso6 : d->rx_gso4;
+		else if (partial)
+			asis = v6 ? d->rx_csum6 : d->rx_csum4;
+		else
+			asis = true;
+		if (asis)
+			f->asis[na++] = d;
+		else
+			f->plain[np++] = d;
+	}
+	if (np && !gso) {
+		/* Filling in the checksum suits every destination. */
+		if (complete_csum(m) == 0) {
+			nb_st_add(&f->st->csum_sw, 1);
+			for (unsigned i = 0; i < np; i++)
+				f->asis[na++] = f->plain[i];
+		}
+		np = 0;
+	}
+	if (np)
+		gso_deliver(f, m, f->plain, np);
+	if (na == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (na > 1)
+		rte_pktmbuf_refcnt_update(m, (int16_t)(na - 1));
+	for (unsigned i = 0; i < na; i++)
+		enqueue(f, f->asis[i], m);
+}
+
+static bool mcast_wanted(const struct nb_port *d, const uint8_t *mac)
+{
+	uint64_t want = nb_mac_to_u64(mac) | 1ull << 63;
+
+	for (unsigned i = 0; i < NB_MCAST_MAX; i++)
+		if (pvio_load_relaxed(&d->mcast[i]) == want)
+			return true;
+	return false;
+}
+
+void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
+{
+	struct nb_port *src = f->src;
+	struct nb_bridge *br = &nb_sw.bridges[src->bridge];
+	struct nb_fwd_stats *st = f->st;
+
+	f->now = now_s();
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
+		const uint8_t *da = eth, *sa = eth + NB_ETH_ALEN;
+		unsigned ndst = 0;
+		int to;
+
+		f->hdr_state = -1;
+		nb_st_add(&st->in_pkts, 1);
+		nb_st_add(&st->in_bytes, m->pkt_len);
+		if (m->data_len < NB_ETH_HLEN) {
+			nb_st_add(&st->runt, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (src->mac_filter && memcmp(sa, src->mac, NB_ETH_ALEN) != 0) {
+			nb_st_add(&st->spoofed, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (nb_mac_is_multicast(sa) || nb_mac_is_zero(sa)) {
+			nb_st_add(&st->bad_src, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		nb_mt_learn(&br->mt, sa, src->idx, f->now);
+		to = nb_mac_is_multicast(da) ? NB_MT_NO_PORT : nb_mt_lookup(&br->mt, da, f->now);
+		if (to == (int)src->idx) {
+			nb_st_add(&st->hairpin, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (to >= 0) {
+			struct nb_port *d = hold(f, (unsigned)to);
+
+			/* A port of another bridge cannot be learned here,
+			 * but check: tables and ports are separate objects. */
+			if (d && d->bridge == src->bridge)
+				f->dst[ndst++] = d;
+			nb_st_add(&st->unicast, 1);
+		} else {
+			bool mc = nb_mac_is_multicast(da) && !nb_mac_is_broadcast(da);
+
+			for (unsigned w = 0; w < NB_MAX_PORTS / 64; w++) {
+				uint64_t bits = pvio_load_relaxed(&br->members[w]);
+
+				while (bits) {
+					unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
+					struct nb_port *d;
+
+					bits &= bits - 1;
+					if (idx == src->idx || !(d = hold(f, idx)) ||
+					    d->bridge != src->bridge)
+						continue;
+					if (mc && d->mcast_ctrl && !mcast_wanted(d, da))
+						continue;
+					f->dst[ndst++] = d;
+				}
+			}
+			nb_st_add(&st->flooded, 1);
+		}
+		if (ndst == 0) {
+			nb_st_add(&st->no_dest, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		deliver(f, m, ndst);
+	}
+	kick_all(f);
+	release_all(f);
+}
+
+/* ------------------------------------------------------------ uplinks */
+
+static void uplink_flush_pending(struct nb_uplink *u)
+{
+	struct nb_outq *q = &u->port->outq[0];
+	uint64_t bytes = 0;
+
+	for (unsigned i = u->pend_head; i < u->npend; i++) {
+		bytes += u->pend[i]->pkt_len;
+		rte_pktmbuf_free(u->pend[i]);
+	}
+	nb_st_add(&u->tx_drops, u->npend - u->pend_head);
+	nb_outq_done(q, bytes);
+	u->npend = u->pend_head = 0;
+	u->pend_tries = 0;
+}
+
+/* Send what is queued toward the uplink. Returns packets sent. */
+static unsigned uplink_tx(struct nb_uplink *u)
+{
+	struct nb_outq *q = &u->port->outq[0];
+	unsigned sent;
+	uint64_t bytes = 0;
+
+	if (u->pend_head == u->npend) {
+		u->npend = rte_ring_sc_dequeue_burst(q->ring, (void **)u->pend, NB_BURST, NULL);
+		u->pend_head = 0;
+		u->pend_tries = 0;
+		if (!u->npend)
+			return 0;
+	}
+	for (unsigned i = u->pend_head; i < u->npend; i++)
+		bytes += u->pend[i]->pkt_len;
+	sent = rte_eth_tx_burst(u->port_id, 0, u->pend + u->pend_head,
+				(uint16_t)(u->npend - u->pend_head));
+	for (unsigned i = u->pend_head + sent; i < u->npend; i++)
+		bytes -= u->pend[i]->pkt_len;
+	u->pend_head += sent;
+	nb_outq_done(q, bytes);
+	nb_st_add(&u->tx_pkts, sent);
+	nb_st_add(&u->tx_bytes, bytes);
+	/* A port that does not drain (link down, peer gone) must not hold
+	 * our mbufs forever. */
+	if (u->pend_head < u->npend && ++u->pend_tries > 1000)
+		uplink_flush_pending(u);
+	return sent;
+}
+
+static void *uplink_thread(void *arg)
+{
+	struct nb_uplink *u = arg;
+	struct nb_outq *q = &u->port->outq[0];
+	uint64_t poll_ns = (uint64_t)nb_sw.cfg.poll_us * 1000, last = nb_now_ns();
+	struct rte_mbuf *pkts[NB_BURST];
+	bool registered = rte_thread_register() == 0;
+
+	while (!pvio_load_acquire(&u->stop)) {
+		unsigned work = 0;
+		uint16_t n = rte_eth_rx_burst(u->port_id, 0, pkts, NB_BURST);
+
+		if (n) {
+			for (unsigned i = 0; i < n; i++) {
+				/* Nothing a port says about a packet is metadata
+				 * for the guests. */
+				pkts[i]->ol_flags = 0;
+				nb_st_add(&u->rx_bytes, pkts[i]->pkt_len);
+			}
+			nb_st_add(&u->rx_pkts, n);
+			nb_fwd_input(u->fwd, pkts, n);
+			work += n;
+		}
+		work += uplink_tx(u);
+		if (work) {
+			last = nb_now_ns();
+			continue;
+		}
+		if (nb_now_ns() - last < poll_ns) {
+			pvio_cpu_relax();
+			continue;
+		}
+		/* Sleep: until a forwarder kicks our backlog, the port has a
+		 * packet (rx interrupt), or 1 ms passed (ports without one). */
+		pvio_store_relaxed(&q->sleeping, 1);
+		/* Store-load: `sleeping` before the last look at the ring;
+		 * pairs with the fence in kick_all(). */
+		pvio_mb();
+		if (rte_ring_count(q->ring) || u->pend_head < u->npend) {
+			pvio_store_relaxed(&q->sleeping, 0);
+			continue;
+		}
+		{
+			struct pollfd pf[3] = {
+				{ .fd = q->kick_fd, .events = POLLIN },
+				{ .fd = u->stop_fd, .events = POLLIN },
+				{ .fd = u->intr_fd, .events = POLLIN },
+			};
+			uint64_t v;
+
+			poll(pf, u->intr_fd >= 0 ? 3 : 2, u->intr_fd >= 0 ? 1000 : 1);
+			pvio_store_relaxed(&q->sleeping, 0);
+			if (pf[0].revents && read(q->kick_fd, &v, sizeof(v)) < 0) {
+				/* nothing to drain */
+			}
+			nb_st_add(&u->wakeups, 1);
+		}
+		last = nb_now_ns();
+	}
+	if (registered)
+		rte_thread_unregister();
+	return NULL;
+}
+
+static bool is_driver(uint16_t pid, const char *drv)
+{
+	struct rte_eth_dev_info info;
+
+	return rte_eth_dev_info_get(pid, &info) == 0 && info.driver_name &&
+	       strcmp(info.driver_name, drv) == 0;
+}
+
+static int uplink_setup(struct nb_uplink *u)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	uint16_t nrx = NB_UPLINK_DESC, ntx = NB_UPLINK_DESC;
+	bool intr = is_driver(u->port_id, "net_tap");
+	int br, r;
+
+	r = rte_eth_dev_info_get(u->port_id, &info);
+	if (r < 0)
+		return r;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		memset(&conf, 0, sizeof(conf));
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		conf.intr_conf.rxq = intr;
+		r = rte_eth_dev_configure(u->port_id, 1, 1, &conf);
+		if (r == 0 || !intr)
+			break;
+		intr = false;   /* try again without rx interrupts */
+	}
+	if (r < 0) {
+		fprintf(stderr, "netback: uplink %s: configure: %s\n", u->name, rte_strerror(-r));
+		return r;
+	}
+	rte_eth_dev_adjust_nb_rx_tx_desc(u->port_id, &nrx, &ntx);
+	r = rte_eth_rx_queue_setup(u->port_id, 0, nrx, (unsigned)rte_eth_dev_socket_id(u->port_id),
+				   NULL, nb_sw.pool);
+	if (r == 0)
+		r = rte_eth_tx_queue_setup(u->port_id, 0, ntx,
+					   (unsigned)rte_eth_dev_socket_id(u->port_id), NULL);
+	if (r == 0)
+		r = rte_eth_dev_start(u->port_id);
+	if (r < 0) {
+		fprintf(stderr, "netback: uplink %s: set-up: %s\n", u->name, rte_strerror(-r));
+		return r;
+	}
+	rte_eth_promiscuous_enable(u->port_id);
+	rte_eth_allmulticast_enable(u->port_id);
+	u->intr_fd = -1;
+	if (intr && rte_eth_dev_rx_intr_enable(u->port_id, 0) == 0) {
+		int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(u->port_id, 0);
+
+		if (fd >= 0)
+			u->intr_fd = fd;
+	}
+	br = nb_bridge_get(u->bridge);
+	if (br < 0) {
+		fprintf(stderr, "netback: uplink %s: bridge '%s': %s\n", u->name, u->bridge,
+			strerror(-br));
+		return br;
+	}
+	u->port = nb_port_alloc(NB_PORT_UPLINK, br, u->name);
+	if (!u->port)
+		return -ENOSPC;
+	u->port->up = u;
+	r = nb_port_outq_init(u->port, 1);
+	if (r < 0)
+		return r;
+	u->fwd = nb_fwd_new(u->port, &u->fst);
+	if (!u->fwd)
+		return -ENOMEM;
+	u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->stop_fd < 0)
+		return -errno;
+	nb_port_up(u->port);
+	r = -pthread_create(&u->thr, NULL, uplink_thread, u);
+	if (r < 0)
+		return r;
+	u->running = true;
+	fprintf(stderr, "netback: uplink %s (port %u, %s) on bridge %s%s\n", u->name, u->port_id,
+		info.driver_name, u->bridge, u->intr_fd >= 0 ? ", rx interrupts" : "");
+	return 0;
+}
+
+int nb_uplinks_start(const struct nb_uplink_spec *spec, unsigned n)
+{
+	uint16_t pid;
+	int r;
+
+	RTE_ETH_FOREACH_DEV(pid) {
+		struct nb_uplink *u;
+		char name[RTE_ETH_NAME_MAX_LEN];
+
+		if (nb_sw.nr_uplinks == NB_MAX_UPLINKS) {
+			fprintf(stderr, "netback: more than %d ports; ignoring the rest\n",
+				NB_MAX_UPLINKS);
+			break;
+		}
+		u = &nb_sw.uplinks[nb_sw.nr_uplinks];
+		memset(u, 0, sizeof(*u));
+		u->port_id = pid;
+		u->stop_fd = -1;
+		u->intr_fd = -1;
+		if (rte_eth_dev_get_name_by_port(pid, name) != 0)
+			snprintf(name, sizeof(name), "port%u", pid);
+		snprintf(u->name, sizeof(u->name), "%s", name);
+		snprintf(u->bridge, sizeof(u->bridge), "br0");
+		for (unsigned i = 0; i < n; i++)
+			if (strcmp(spec[i].name, u->name) == 0)
+				snprintf(u->bridge, sizeof(u->bridge), "%s", spec[i].bridge);
+		nb_sw.nr_uplinks++;
+		r = uplink_setup(u);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		bool found = false;
+
+		for (unsigned k = 0; k < nb_sw.nr_uplinks; k++)
+			found |= strcmp(nb_sw.uplinks[k].name, spec[i].name) == 0;
+		if (!found) {
+			fprintf(stderr, "netback: --uplink %s=%s: no such DPDK port\n",
+				spec[i].bridge, spec[i].name);
+			return -ENODEV;
+		}
+	}
+	nb_sw.pool_baseline = rte_mempool_in_use_count(nb_sw.pool);
+	return 0;
+}
+
+void nb_uplinks_stop(void)
+{
+	for (unsigned i = 0; i < nb_sw.nr_uplinks; i++) {
+		struct nb_uplink *u = &nb_sw.uplinks[i];
+		uint64_t one = 1;
+
+		if (u->port)
+			nb_port_down(u->port);
+		if (u->running) {
+			pvio_store_release(&u->stop, 1);
+			if (write(u->stop_fd, &one, sizeof(one)) < 0) {
+				/* a fresh eventfd cannot be full */
+			}
+			pthread_join(u->thr, NULL);
+			u->running = false;
+		}
+		if (u->port) {
+			uplink_flush_pending(u);
+			nb_port_free(u->port);
+			u->port = NULL;
+		}
+		rte_eth_dev_stop(u->port_id);
+		rte_eth_dev_close(u->port_id);
+		if (u->stop_fd >= 0)
+			close(u->stop_fd);
+		u->stop_fd = -1;
+		nb_fwd_free(u->fwd);
+		u->fwd = NULL;
+	}
+	nb_sw.nr_uplinks = 0;
+}
+
+/* ------------------------------------------------------------ statistics */
+
+void nb_vif_register(struct nb_vif *v)
+{
+	pthread_mutex_lock(&nb_sw.lock);
+	for (unsigned i = 0; i < NB_MAX_PORTS; i++)
+		if (!nb_sw.vifs[i]) {
+			nb_sw.vifs[i] = v;
+			v->registered = true;
+			break;
+		}
+	pthread_mutex_unlock(&nb_sw.lock);
+}
+
+void nb_vif_unregister(struct nb_vif *v)
+{
+	pthread_mutex_lock(&nb_sw.lock);
+	for (unsigned i = 0; i < NB_MAX_PORTS; i++)
+		if (nb_sw.vifs[i] == v)
+			nb_sw.vifs[i] = NULL;
+	v->registered = false;
+	pthread_mutex_unlock(&nb_sw.lock);
+}
+
+#define LD(x) pvio_load_relaxed(&(x))
+
+static void fwd_stats_add(struct nb_fwd_stats *sum, const struct nb_fwd_stats *s)
+{
+	const uint64_t *a = (const uint64_t *)s;
+	uint64_t *b = (uint64_t *)sum;
+
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		b[i] += pvio_load_relaxed(&a[i]);
+}
+
+static void fwd_stats_print(FILE *f, const char *pfx, const struct nb_fwd_stats *s)
+{
+	fprintf(f, "%s.in_pkts %llu\n%s.in_bytes %llu\n%s.spoofed %llu\n%s.bad_src %llu\n"
+		"%s.runt %llu\n%s.hairpin %llu\n%s.no_dest %llu\n%s.unicast %llu\n"
+		"%s.flooded %llu\n%s.csum_sw %llu\n%s.gso_sw %llu\n%s.gso_segs %llu\n"
+		"%s.seg_nomem %llu\n",
+		pfx, (unsigned long long)s->in_pkts, pfx, (unsigned long long)s->in_bytes,
+		pfx, (unsigned long long)s->spoofed, pfx, (unsigned long long)s->bad_src,
+		pfx, (unsigned long long)s->runt, pfx, (unsigned long long)s->hairpin,
+		pfx, (unsigned long long)s->no_dest, pfx, (unsigned long long)s->unicast,
+		pfx, (unsigned long long)s->flooded, pfx, (unsigned long long)s->csum_sw,
+		pfx, (unsigned long long)s->gso_sw, pfx, (unsigned long long)s->gso_segs,
+		pfx, (unsigned long long)s->seg_nomem);
+}
+
+void nb_stats_write(FILE *f)
+{
+	uint32_t now = now_s();
+
+	pthread_mutex_lock(&nb_sw.lock);
+	fprintf(f, "seq %llu\n", (unsigned long long)++nb_sw.stats_seq);
+	if (nb_sw.pool) {
+		fprintf(f, "mempool.size %u\nmempool.avail %u\nmempool.in_use %u\n"
+			"mempool.baseline %u\n", nb_sw.pool_size,
+			rte_mempool_avail_count(nb_sw.pool), rte_mempool_in_use_count(nb_sw.pool),
+			nb_sw.pool_baseline);
+	}
+	for (unsigned i = 0; i < NB_MAX_BRIDGES; i++) {
+		struct nb_bridge *b = &nb_sw.bridges[i];
+
+		if (!b->used)
+			continue;
+		fprintf(f, "bridge.%s.macs %u\nbridge.%s.learned %llu\nbridge.%s.moved %llu\n"
+			"bridge.%s.evicted %llu\n", b->name, nb_mt_count(&b->mt, now), b->name,
+			(unsigned long long)LD(b->mt.learned), b->name,
+			(unsigned long long)LD(b->mt.moved), b->name,
+			(unsigned long long)LD(b->mt.evicted));
+	}
+	for (unsigned i = 0; i < nb_sw.nr_uplinks; i++) {
+		struct nb_uplink *u = &nb_sw.uplinks[i];
+		char pfx[64];
+		uint64_t drops = u->port ? LD(u->port->outq[0].drops) : 0;
+
+		snprintf(pfx, sizeof(pfx), "uplink.%s", u->name);
+		fprintf(f, "%s.bridge %s\n%s.rx_pkts %llu\n%s.rx_bytes %llu\n%s.tx_pkts %llu\n"
+			"%s.tx_bytes %llu\n%s.tx_drops %llu\n%s.backlog_drops %llu\n"
+			"%s.wakeups %llu\n", pfx, u->bridge,
+			pfx, (unsigned long long)LD(u->rx_pkts), pfx,
+			(unsigned long long)LD(u->rx_bytes), pfx, (unsigned long long)LD(u->tx_pkts),
+			pfx, (unsigned long long)LD(u->tx_bytes), pfx,
+			(unsigned long long)LD(u->tx_drops), pfx, (unsigned long long)drops,
+			pfx, (unsigned long long)LD(u->wakeups));
+		fwd_stats_print(f, pfx, &u->fst);
+	}
+	for (unsigned i = 0; i < NB_MAX_PORTS; i++) {
+		struct nb_vif *v = nb_sw.vifs[i];
+		struct nb_queue_stats qs;
+		struct nb_fwd_stats fs;
+		uint64_t backlog = v ? v->st.backlog_drops : 0, too_big = v ? v->st.too_big : 0;
+		char pfx[64];
+
+		if (!v)
+			continue;
+		memset(&qs, 0, sizeof(qs));
+		memset(&fs, 0, sizeof(fs));
+		for (unsigned k = 0; k < NB_MAX_QUEUES; k++) {
+			const uint64_t *a = (const uint64_t *)&v->st.q[k];
+			uint64_t *b = (uint64_t *)&qs;
+
+			for (size_t j = 0; j < sizeof(qs) / sizeof(uint64_t); j++)
+				b[j] += pvio_load_relaxed(&a[j]);
+			fwd_stats_add(&fs, &v->st.f[k]);
+		}
+		if (v->port)
+			for (unsigned k = 0; k < v->port->nr_outq; k++) {
+				backlog += LD(v->port->outq[k].drops);
+				too_big += LD(v->port->outq[k].too_big);
+			}
+		snprintf(pfx, sizeof(pfx), "vif.%u.%u", v->fe_domid, v->devid);
+		fprintf(f, "%s.bridge %s\n%s.connected %d\n%s.queues %u\n%s.connects %llu\n"
+			"%s.fatal %llu\n", pfx, v->bridge, pfx, v->port != NULL, pfx,
+			v->port ? v->nr_queues : 0, pfx, (unsigned long long)LD(v->st.connects),
+			pfx, (unsigned long long)LD(v->st.fatal));
+		fprintf(f, "%s.tx_pkts %llu\n%s.tx_bytes %llu\n%s.tx_errors %llu\n%s.tx_nomem %llu\n"
+			"%s.tx_zero_slots %llu\n%s.tx_mcast_ops %llu\n%s.rx_pkts %llu\n"
+			"%s.rx_bytes %llu\n%s.rx_errors %llu\n%s.rx_stall_drops %llu\n"
+			"%s.rx_too_big %llu\n%s.rx_stalls %llu\n%s.ctrl_reqs %llu\n"
+			"%s.wakeups %llu\n%s.spurious %llu\n%s.notifies %llu\n"
+			"%s.backlog_drops %llu\n",
+			pfx, (unsigned long long)qs.tx_pkts, pfx, (unsigned long long)qs.tx_bytes,
+			pfx, (unsigned long long)qs.tx_errors, pfx, (unsigned long long)qs.tx_nomem,
+			pfx, (unsigned long long)qs.tx_zero_slots,
+			pfx, (unsigned long long)qs.tx_mcast_ops,
+			pfx, (unsigned long long)qs.rx_pkts, pfx, (unsigned long long)qs.rx_bytes,
+			pfx, (unsigned long long)qs.rx_errors,
+			pfx, (unsigned long long)qs.rx_stall_drops,
+			pfx, (unsigned long long)(qs.rx_too_big + too_big),
+			pfx, (unsigned long long)qs.rx_stalls, pfx, (unsigned long long)qs.ctrl_reqs,
+			pfx, (unsigned long long)qs.wakeups, pfx, (unsigned long long)qs.spurious,
+			pfx, (unsigned long long)qs.notifies, pfx, (unsigned long long)backlog);
+		fwd_stats_print(f, pfx, &fs);
+	}
+	pthread_mutex_unlock(&nb_sw.lock);
+}
