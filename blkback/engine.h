@@ -12,6 +12,15 @@
  * whole of a guest's memory is mapped, the poller passes it as
  * cfg.fixed_base/fixed_len and io_uring registers it once as fixed buffers:
  * single-iovec I/O inside that region then uses READ_FIXED/WRITE_FIXED.
+ *
+ * Threads: open() may run on any thread. With io_uring the first submit or
+ * reap makes the calling thread the ring's single issuer (the ring is
+ * created disabled and enabled there); from then on queue/submit/reap must
+ * come from that thread (others get -EEXIST) and it must outlive the
+ * engine. libaio and psync only need the calls to be serialised.
+ * Set PVIO_URING_SETUP=defer|coop|plain to force io_uring's setup flags.
+ *
+ * No allocation after open(): everything is sized by cfg.depth.
  */
 #ifndef PVIO_BLK_ENGINE_H
 #define PVIO_BLK_ENGINE_H
@@ -38,7 +47,11 @@ struct pvio_blk_io {
 	uint64_t len;            /* DISCARD: bytes; READ/WRITE: sum of iov (set by caller) */
 	struct iovec *iov;       /* caller-owned until completion */
 	void    *user;           /* the caller's cookie */
-	int64_t  result;         /* out: bytes transferred (READ/WRITE), 0, or -errno */
+	int64_t  result;         /* out: bytes transferred (READ/WRITE), 0, or -errno.
+				  * Short transfers are continued by the engine, so
+				  * a READ/WRITE returns len unless it failed
+				  * (-errno) or a READ reached end of file (fewer
+				  * bytes). */
 };
 
 struct pvio_blk_engine_cfg {
@@ -46,24 +59,41 @@ struct pvio_blk_engine_cfg {
 	void    *fixed_base;     /* optional: region to register as fixed buffers */
 	size_t   fixed_len;
 	bool     is_blockdev;    /* fd is a block device (discard via BLKDISCARD) */
-	unsigned psync_threads;  /* psync: worker threads (default 4) */
+	unsigned psync_threads;  /* psync: worker threads (0: 4; at most depth) */
 };
 
 struct pvio_blk_engine;
 
-/* Names: "io_uring", "libaio", "psync". -ENOENT unknown, -ENOTSUP not built. */
+/* Names: "io_uring", "libaio", "psync". -ENOENT unknown, -ENOTSUP not built,
+ * -EINVAL bad arguments (depth 0 or > 32768). fd stays the caller's.
+ * io_uring: if registering cfg.fixed_base fails (RLIMIT_MEMLOCK, memory that
+ * cannot be pinned) the engine logs once and works without fixed buffers. */
 int  pvio_blk_engine_open(const char *name, int fd, const struct pvio_blk_engine_cfg *cfg,
 			  struct pvio_blk_engine **out);
+/* Frees the engine. The caller normally drains first (inflight == 0). I/O
+ * still queued is dropped; I/O in flight is cancelled where possible and
+ * waited for, so no buffer is touched after close returns; its results are
+ * not reported. Exception: an io_uring engine closed with I/O in flight from
+ * a thread other than its issuer cannot wait (the kernel lets only the
+ * issuer reap): it logs and lets the kernel finish that I/O. */
 void pvio_blk_engine_close(struct pvio_blk_engine *e);
 const char *pvio_blk_engine_name(const struct pvio_blk_engine *e);
 
 /* Queue one I/O (not yet submitted). -EBUSY when depth I/Os are already in
- * flight or queued. A failed call never completes the I/O. */
+ * flight or queued; -EINVAL for a malformed I/O (bad op, iovcnt, len not the
+ * sum of the iovecs, range past 2^63, zero-length DISCARD). A failed call
+ * never completes the I/O. */
 int  pvio_blk_engine_queue(struct pvio_blk_engine *e, struct pvio_blk_io *io);
-/* Submit everything queued in one batch. Returns the number submitted. */
+/* Submit everything queued in one batch. Returns the number submitted
+ * (io_uring may count its own resubmissions of short transfers), or -errno;
+ * what the kernel could not take yet stays queued for the next call. I/O
+ * run synchronously (BLKDISCARD; discard under libaio) runs here. */
 int  pvio_blk_engine_submit(struct pvio_blk_engine *e);
 /* Collect up to max completed I/Os into done[]; with wait, block until at
- * least one completes (if any is in flight). Returns the count. */
+ * least one completes (if any is in flight). Returns the count or -errno.
+ * Anything still queued is submitted first, so wait never hangs on it.
+ * Afterwards the fd is readable iff completions are left (it may also be
+ * readable spuriously; reap then returns 0). */
 int  pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
 			  unsigned max, bool wait);
 /* Readable when completions are waiting (for epoll). */
