@@ -3,3 +3,10 @@
 # found by its header) and psync (always built).
 LIB_SRCS += blkback/engine.c
 LIB_SRCS += blkback/engine_psync.c
+
+ifneq ($(call have,liburing),)
+LIB_SRCS += blkback/engine_uring.c
+LIB_LIBS += $(shell pkg-config --libs liburing)
+CFLAGS_blkback_engine_uring := $(shell pkg-config --cflags liburing)
+CFLAGS_blkback_engine += -DPVIO_HAVE_URING
+endif
