@@ -10,3 +10,9 @@ LIB_LIBS += $(shell pkg-config --libs liburing)
 CFLAGS_blkback_engine_uring := $(shell pkg-config --cflags liburing)
 CFLAGS_blkback_engine += -DPVIO_HAVE_URING
 endif
+
+ifneq ($(wildcard /usr/include/libaio.h),)
+LIB_SRCS += blkback/engine_aio.c
+LIB_LIBS += -laio
+CFLAGS_blkback_engine += -DPVIO_HAVE_AIO
+endif
