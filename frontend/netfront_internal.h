@@ -39,6 +39,11 @@
 /* q->state */
 enum { NFQ_DOWN = 0, NFQ_UP = 1, NFQ_DEAD = 2 };
 
+struct nf_deferred {
+	uint32_t ref;
+	uint64_t gfn;                /* our page under it (UINT64_MAX: none) */
+};
+
 /* Parameters of one connection (negotiated by the control plane). */
 struct nf_params {
 	unsigned nr_queues;
@@ -99,6 +104,7 @@ struct nf_queue {
 	uint16_t tx_free;            /* free list of ids */
 	uint32_t tx_busy;            /* ids in flight */
 	unsigned tx_to_push;
+	uint8_t *scratch;            /* a frame's worth, for software checksums */
 
 	/* rx (rx_lock) */
 	pthread_mutex_t rx_lock;
@@ -124,6 +130,7 @@ struct nf_ctl {
 	int      watch_fd;
 	int      fe_state;           /* what we last wrote (-1: unknown) */
 	bool     be_mq;              /* the backend wrote multi-queue-max-queues */
+	bool     watching;           /* the backend's state is watched */
 	char     state_path[300];
 };
 
@@ -148,7 +155,13 @@ struct pvio_netfront {
 	int      dead;               /* atomic: disabled for good */
 	int      stop;               /* atomic: close() in progress */
 	uint64_t st_reconnects;
-	uint64_t st_leaked_pages;    /* atomic */
+
+	/* grants the backend still held when we revoked them: retried later,
+	 * their pages kept out of use until then (XSA-396) */
+	pthread_mutex_t def_lock;
+	struct nf_deferred *def;
+	uint32_t def_n, def_cap;
+	uint64_t st_abandoned;       /* pages given up on for good */
 
 	/* control thread */
 	pthread_t thr;
@@ -187,6 +200,18 @@ void nf_queue_fini(struct nf_queue *q);
 int  nf_queue_alloc(struct nf_queue *q);
 void nf_queue_up(struct nf_queue *q);
 void nf_queue_down(struct nf_queue *q, bool fail);
+
+/*
+ * End the backend's access to ref (on our page gfn). true: done, the page
+ * is ours again. false: the backend still holds it; the ref and the page
+ * now belong to the deferred list (the caller forgets both) and are
+ * retried later -- never reused before the revoke succeeds.
+ */
+bool nf_revoke(struct pvio_netfront *nf, uint32_t ref, uint64_t gfn);
+/* Retry the deferred revokes; returns how many remain. */
+unsigned nf_retry_deferred(struct pvio_netfront *nf);
+/* At close: retry once more, give up on the rest (their pages leak). */
+void nf_abandon_deferred(struct pvio_netfront *nf);
 
 /* Mark the device dead (-ENODEV from now on) and wake everyone. */
 void nf_disable(struct pvio_netfront *nf, const char *why);

@@ -1,0 +1,1497 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netfront data path: tx and rx rings, buffers, grants, responses.
+ *
+ *   send_burst  plan each frame's slots (one per page-sized piece, each
+ *               scattered piece starting a slot, packed if that is too
+ *               many), copy it into the dedicated pages of free tx ids,
+ *               grant each read-only, fill the slots from private zeroed
+ *               copies (first slot: total size, csum flags, extra_info +
+ *               a GSO slot when asked; more_data chains the rest), push
+ *               once per burst and notify if the backend asked
+ *   tx gc       consume tx responses: NULL ones (extra-info slots) are
+ *               skipped, every other id must be in flight; the grant is
+ *               revoked before the id is reused
+ *   recv_burst  take the queue's events (masks the ports: late EOI), reclaim
+ *               tx, then per frame: copy the response slots out once,
+ *               validate the copies (id posted in that slot, data inside
+ *               its page, slot and extra counts bounded), revoke the grants
+ *               of every slot the frame used, then copy the data to the
+ *               caller; repost the pages, final check, unmask
+ *
+ * A backend that answers nonsense disables the device (nf_disable): every
+ * later call fails with -ENODEV and the control thread tells the backend.
+ *
+ * The queue lifecycle (alloc / up / down) lives here too because tearing a
+ * queue down means walking its buffers; netfront_xenbus.c decides when.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "frontend/netfront_internal.h"
+#include "ring/pvio_atomic.h"
+#include "ring/pvio_export.h"
+
+#define PAGE PVIO_PAGE_SIZE
+#define NO_PAGE UINT64_MAX
+
+#define STAT_ADD(field, v) __atomic_add_fetch(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
+#define STAT_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* ------------------------------------------------------------ logging */
+
+static void vlog(struct pvio_netfront *nf, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	fprintf(stderr, "netfront: %s: %s\n", nf->name, buf);
+}
+
+void nf_log(struct pvio_netfront *nf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(nf, fmt, ap);
+	va_end(ap);
+}
+
+void nf_log_peer(struct pvio_netfront *nf, const char *fmt, ...)
+{
+	uint64_t sec = (uint64_t)nf_now_ms() / 1000;
+	bool print, note = false;
+	va_list ap;
+
+	pthread_mutex_lock(&nf->log_lock);
+	if (sec != nf->log_second) {
+		note = nf->log_budget == 0 && nf->log_second;
+		nf->log_second = sec;
+		nf->log_budget = 10;
+	}
+	print = nf->log_budget > 0;
+	if (print)
+		nf->log_budget--;
+	pthread_mutex_unlock(&nf->log_lock);
+	if (note)
+		nf_log(nf, "(further messages were suppressed)");
+	if (!print)
+		return;
+	va_start(ap, fmt);
+	vlog(nf, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------ wake-ups */
+
+static void efd_write(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the reader wakes anyway */
+	}
+}
+
+static void efd_drain(int fd)
+{
+	uint64_t v;
+
+	if (fd >= 0 && read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing to drain */
+	}
+}
+
+void nf_kick(struct pvio_netfront *nf)
+{
+	efd_write(nf->kick_fd);
+}
+
+void nf_wake_queue(struct nf_queue *q)
+{
+	efd_write(q->ctl_fd);
+}
+
+static bool is_dead(struct pvio_netfront *nf)
+{
+	return __atomic_load_n(&nf->dead, __ATOMIC_ACQUIRE) != 0;
+}
+
+void nf_disable(struct pvio_netfront *nf, const char *why)
+{
+	if (__atomic_exchange_n(&nf->dead, 1, __ATOMIC_ACQ_REL) == 0)
+		nf_log(nf, "disabling the device: %s", why);
+	nf_kick(nf);
+	for (unsigned i = 0; i < nf->nr_queues; i++)
+		nf_wake_queue(&nf->q[i]);
+}
+
+static void disablef(struct pvio_netfront *nf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void disablef(struct pvio_netfront *nf, const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	nf_disable(nf, why);
+}
+
+bool nf_revoke(struct pvio_netfront *nf, uint32_t ref, uint64_t gfn)
+{
+	if (pvio_hv_revoke(nf->hv, ref) == 0)
+		return true;
+	pthread_mutex_lock(&nf->def_lock);
+	if (nf->def_n == nf->def_cap) {
+		uint32_t cap = nf->def_cap ? nf->def_cap * 2 : 64;
+		struct nf_deferred *d = realloc(nf->def, sizeof(*d) * cap);
+
+		if (d) {
+			nf->def = d;
+			nf->def_cap = cap;
+		}
+	}
+	if (nf->def_n < nf->def_cap) {
+		nf->def[nf->def_n].ref = ref;
+		nf->def[nf->def_n].gfn = gfn;
+		nf->def_n++;
+	} else {
+		nf->st_abandoned++;   /* no memory to remember it: leaked now */
+	}
+	pthread_mutex_unlock(&nf->def_lock);
+	return false;
+}
+
+unsigned nf_retry_deferred(struct pvio_netfront *nf)
+{
+	unsigned left;
+
+	pthread_mutex_lock(&nf->def_lock);
+	for (uint32_t i = nf->def_n; i-- > 0;) {
+		struct nf_deferred *d = &nf->def[i];
+
+		if (pvio_hv_revoke(nf->hv, d->ref) == 0) {
+			if (d->gfn != NO_PAGE)
+				pvio_hv_page_free(nf->hv, d->gfn, 1);
+			*d = nf->def[--nf->def_n];
+		}
+	}
+	left = nf->def_n;
+	pthread_mutex_unlock(&nf->def_lock);
+	return left;
+}
+
+void nf_abandon_deferred(struct pvio_netfront *nf)
+{
+	unsigned left = nf_retry_deferred(nf);
+
+	if (left)
+		nf_log(nf, "%u grant(s) still held by the backend: their pages are leaked, "
+		       "never reused", left);
+	pthread_mutex_lock(&nf->def_lock);
+	nf->st_abandoned += nf->def_n;
+	nf->def_n = 0;
+	pthread_mutex_unlock(&nf->def_lock);
+}
+
+/* ------------------------------------------------------------ event channels */
+
+static struct pvio_evtchn *ch_tx(struct nf_queue *q)
+{
+	return q->ch[NF_TX];
+}
+
+static struct pvio_evtchn *ch_rx(struct nf_queue *q)
+{
+	return q->ch[q->nports - 1];
+}
+
+/* Take every event of the queue (late EOI: the ports stay masked until
+ * give_events(), so a backend notifying meanwhile costs no wake-up). The
+ * eventfd is drained even without a pending bit: a kick can land after
+ * the bit was taken; unmask re-raises anything that came in between. */
+static void take_events(struct nf_queue *q)
+{
+	for (unsigned i = 0; i < q->nports; i++) {
+		if (!q->ch[i])
+			continue;
+		pvio_evtchn_consume(q->ch[i]);
+		__atomic_store_n(&q->masked[i], 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void give_events(struct nf_queue *q)
+{
+	for (unsigned i = 0; i < q->nports; i++)
+		if (q->ch[i] && __atomic_exchange_n(&q->masked[i], 0, __ATOMIC_RELAXED))
+			pvio_evtchn_unmask(q->ch[i]);
+}
+
+static void check_lost(struct nf_queue *q)
+{
+	for (unsigned i = 0; i < q->nports; i++) {
+		if (q->ch[i] && !__atomic_load_n(&q->lost, __ATOMIC_ACQUIRE) &&
+		    pvio_evtchn_peer_state(q->ch[i]) == PVIO_EVTCHN_CLOSED) {
+			/* The backend closed its end (it stopped or died): the
+			 * control thread tears down and waits for a backend. */
+			__atomic_store_n(&q->lost, 1, __ATOMIC_RELEASE);
+			nf_log(q->nf, "queue %u: the backend closed its event channel", q->idx);
+			nf_kick(q->nf);
+		}
+	}
+}
+
+static void notify(struct nf_queue *q, struct pvio_evtchn *ch)
+{
+	if (ch && pvio_evtchn_notify(ch) > 0)
+		STAT_ADD(q->st_notifies, 1);
+}
+
+/* ------------------------------------------------------------ tx */
+
+/* Streams bytes out of an iovec. */
+struct iov_cur {
+	const struct iovec *iov;
+	unsigned cnt, i;
+	size_t off;
+};
+
+static void cur_copy(struct iov_cur *c, uint8_t *dst, size_t len)
+{
+	while (len && c->i < c->cnt) {
+		size_t avail = c->iov[c->i].iov_len - c->off;
+		size_t k = avail < len ? avail : len;
+
+		if (k) {
+			memcpy(dst, (const uint8_t *)c->iov[c->i].iov_base + c->off, k);
+			dst += k;
+			len -= k;
+			c->off += k;
+		}
+		if (c->off == c->iov[c->i].iov_len) {
+			c->i++;
+			c->off = 0;
+		}
+	}
+}
+
+/* A frame's layout on the ring. */
+struct tx_plan {
+	struct iovec one;            /* data/len as an iovec */
+	const struct iovec *iov;
+	unsigned cnt;
+	uint32_t total;
+	unsigned nslots;             /* data slots */
+	uint16_t slen[NF_MAX_SLOTS];
+	bool     gso;
+	bool     sw_csum;            /* fill the checksum here (IPv6 without the
+				      * backend's ipv6 csum offload) */
+};
+
+static bool is_ipv6_frame(const struct iovec *iov, unsigned cnt)
+{
+	uint8_t hdr[18];
+	struct iov_cur c = { .iov = iov, .cnt = cnt };
+	unsigned et;
+
+	memset(hdr, 0, sizeof(hdr));
+	cur_copy(&c, hdr, sizeof(hdr));
+	et = (unsigned)hdr[12] << 8 | hdr[13];
+	if (et == 0x8100 || et == 0x88a8)
+		et = (unsigned)hdr[16] << 8 | hdr[17];
+	return et == 0x86DD;
+}
+
+static int plan_frame(const struct nf_params *p, const struct pvio_nf_pkt *pkt,
+		      struct tx_plan *pl)
+{
+	uint64_t total = 0;
+	unsigned n = 0;
+
+	memset(pl, 0, sizeof(*pl));
+	if (pkt->iovcnt) {
+		if (!pkt->iov)
+			return -EINVAL;
+		pl->iov = pkt->iov;
+		pl->cnt = pkt->iovcnt;
+	} else {
+		if (!pkt->data && pkt->len)
+			return -EINVAL;
+		pl->one.iov_base = pkt->data;
+		pl->one.iov_len = pkt->len;
+		pl->iov = &pl->one;
+		pl->cnt = 1;
+	}
+	for (unsigned i = 0; i < pl->cnt; i++) {
+		size_t l = pl->iov[i].iov_len;
+
+		if (l && !pl->iov[i].iov_base)
+			return -EINVAL;
+		total += l;
+		if (total > PVIO_NETFRONT_MAX_FRAME)
+			return -EINVAL;
+		n += (unsigned)((l + PAGE - 1) / PAGE);
+	}
+	if (total < PVIO_NETFRONT_MIN_FRAME)
+		return -EINVAL;
+	pl->total = (uint32_t)total;
+	if (n <= p->max_tx_slots) {
+		/* One slot per page-sized piece of each scattered piece. */
+		for (unsigned i = 0; i < pl->cnt; i++) {
+			size_t l = pl->iov[i].iov_len;
+
+			while (l) {
+				size_t k = l < PAGE ? l : PAGE;
+
+				pl->slen[pl->nslots++] = (uint16_t)k;
+				l -= k;
+			}
+		}
+	} else {
+		/* Too scattered: pack into whole pages. */
+		uint32_t l = pl->total;
+
+		if ((l + PAGE - 1) / PAGE > p->max_tx_slots)
+			return -EMSGSIZE;
+		while (l) {
+			uint32_t k = l < PAGE ? l : PAGE;
+
+			pl->slen[pl->nslots++] = (uint16_t)k;
+			l -= k;
+		}
+	}
+	if (pkt->flags & PVIO_NF_GSO) {
+		if (pkt->gso_size == 0)
+			return -EINVAL;
+		if (pkt->gso_type == PVIO_XEN_NETIF_GSO_TYPE_TCPV4) {
+			if (!p->gso_tcpv4)
+				return -EOPNOTSUPP;
+		} else if (pkt->gso_type == PVIO_XEN_NETIF_GSO_TYPE_TCPV6) {
+			if (!p->gso_tcpv6)
+				return -EOPNOTSUPP;
+		} else {
+			return -EINVAL;
+		}
+		pl->gso = true;
+	} else if ((pkt->flags & PVIO_NF_CSUM_BLANK) && !p->ipv6_csum &&
+		   is_ipv6_frame(pl->iov, pl->cnt)) {
+		pl->sw_csum = true;
+	}
+	return 0;
+}
+
+static void put_tx_slot(struct nf_queue *q, uint32_t i, const void *src)
+{
+	union pvio_netif_tx_slot *slot =
+		(union pvio_netif_tx_slot *)pvio_netif_tx_req_slot(&q->tx, i);
+
+	memcpy(slot, src, sizeof(*slot));
+}
+
+/* Undo the ids taken for a frame that could not be completed. */
+static void tx_unwind(struct nf_queue *q, const uint16_t *ids, unsigned n)
+{
+	struct pvio_netfront *nf = q->nf;
+
+	while (n--) {
+		struct nf_txbuf *b = &q->txb[ids[n]];
+
+		if (b->granted) {
+			b->granted = 0;
+			/* Never pushed: only a backend guessing refs holds it. */
+			if (!nf_revoke(nf, b->gref, b->gfn)) {
+				b->gfn = NO_PAGE;
+				disablef(nf, "queue %u: the backend maps tx grants it was never given",
+					 q->idx);
+			}
+		}
+		b->busy = 0;
+		b->next_free = q->tx_free;
+		q->tx_free = ids[n];
+		q->tx_busy--;
+	}
+}
+
+/* Put one planned frame on the ring. 1: done, 0: no room, -errno. */
+static int tx_frame(struct nf_queue *q, const struct pvio_nf_pkt *pkt, struct tx_plan *pl,
+		    uint8_t *scratch)
+{
+	struct pvio_netfront *nf = q->nf;
+	unsigned need = pl->nslots + (pl->gso ? 1 : 0);
+	uint16_t ids[NF_MAX_SLOTS];
+	struct iov_cur c;
+	struct iovec flat;
+	uint32_t ring_i = 0;
+	uint16_t flags0 = 0;
+
+	if (pvio_ring_free_requests(&q->tx) < need || q->nr_txb - q->tx_busy < pl->nslots)
+		return 0;
+	if (pl->sw_csum) {
+		/* Gather, complete the checksum, send the flat copy. */
+		c = (struct iov_cur){ .iov = pl->iov, .cnt = pl->cnt };
+		cur_copy(&c, scratch, pl->total);
+		if (pvio_netfront_csum_fill(scratch, pl->total) == 0)
+			flags0 |= PVIO_NETTXF_data_validated;
+		flat.iov_base = scratch;
+		flat.iov_len = pl->total;
+		c = (struct iov_cur){ .iov = &flat, .cnt = 1 };
+	} else {
+		c = (struct iov_cur){ .iov = pl->iov, .cnt = pl->cnt };
+		if (pl->gso || (pkt->flags & PVIO_NF_CSUM_BLANK))
+			flags0 |= PVIO_NETTXF_csum_blank | PVIO_NETTXF_data_validated;
+		else if (pkt->flags & PVIO_NF_DATA_VALIDATED)
+			flags0 |= PVIO_NETTXF_data_validated;
+	}
+
+	for (unsigned j = 0; j < pl->nslots; j++) {
+		uint16_t id = q->tx_free;
+		struct nf_txbuf *b = &q->txb[id];
+		struct pvio_netif_tx_request req;
+		int ref;
+
+		q->tx_free = b->next_free;
+		b->busy = 1;
+		q->tx_busy++;
+		ids[j] = id;
+		cur_copy(&c, pvio_hv_gfn_ptr(nf->hv, b->gfn), pl->slen[j]);
+		ref = pvio_hv_grant(nf->hv, nf->be_domid, b->gfn, true);
+		if (ref < 0) {
+			tx_unwind(q, ids, j + 1);
+			nf_log_peer(nf, "queue %u: no grant reference for tx: %s", q->idx,
+				    strerror(-ref));
+			return q->tx_busy ? 0 : ref;   /* refs come back with responses */
+		}
+		b->gref = (uint32_t)ref;
+		b->granted = 1;
+
+		/* From a private, zeroed copy: no stale bytes reach the ring. */
+		memset(&req, 0, sizeof(req));
+		req.gref = b->gref;
+		req.offset = 0;
+		req.id = id;
+		if (j == 0) {
+			req.size = (uint16_t)pl->total;
+			req.flags = flags0;
+			if (pl->gso)
+				req.flags |= PVIO_NETTXF_extra_info;
+		} else {
+			req.size = pl->slen[j];
+		}
+		if (j + 1 < pl->nslots)
+			req.flags |= PVIO_NETTXF_more_data;
+		{
+			union pvio_netif_tx_slot u;
+
+			memset(&u, 0, sizeof(u));
+			u.req = req;
+			put_tx_slot(q, ring_i++, &u);
+		}
+		if (j == 0 && pl->gso) {
+			union pvio_netif_tx_slot u;
+			struct pvio_netif_extra_info *x = (struct pvio_netif_extra_info *)&u;
+
+			memset(&u, 0, sizeof(u));
+			x->type = PVIO_XEN_NETIF_EXTRA_TYPE_GSO;
+			x->flags = 0;
+			x->u.gso.size = pkt->gso_size;
+			x->u.gso.type = pkt->gso_type;
+			put_tx_slot(q, ring_i++, &u);
+		}
+	}
+	pvio_ring_produce_requests(&q->tx, need);
+	q->tx_to_push += need;
+	STAT_ADD(q->st_tx_packets, 1);
+	STAT_ADD(q->st_tx_bytes, pl->total);
+	STAT_ADD(q->st_tx_slots, pl->nslots);
+	if (pl->gso)
+		STAT_ADD(q->st_tx_gso, 1);
+	return 1;
+}
+
+static void tx_push(struct nf_queue *q)
+{
+	if (!q->tx_to_push)
+		return;
+	q->tx_to_push = 0;
+	if (pvio_ring_push_requests(&q->tx))
+		notify(q, ch_tx(q));
+}
+
+/* Reclaim tx responses (tx_lock held). 0, or -EPROTO (device disabled). */
+static int tx_gc(struct nf_queue *q)
+{
+	struct pvio_netfront *nf = q->nf;
+
+	for (;;) {
+		int n = pvio_ring_front_pending(&q->tx), k;
+
+		if (n < 0) {
+			disablef(nf, "queue %u: the backend's tx rsp_prod %u runs past the "
+				 "requests we posted (rsp_cons %u, req_prod %u)", q->idx,
+				 pvio_load_relaxed(&q->tx.sring->rsp_prod), q->tx.rsp_cons,
+				 q->tx.req_pushed);
+			return -EPROTO;
+		}
+		while (n-- > 0) {
+			struct pvio_netif_tx_response rsp;
+			struct nf_txbuf *b;
+
+			pvio_netif_tx_copy_response(&q->tx, &rsp);
+			if (rsp.status == PVIO_NETIF_RSP_NULL)
+				continue;   /* the slot of an extra info */
+			if (rsp.id >= q->nr_txb || !q->txb[rsp.id].busy) {
+				disablef(nf, "queue %u: tx response id %u is not in flight",
+					 q->idx, rsp.id);
+				return -EPROTO;
+			}
+			if (rsp.status != PVIO_NETIF_RSP_OKAY &&
+			    rsp.status != PVIO_NETIF_RSP_ERROR &&
+			    rsp.status != PVIO_NETIF_RSP_DROPPED) {
+				disablef(nf, "queue %u: tx response id %u has status %d",
+					 q->idx, rsp.id, rsp.status);
+				return -EPROTO;
+			}
+			if (rsp.status != PVIO_NETIF_RSP_OKAY)
+				STAT_ADD(q->st_tx_errors, 1);
+			b = &q->txb[rsp.id];
+			if (b->granted) {
+				b->granted = 0;
+				if (!nf_revoke(nf, b->gref, b->gfn)) {
+					/* As Linux netfront: a backend that answers
+					 * but keeps the page is broken. */
+					b->gfn = NO_PAGE;
+					b->busy = 0;
+					q->tx_busy--;
+					disablef(nf, "queue %u: tx grant %u still in use by the "
+						 "backend after its response", q->idx, b->gref);
+					return -EPROTO;
+				}
+			}
+			b->busy = 0;
+			b->next_free = q->tx_free;
+			q->tx_free = rsp.id;
+			q->tx_busy--;
+		}
+		/* Every id in flight has an unanswered slot: a backend that
+		 * answered data slots with NULL would leak ids for ever. */
+		if (q->tx_busy > q->tx.req_prod_pvt - q->tx.rsp_cons) {
+			disablef(nf, "queue %u: the backend answered tx data slots as extra info",
+				 q->idx);
+			return -EPROTO;
+		}
+		k = pvio_ring_front_final_check(&q->tx);
+		if (k == 0)
+			return 0;
+		/* > 0: more came; < 0: pending() reports it on the next turn. */
+	}
+}
+
+/* The device died (or the queue did): tear this queue down for good.
+ * Called without the queue's locks. */
+static void kill_queue(struct nf_queue *q)
+{
+	if (__atomic_load_n(&q->state, __ATOMIC_ACQUIRE) != NFQ_DEAD)
+		nf_queue_down(q, true);
+}
+
+PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queue,
+					 const struct pvio_nf_pkt *pkts, unsigned n)
+{
+	struct nf_queue *q;
+	int done = 0, ret = 0;
+
+	if (!nf || queue >= nf->nr_queues || (n && !pkts))
+		return -EINVAL;
+	q = &nf->q[queue];
+	if (is_dead(nf)) {
+		kill_queue(q);
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&q->tx_lock);
+	if (q->state == NFQ_DEAD) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (q->state != NFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
+		goto out;   /* reconnecting */
+	if (tx_gc(q) < 0) {
+		ret = -ENODEV;
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct tx_plan pl;
+		int k = plan_frame(&nf->p, &pkts[i], &pl);
+
+		if (k == 0 && pl.sw_csum && !q->scratch &&
+		    !(q->scratch = malloc(PVIO_NETFRONT_MAX_FRAME)))
+			k = -ENOMEM;
+		if (k < 0) {
+			if (i == 0)
+				ret = k;
+			break;
+		}
+		k = tx_frame(q, &pkts[i], &pl, q->scratch);
+		if (k < 0 && i == 0)
+			ret = k;
+		if (k <= 0)
+			break;
+		done++;
+		if (is_dead(nf))
+			break;
+	}
+	tx_push(q);
+out:
+	pthread_mutex_unlock(&q->tx_lock);
+	if (is_dead(nf)) {
+		kill_queue(q);
+		if (!done)
+			return -ENODEV;
+	}
+	return ret < 0 ? ret : done;
+}
+
+/* ------------------------------------------------------------ rx */
+
+/* Post every free rx buffer the ring has room for (rx_lock held). Returns
+ * how many were posted. */
+static unsigned rx_refill(struct nf_queue *q)
+{
+	struct pvio_netfront *nf = q->nf;
+	unsigned posted = 0;
+
+	while (q->rx_free != NF_NONE && !pvio_ring_full(&q->rx)) {
+		uint16_t id = q->rx_free;
+		struct nf_rxbuf *b = &q->rxb[id];
+		struct pvio_netif_rx_request req;
+		union pvio_netif_rx_slot u;
+
+		if (!b->granted) {
+			int ref = pvio_hv_grant(nf->hv, nf->be_domid, b->gfn, false);
+
+			if (ref < 0) {
+				nf_log_peer(nf, "queue %u: no grant reference for rx: %s", q->idx,
+					    strerror(-ref));
+				break;
+			}
+			b->gref = (uint32_t)ref;
+			b->granted = 1;
+		}
+		memset(&req, 0, sizeof(req));
+		req.id = id;
+		req.gref = b->gref;
+		memset(&u, 0, sizeof(u));
+		u.req = req;
+		memcpy(pvio_netif_rx_req_slot(&q->rx, 0), &u, sizeof(u));
+		q->rx_slot_id[q->rx.req_prod_pvt & (q->rx.nr_ents - 1)] = id;
+		q->rx_free = b->next_free;
+		b->posted = 1;
+		pvio_ring_produce_requests(&q->rx, 1);
+		posted++;
+	}
+	return posted;
+}
+
+static void rx_push(struct nf_queue *q, bool may_notify)
+{
+	if (q->rx.req_prod_pvt == q->rx.req_pushed)
+		return;
+	/* feature-rx-notify: tell the backend about new buffers. */
+	if (pvio_ring_push_requests(&q->rx) && may_notify)
+		notify(q, ch_rx(q));
+}
+
+/* Copy response slot rsp_cons + k out of the shared ring, once. */
+static void rx_peek(struct nf_queue *q, uint32_t k, union pvio_netif_rx_slot *dst)
+{
+	const union pvio_netif_rx_slot *ring = (const union pvio_netif_rx_slot *)q->rx.sring->ring;
+
+	memcpy(dst, &ring[(q->rx.rsp_cons + k) & (q->rx.nr_ents - 1)], sizeof(*dst));
+}
+
+/* One validated data slot of a frame. */
+struct rx_frag {
+	uint16_t offset;
+	uint16_t len;
+	uint32_t k;                  /* slot index from rsp_cons */
+};
+
+/* Result of rx_one(). */
+enum { RX_NONE = 0, RX_FRAME = 1, RX_DROPPED = 2 };
+
+/*
+ * Take the frame that starts at rsp_cons (avail responses are published).
+ * RX_FRAME: delivered into pkt. RX_DROPPED: consumed, not delivered (the
+ * backend flagged an error, or sent an unusable extra). RX_NONE: the frame
+ * is not complete yet (*need: responses to wait for). -EPROTO: the backend
+ * broke the protocol, the device is disabled.
+ */
+static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, uint32_t *need)
+{
+	struct pvio_netfront *nf = q->nf;
+	uint32_t mask = q->rx.nr_ents - 1, k = 0, total = 0;
+	struct rx_frag fr[NF_MAX_SLOTS + 1];
+	unsigned nfr = 0, nx = 0;
+	union pvio_netif_rx_slot s;
+	bool more, drop = false, gso = false;
+	uint8_t gso_type = 0;
+	uint16_t gso_size = 0, flags0 = 0;
+	int err = 0;
+
+	/* Gather: first response, its extras, the responses chained to it.
+	 * Each slot is copied once and only the copy is looked at. */
+	for (;;) {
+		struct pvio_netif_rx_response rsp;
+		uint16_t want;
+
+		if (k >= avail) {
+			*need = avail + 1;
+			return RX_NONE;
+		}
+		rx_peek(q, k, &s);
+		rsp = s.rsp;
+		want = q->rx_slot_id[(q->rx.rsp_cons + k) & mask];
+		if (rsp.id != want) {
+			disablef(nf, "queue %u: rx response in slot %u has id %u, the request "
+				 "there was %u", q->idx, (q->rx.rsp_cons + k) & mask, rsp.id, want);
+			return -EPROTO;
+		}
+		if (rsp.status < PVIO_NETIF_RSP_DROPPED) {
+			disablef(nf, "queue %u: rx response id %u has status %d", q->idx, rsp.id,
+				 rsp.status);
+			return -EPROTO;
+		}
+		if (rsp.status >= 0 && (rsp.offset > PAGE || rsp.status > (int)(PAGE - rsp.offset))) {
+			disablef(nf, "queue %u: rx response id %u: %d bytes at offset %u run "
+				 "past the page", q->idx, rsp.id, rsp.status, rsp.offset);
+			return -EPROTO;
+		}
+		/* As Linux netfront: 18 slots, one more when the first is a
+		 * small header (<= 256 bytes). */
+		if (nfr == NF_MAX_SLOTS + (nfr && fr[0].len <= 256 ? 1u : 0u)) {
+			disablef(nf, "queue %u: an rx frame spans more than %u slots", q->idx,
+				 nfr);
+			return -EPROTO;
+		}
+		if (rsp.status < 0) {
+			drop = true;
+			err = rsp.status;
+		} else {
+			fr[nfr].offset = rsp.offset;
+			fr[nfr].len = (uint16_t)rsp.status;
+			fr[nfr].k = k;
+			total += (uint32_t)rsp.status;
+		}
+		nfr++;
+		k++;
+		more = (rsp.flags & PVIO_NETRXF_more_data) != 0;
+		if (nfr == 1) {
+			bool extra = (rsp.flags & PVIO_NETRXF_extra_info) != 0;
+
+			flags0 = rsp.flags;
+			while (extra) {
+				struct pvio_netif_extra_info x;
+
+				if (k >= avail) {
+					*need = avail + 1;
+					return RX_NONE;
+				}
+				if (++nx > NF_MAX_EXTRAS) {
+					disablef(nf, "queue %u: an rx frame has more than %u extra "
+						 "info slots", q->idx, NF_MAX_EXTRAS);
+					return -EPROTO;
+				}
+				rx_peek(q, k++, &s);
+				memcpy(&x, &s, sizeof(x));
+				extra = (x.flags & PVIO_XEN_NETIF_EXTRA_FLAG_MORE) != 0;
+				if (x.type == PVIO_XEN_NETIF_EXTRA_TYPE_NONE ||
+				    x.type >= PVIO_XEN_NETIF_EXTRA_TYPE_MAX) {
+					nf_log_peer(nf, "queue %u: rx extra info of type %u: frame "
+						    "dropped", q->idx, x.type);
+					drop = true;
+				} else if (x.type == PVIO_XEN_NETIF_EXTRA_TYPE_GSO) {
+					if (x.u.gso.size == 0 ||
+					    (x.u.gso.type != PVIO_XEN_NETIF_GSO_TYPE_TCPV4 &&
+					     x.u.gso.type != PVIO_XEN_NETIF_GSO_TYPE_TCPV6)) {
+						nf_log_peer(nf, "queue %u: rx GSO type %u size %u: "
+							    "frame dropped", q->idx, x.u.gso.type,
+							    x.u.gso.size);
+						drop = true;
+					} else {
+						gso = true;
+						gso_type = x.u.gso.type;
+						gso_size = x.u.gso.size;
+					}
+				}
+				/* MCAST / HASH: nothing we asked for; ignored. */
+			}
+		}
+		if (!more)
+			break;
+	}
+
+	/* The backend is done with every slot of the frame: end its access
+	 * before reading (it cannot change the data under us afterwards). A
+	 * grant it still holds means it lied about being done. */
+	for (uint32_t i = 0; i < k; i++) {
+		uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + i) & mask];
+		struct nf_rxbuf *b = &q->rxb[id];
+
+		if (b->granted) {
+			b->granted = 0;
+			if (!nf_revoke(nf, b->gref, b->gfn)) {
+				b->gfn = NO_PAGE;
+				disablef(nf, "queue %u: rx grant %u still in use by the backend "
+					 "after its response", q->idx, b->gref);
+				return -EPROTO;
+			}
+		}
+	}
+	if (!drop && total == 0) {
+		nf_log_peer(nf, "queue %u: empty rx frame dropped", q->idx);
+		drop = true;
+	}
+	if (drop) {
+		if (err)
+			nf_log_peer(nf, "queue %u: the backend flagged an rx frame with status %d",
+				    q->idx, err);
+		STAT_ADD(q->st_rx_errors, 1);
+	} else {
+		uint32_t got = 0;
+
+		for (unsigned i = 0; i < nfr; i++) {
+			uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + fr[i].k) & mask];
+			const uint8_t *src = (const uint8_t *)pvio_hv_gfn_ptr(nf->hv,
+									   q->rxb[id].gfn) + fr[i].offset;
+			uint32_t c = fr[i].len;
+
+			if (got >= pkt->cap)
+				break;
+			if (c > pkt->cap - got)
+				c = pkt->cap - got;
+			memcpy((uint8_t *)pkt->data + got, src, c);
+			got += c;
+		}
+		pkt->len = total;
+		pkt->flags = 0;
+		if (flags0 & PVIO_NETRXF_csum_blank)
+			pkt->flags |= PVIO_NF_CSUM_BLANK | PVIO_NF_DATA_VALIDATED;
+		else if (flags0 & PVIO_NETRXF_data_validated)
+			pkt->flags |= PVIO_NF_DATA_VALIDATED;
+		pkt->gso_type = 0;
+		pkt->gso_size = 0;
+		if (gso) {
+			pkt->flags |= PVIO_NF_GSO;
+			pkt->gso_type = gso_type;
+			pkt->gso_size = gso_size;
+			STAT_ADD(q->st_rx_gso, 1);
+		}
+		if (total > pkt->cap) {
+			pkt->flags |= PVIO_NF_TRUNCATED;
+			STAT_ADD(q->st_rx_trunc, 1);
+		}
+		pkt->slots = (uint16_t)k;
+		STAT_ADD(q->st_rx_packets, 1);
+		STAT_ADD(q->st_rx_bytes, total);
+		if (nfr > 1)
+			STAT_ADD(q->st_rx_multi, 1);
+	}
+	/* The buffers go back to the pool, to be granted and posted again. */
+	for (uint32_t i = 0; i < k; i++) {
+		uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + i) & mask];
+		struct nf_rxbuf *b = &q->rxb[id];
+
+		b->posted = 0;
+		b->next_free = q->rx_free;
+		q->rx_free = id;
+	}
+	pvio_ring_consume_responses(&q->rx, k);
+	return drop ? RX_DROPPED : RX_FRAME;
+}
+
+/* Ask to be notified once rsp_prod reaches rsp_cons + need, and look
+ * again. Returns what is published now, or -EPROTO. */
+static int rx_wait_for(struct nf_queue *q, uint32_t need)
+{
+	pvio_store_relaxed(&q->rx.sring->rsp_event, q->rx.rsp_cons + need);
+	/* Store-load: rsp_event before re-reading rsp_prod. Pairs with the
+	 * fence in the backend's push-responses-and-check-notify. */
+	pvio_mb();
+	return pvio_ring_front_pending(&q->rx);
+}
+
+PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queue,
+					 struct pvio_nf_pkt *pkts, unsigned n)
+{
+	struct nf_queue *q;
+	unsigned got = 0;
+	bool full = false, broken = false;
+
+	if (!nf || queue >= nf->nr_queues || (n && !pkts))
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (!pkts[i].data && pkts[i].cap)
+			return -EINVAL;
+	q = &nf->q[queue];
+	efd_drain(q->ctl_fd);
+	if (is_dead(nf)) {
+		kill_queue(q);
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&q->rx_lock);
+	if (q->state != NFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE)) {
+		bool dead = q->state == NFQ_DEAD;
+
+		pthread_mutex_unlock(&q->rx_lock);
+		return dead ? -ENODEV : 0;
+	}
+	take_events(q);
+
+	/* Completions first (their event may be the one we just took). */
+	pthread_mutex_lock(&q->tx_lock);
+	if (tx_gc(q) < 0)
+		broken = true;
+	pthread_mutex_unlock(&q->tx_lock);
+
+	while (!broken && n) {
+		uint32_t need = 0;
+		int avail, r;
+
+		if (got == n) {
+			full = true;
+			break;
+		}
+		avail = pvio_ring_front_pending(&q->rx);
+		if (avail < 0) {
+			disablef(nf, "queue %u: the backend's rx rsp_prod %u runs past the "
+				 "requests we posted (rsp_cons %u, req_prod %u)", q->idx,
+				 pvio_load_relaxed(&q->rx.sring->rsp_prod), q->rx.rsp_cons,
+				 q->rx.req_pushed);
+			broken = true;
+			break;
+		}
+		if (avail == 0) {
+			if (rx_refill(q))
+				rx_push(q, true);
+			avail = pvio_ring_front_final_check(&q->rx);
+			if (avail == 0)
+				break;
+			continue;   /* more came, or < 0: reported above next turn */
+		}
+		r = rx_one(q, (uint32_t)avail, &pkts[got], &need);
+		if (r < 0) {
+			broken = true;
+		} else if (r == RX_FRAME) {
+			got++;
+		} else if (r == RX_NONE) {
+			/* Half a frame published: wait for the rest. */
+			if (rx_wait_for(q, need) >= (int)need)
+				continue;
+			break;
+		}
+	}
+	if (!broken) {
+		rx_refill(q);
+		rx_push(q, true);
+	}
+	give_events(q);
+	if (!broken) {
+		check_lost(q);
+		/* Frames left behind by a full burst: stay readable. */
+		if (full && pvio_ring_front_pending(&q->rx) > 0)
+			nf_wake_queue(q);
+	}
+	pthread_mutex_unlock(&q->rx_lock);
+	if (broken || is_dead(nf)) {
+		kill_queue(q);
+		return got ? (int)got : -ENODEV;
+	}
+	return (int)got;
+}
+
+PVIO_EXPORT int pvio_netfront_fd(struct pvio_netfront *nf, unsigned queue)
+{
+	if (!nf || queue >= nf->nr_queues)
+		return -EINVAL;
+	return nf->q[queue].epfd;
+}
+
+/* ------------------------------------------------------------ queue lifecycle */
+
+int nf_queue_init(struct pvio_netfront *nf, unsigned idx)
+{
+	struct nf_queue *q = &nf->q[idx];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 2 };
+
+	memset(q, 0, sizeof(*q));
+	q->nf = nf;
+	q->idx = idx;
+	q->state = NFQ_DOWN;
+	q->ev_fd[0] = q->ev_fd[1] = -1;
+	q->tx_free = q->rx_free = NF_NONE;
+	pthread_mutex_init(&q->tx_lock, NULL);
+	pthread_mutex_init(&q->rx_lock, NULL);
+	q->epfd = epoll_create1(EPOLL_CLOEXEC);
+	q->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->epfd < 0 || q->ctl_fd < 0 || epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->ctl_fd, &ev) < 0) {
+		int e = -errno;
+
+		if (q->epfd >= 0)
+			close(q->epfd);
+		if (q->ctl_fd >= 0)
+			close(q->ctl_fd);
+		q->epfd = q->ctl_fd = -1;
+		pthread_mutex_destroy(&q->tx_lock);
+		pthread_mutex_destroy(&q->rx_lock);
+		return e;
+	}
+	return 0;
+}
+
+void nf_queue_fini(struct nf_queue *q)
+{
+	free(q->scratch);
+	q->scratch = NULL;
+	if (q->epfd >= 0)
+		close(q->epfd);
+	if (q->ctl_fd >= 0)
+		close(q->ctl_fd);
+	q->epfd = q->ctl_fd = -1;
+	pthread_mutex_destroy(&q->tx_lock);
+	pthread_mutex_destroy(&q->rx_lock);
+}
+
+/* Free a page we own, unless it was leaked. */
+static void page_put(struct pvio_netfront *nf, uint64_t gfn)
+{
+	if (gfn != NO_PAGE)
+		pvio_hv_page_free(nf->hv, gfn, 1);
+}
+
+/* A ring page: revoke (deferred if the backend holds it) and free. */
+static void ring_put(struct pvio_netfront *nf, bool *alloc, bool *granted, uint32_t ref,
+		     uint64_t gfn)
+{
+	if (*granted) {
+		*granted = false;
+		if (!nf_revoke(nf, ref, gfn)) {
+			*alloc = false;
+			return;
+		}
+	}
+	if (*alloc)
+		pvio_hv_page_free(nf->hv, gfn, 1);
+	*alloc = false;
+}
+
+/* Give back everything of the current connection (both locks held):
+ * ports first (the backend sees them close), then grants and pages. A
+ * grant the backend still holds keeps its page out of use for good. */
+static void release_conn(struct nf_queue *q)
+{
+	struct pvio_netfront *nf = q->nf;
+
+	for (unsigned i = 0; i < 2; i++) {
+		if (q->port[i] && (i == 0 || q->port[1] != q->port[0])) {
+			if (q->ev_fd[i] >= 0)
+				epoll_ctl(q->epfd, EPOLL_CTL_DEL, q->ev_fd[i], NULL);
+			pvio_hv_evtchn_close(nf->hv, q->port[i]);
+		}
+		q->port[i] = 0;
+		q->ch[i] = NULL;
+		q->ev_fd[i] = -1;
+		q->masked[i] = 0;
+	}
+	q->nports = 0;
+	if (q->txb) {
+		for (uint32_t i = 0; i < q->nr_txb; i++) {
+			struct nf_txbuf *b = &q->txb[i];
+
+			if (b->granted && !nf_revoke(nf, b->gref, b->gfn))
+				b->gfn = NO_PAGE;
+			page_put(nf, b->gfn);
+		}
+		free(q->txb);
+		q->txb = NULL;
+	}
+	if (q->rxb) {
+		for (uint32_t i = 0; i < q->nr_rxb; i++) {
+			struct nf_rxbuf *b = &q->rxb[i];
+
+			if (b->granted && !nf_revoke(nf, b->gref, b->gfn))
+				b->gfn = NO_PAGE;
+			page_put(nf, b->gfn);
+		}
+		free(q->rxb);
+		q->rxb = NULL;
+	}
+	free(q->rx_slot_id);
+	q->rx_slot_id = NULL;
+	q->nr_txb = q->nr_rxb = 0;
+	q->tx_free = q->rx_free = NF_NONE;
+	q->tx_busy = 0;
+	q->tx_to_push = 0;
+	ring_put(nf, &q->tx_ring_alloc, &q->tx_ring_granted, q->tx_ring_ref, q->tx_ring_gfn);
+	ring_put(nf, &q->rx_ring_alloc, &q->rx_ring_granted, q->rx_ring_ref, q->rx_ring_gfn);
+	memset(&q->tx, 0, sizeof(q->tx));
+	memset(&q->rx, 0, sizeof(q->rx));
+}
+
+static void lock_both(struct nf_queue *q)
+{
+	pthread_mutex_lock(&q->rx_lock);
+	pthread_mutex_lock(&q->tx_lock);
+}
+
+static void unlock_both(struct nf_queue *q)
+{
+	pthread_mutex_unlock(&q->tx_lock);
+	pthread_mutex_unlock(&q->rx_lock);
+}
+
+/* A fresh shared ring page, granted read-write. */
+static int ring_get(struct pvio_netfront *nf, uint64_t *gfn, bool *alloc, bool *granted,
+		    uint32_t *ref)
+{
+	void *sring;
+	int r = pvio_hv_page_alloc(nf->hv, 1, gfn);
+
+	if (r < 0)
+		return r;
+	*alloc = true;
+	sring = pvio_hv_gfn_ptr(nf->hv, *gfn);
+	memset(sring, 0, PAGE);
+	pvio_sring_init(sring);
+	r = pvio_hv_grant(nf->hv, nf->be_domid, *gfn, false);
+	if (r < 0)
+		return r;
+	*ref = (uint32_t)r;
+	*granted = true;
+	return 0;
+}
+
+int nf_queue_alloc(struct nf_queue *q)
+{
+	struct pvio_netfront *nf = q->nf;
+	int r;
+
+	lock_both(q);
+	if (q->state != NFQ_DOWN) {
+		r = q->state == NFQ_DEAD ? -ENODEV : -EBUSY;
+		goto out;
+	}
+	release_conn(q);
+
+	r = ring_get(nf, &q->tx_ring_gfn, &q->tx_ring_alloc, &q->tx_ring_granted, &q->tx_ring_ref);
+	if (r < 0)
+		goto err;
+	r = pvio_netif_tx_front_attach(&q->tx, pvio_hv_gfn_ptr(nf->hv, q->tx_ring_gfn), PAGE);
+	if (r < 0)
+		goto err;
+	r = ring_get(nf, &q->rx_ring_gfn, &q->rx_ring_alloc, &q->rx_ring_granted, &q->rx_ring_ref);
+	if (r < 0)
+		goto err;
+	r = pvio_netif_rx_front_attach(&q->rx, pvio_hv_gfn_ptr(nf->hv, q->rx_ring_gfn), PAGE);
+	if (r < 0)
+		goto err;
+
+	/* One dedicated page per tx id and per rx buffer (ring size each). */
+	r = -ENOMEM;
+	q->txb = calloc(q->tx.nr_ents, sizeof(*q->txb));
+	q->rxb = calloc(q->rx.nr_ents, sizeof(*q->rxb));
+	q->rx_slot_id = calloc(q->rx.nr_ents, sizeof(*q->rx_slot_id));
+	if (!q->txb || !q->rxb || !q->rx_slot_id)
+		goto err;
+	for (uint32_t i = 0; i < q->tx.nr_ents; i++)
+		q->txb[i].gfn = NO_PAGE;
+	for (uint32_t i = 0; i < q->rx.nr_ents; i++)
+		q->rxb[i].gfn = NO_PAGE;
+	q->nr_txb = q->tx.nr_ents;
+	q->nr_rxb = q->rx.nr_ents;
+	for (uint32_t i = q->nr_txb; i-- > 0;) {
+		r = pvio_hv_page_alloc(nf->hv, 1, &q->txb[i].gfn);
+		if (r < 0) {
+			q->txb[i].gfn = NO_PAGE;
+			goto err;
+		}
+		q->txb[i].next_free = q->tx_free;
+		q->tx_free = (uint16_t)i;
+	}
+	for (uint32_t i = q->nr_rxb; i-- > 0;) {
+		r = pvio_hv_page_alloc(nf->hv, 1, &q->rxb[i].gfn);
+		if (r < 0) {
+			q->rxb[i].gfn = NO_PAGE;
+			goto err;
+		}
+		q->rxb[i].next_free = q->rx_free;
+		q->rx_free = (uint16_t)i;
+	}
+
+	/* Event channel(s). */
+	q->nports = nf->p.split ? 2 : 1;
+	for (unsigned i = 0; i < q->nports; i++) {
+		r = pvio_hv_evtchn_alloc_unbound(nf->hv, nf->be_domid, &q->port[i]);
+		if (r < 0) {
+			q->port[i] = 0;
+			goto err;
+		}
+		q->ch[i] = pvio_hv_evtchn_handle(nf->hv, q->port[i]);
+		q->ev_fd[i] = pvio_hv_evtchn_fd(nf->hv, q->port[i]);
+		if (!q->ch[i] || q->ev_fd[i] < 0) {
+			r = -EINVAL;
+			goto err;
+		}
+	}
+	if (q->nports == 1) {
+		q->port[1] = q->port[0];
+		q->ch[1] = q->ch[0];
+		q->ev_fd[1] = q->ev_fd[0];
+	}
+
+	/* The rx pool goes on the ring now: the backend finds it when it
+	 * connects (it reads req_prod then). */
+	rx_refill(q);
+	rx_push(q, false);
+	r = 0;
+	goto out;
+err:
+	nf_log(nf, "queue %u: setting up the rings failed: %s", q->idx, strerror(-r));
+	release_conn(q);
+out:
+	unlock_both(q);
+	return r;
+}
+
+void nf_queue_up(struct nf_queue *q)
+{
+	lock_both(q);
+	if (q->state == NFQ_DOWN && q->tx_ring_alloc && q->port[0]) {
+		for (unsigned i = 0; i < q->nports; i++) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+			if (epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->ev_fd[i], &ev) < 0)
+				nf_log(q->nf, "queue %u: epoll: %s", q->idx, strerror(errno));
+		}
+		__atomic_store_n(&q->lost, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&q->state, NFQ_UP, __ATOMIC_RELEASE);
+		/* As Linux netfront at connect: kick both directions once. */
+		notify(q, q->ch[NF_TX]);
+		if (q->nports == 2)
+			notify(q, q->ch[NF_RX]);
+	}
+	unlock_both(q);
+	nf_wake_queue(q);
+}
+
+void nf_queue_down(struct nf_queue *q, bool fail)
+{
+	lock_both(q);
+	if (q->state != NFQ_DEAD) {
+		/* Nothing on the rings is looked at any more: frames in flight
+		 * are dropped, and a disabled device trusts nothing. */
+		release_conn(q);
+		__atomic_store_n(&q->state, fail ? NFQ_DEAD : NFQ_DOWN, __ATOMIC_RELEASE);
+	}
+	unlock_both(q);
+	nf_wake_queue(q);
+}
+
+/* ------------------------------------------------------------ info */
+
+PVIO_EXPORT int pvio_netfront_get_info(struct pvio_netfront *nf, struct pvio_netfront_info *info)
+{
+	const struct nf_params *p;
+
+	if (!nf || !info)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	pthread_mutex_lock(&nf->info_lock);
+	p = &nf->p;
+	info->devid = nf->devid;
+	info->backend_id = nf->be_domid;
+	memcpy(info->mac, nf->mac, 6);
+	info->mtu = nf->mtu;
+	info->nr_queues = p->nr_queues;
+	info->sg = p->sg;
+	info->gso_tcpv4 = p->gso_tcpv4;
+	info->gso_tcpv6 = p->gso_tcpv6;
+	info->ipv6_csum = p->ipv6_csum;
+	info->rx_gso_tcpv4 = p->rx_gso_tcpv4;
+	info->rx_gso_tcpv6 = p->rx_gso_tcpv6;
+	info->rx_csum_offload = p->rx_csum;
+	info->split_evtchn = p->split;
+	info->max_tx_slots = p->max_tx_slots;
+	pthread_mutex_unlock(&nf->info_lock);
+	info->connected = !is_dead(nf) && nf->nr_queues > 0;
+	for (unsigned i = 0; i < nf->nr_queues; i++)
+		if (__atomic_load_n(&nf->q[i].state, __ATOMIC_ACQUIRE) != NFQ_UP)
+			info->connected = false;
+	return 0;
+}
+
+PVIO_EXPORT int pvio_netfront_get_stats(struct pvio_netfront *nf, struct pvio_netfront_stats *s)
+{
+	if (!nf || !s)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < nf->nr_queues; i++) {
+		struct nf_queue *q = &nf->q[i];
+
+		s->tx_packets += STAT_GET(q->st_tx_packets);
+		s->tx_bytes += STAT_GET(q->st_tx_bytes);
+		s->tx_slots += STAT_GET(q->st_tx_slots);
+		s->tx_gso += STAT_GET(q->st_tx_gso);
+		s->tx_errors += STAT_GET(q->st_tx_errors);
+		s->rx_packets += STAT_GET(q->st_rx_packets);
+		s->rx_bytes += STAT_GET(q->st_rx_bytes);
+		s->rx_multislot += STAT_GET(q->st_rx_multi);
+		s->rx_gso += STAT_GET(q->st_rx_gso);
+		s->rx_errors += STAT_GET(q->st_rx_errors);
+		s->rx_truncated += STAT_GET(q->st_rx_trunc);
+		s->notifies += STAT_GET(q->st_notifies);
+	}
+	pthread_mutex_lock(&nf->def_lock);
+	s->leaked_pages = nf->def_n + nf->st_abandoned;
+	pthread_mutex_unlock(&nf->def_lock);
+	s->reconnects = STAT_GET(nf->st_reconnects);
+	s->disabled = is_dead(nf);
+	return 0;
+}
+
+/* ------------------------------------------------------------ checksums */
+
+static unsigned be16(const uint8_t *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+struct l4info {
+	unsigned l3, l4, l4len, csum_off;
+	uint8_t  proto;
+	bool     v6;
+};
+
+static int parse_l4(const uint8_t *f, size_t len, struct l4info *o)
+{
+	unsigned off = 14, et;
+
+	if (len < 14)
+		return -EPROTONOSUPPORT;
+	et = be16(f + 12);
+	for (int tags = 0; (et == 0x8100 || et == 0x88a8) && tags < 2; tags++) {
+		if (len < off + 4)
+			return -EPROTONOSUPPORT;
+		et = be16(f + off + 2);
+		off += 4;
+	}
+	memset(o, 0, sizeof(*o));
+	o->l3 = off;
+	if (et == 0x0800) {
+		unsigned ihl, tot;
+
+		if (len < off + 20 || (f[off] >> 4) != 4)
+			return -EPROTONOSUPPORT;
+		ihl = (f[off] & 0xf) * 4u;
+		tot = be16(f + off + 2);
+		if (ihl < 20 || tot < ihl || off + tot > len)
+			return -EPROTONOSUPPORT;
+		if (be16(f + off + 6) & 0x3fff)
+			return -EPROTONOSUPPORT;   /* a fragment */
+		o->proto = f[off + 9];
+		o->l4 = off + ihl;
+		o->l4len = tot - ihl;
+	} else if (et == 0x86DD) {
+		unsigned plen;
+
+		if (len < off + 40 || (f[off] >> 4) != 6)
+			return -EPROTONOSUPPORT;
+		plen = be16(f + off + 4);
+		if (off + 40 + plen > len)
+			return -EPROTONOSUPPORT;
+		o->proto = f[off + 6];
+		o->l4 = off + 40;
+		o->l4len = plen;
+		o->v6 = true;
+	} else {
+		return -EPROTONOSUPPORT;
+	}
+	if (o->proto == 6 && o->l4len >= 20)
+		o->csum_off = 16;
+	else if (o->proto == 17 && o->l4len >= 8)
+		o->csum_off = 6;
+	else
+		return -EPROTONOSUPPORT;
+	return 0;
+}
+
+PVIO_EXPORT int pvio_netfront_csum_locate(const void *frame, size_t len, unsigned *csum_start,
+					  unsigned *csum_offset)
+{
+	struct l4info o;
+	int r;
+
+	if (!frame)
+		return -EINVAL;
+	r = parse_l4(frame, len, &o);
+	if (r < 0)
+		return r;
+	if (csum_start)
+		*csum_start = o.l4;
+	if (csum_offset)
+		*csum_offset = o.csum_off;
+	return 0;
+}
+
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t n)
+{
+	while (n > 1) {
+		sum += (uint32_t)p[0] << 8 | p[1];
+		p += 2;
+		n -= 2;
+	}
+	if (n)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+PVIO_EXPORT int pvio_netfront_csum_fill(void *frame, size_t len)
+{
+	uint8_t *f = frame, *c;
+	struct l4info o;
+	uint32_t sum = 0;
+	uint16_t v;
+	int r;
+
+	if (!frame)
+		return -EINVAL;
+	r = parse_l4(f, len, &o);
+	if (r < 0)
+		return r;
+	c = f + o.l4 + o.csum_off;
+	c[0] = c[1] = 0;
+	if (o.v6) {
+		sum = sum16(sum, f + o.l3 + 8, 32);
+		sum += o.l4len >> 16;
+		sum += o.l4len & 0xffff;
+	} else {
+		sum = sum16(sum, f + o.l3 + 12, 8);
+		sum += o.l4len;
+	}
+	sum += o.proto;
+	sum = sum16(sum, f + o.l4, o.l4len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	v = (uint16_t)~sum;
+	if (v == 0 && o.proto == 17)
+		v = 0xffff;
+	c[0] = (uint8_t)(v >> 8);
+	c[1] = (uint8_t)v;
+	return 0;
+}
