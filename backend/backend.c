@@ -84,9 +84,35 @@ int pvio_backend_printf(struct pvio_backend_dev *dev, uint32_t tx, const char *k
 	return pvio_xs_write(dev->xs, tx, path, val, (size_t)n);
 }
 
+struct switch_args {
+	const char *dir;
+	enum pvio_xenbus_state st;
+};
+
+/* As Linux's xenbus_switch_state(): only if the node still exists, in one
+ * transaction, so a device the toolstack just removed is not re-created. */
+static int switch_tx(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct switch_args *a = arg;
+	enum pvio_xenbus_state cur;
+	char path[256];
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/state", a->dir);
+	r = pvio_xs_read_buf(xs, tx, path, path, sizeof(path), &len);
+	if (r < 0)
+		return r;
+	r = pvio_xenbus_read_state(xs, tx, a->dir, &cur);
+	if (r == 0 && cur == a->st)
+		return 0;
+	return pvio_xenbus_switch_state(xs, tx, a->dir, a->st);
+}
+
 static void set_state(struct pvio_backend_dev *dev, enum pvio_xenbus_state st)
 {
-	int r = pvio_xenbus_switch_state(dev->xs, PVIO_XS_NO_TX, dev->be_path, st);
+	struct switch_args a = { .dir = dev->be_path, .st = st };
+	int r = pvio_xs_transaction_run(dev->xs, switch_tx, &a);
 
 	if (r < 0 && r != -ENOENT)
 		pvio_backend_log(dev, "cannot switch to %s: %s", pvio_xenbus_state_name(st),

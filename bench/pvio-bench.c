@@ -18,7 +18,8 @@
 
 /* The benchmarks. To add one: X(name) here, and its file in bench/module.mk. */
 #define BENCH_CMDS(X) \
-	X(ring)
+	X(ring) \
+	X(blk)
 
 #define X(n) extern const struct bench_cmd bench_cmd_##n;
 BENCH_CMDS(X)

@@ -16,3 +16,7 @@ LIB_SRCS += blkback/engine_aio.c
 LIB_LIBS += -laio
 CFLAGS_blkback_engine += -DPVIO_HAVE_AIO
 endif
+
+# The data path (blkback.c), the control plane (xenbus.c), the daemon.
+LIB_SRCS += blkback/blkback.c blkback/xenbus.c
+BINS += blkback/pvio-blkback

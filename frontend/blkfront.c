@@ -309,7 +309,7 @@ static uint32_t pc_get(struct bf_queue *q, uint64_t gfn)
 		/* Full: evict the least recently used idle grant. The backend
 		 * may keep it mapped (its own persistent cache): then the
 		 * revoke fails, the grant stays, and we try the next one. */
-		for (unsigned tries = 0; tries < 8 && c->lru_head != BF_NONE; tries++) {
+		for (unsigned tries = 0; tries < 32 && c->lru_head != BF_NONE; tries++) {
 			uint32_t j = c->lru_head;
 
 			lru_del(c, j);
@@ -635,6 +635,14 @@ static int issue_data_part(struct bf_queue *q, struct pvio_blkfront_req *r, uint
 		sg->pg = p->persistent ? pc_get(q, sg->gfn) : BF_NONE;
 		if (sg->pg != BF_NONE) {
 			sg->gref = q->pc.e[sg->pg].gref;
+		} else if (p->persistent) {
+			/* With persistent grants the backend keeps every grant
+			 * it sees mapped, so a one-off grant could not be
+			 * revoked: wait for cached grants to go idle (or for
+			 * the backend to drop idle ones) instead. */
+			release_segs(q, sh);
+			shadow_put(q, s);
+			return 0;
 		} else {
 			/* The backend only reads the page of a WRITE. */
 			ref = pvio_hv_grant(f->hv, f->be_domid, sg->gfn, wr);

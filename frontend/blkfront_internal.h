@@ -39,7 +39,11 @@
 #define BF_IND_PAGES_BUDGET  512u    /* indirect pages per queue (2 MiB): caps
 				      * the segments of big rings */
 #define BF_DEFAULT_TIMEOUT   10000u
-#define BF_PGRANT_MAX        1056u   /* per queue, as blkback's max_pgrants */
+/* Persistent grants per queue: twice a backend's own cache (1056 per ring,
+ * Linux blkback's max_pgrants), so the grants we retire first (least
+ * recently used) are ones the backend has already dropped from its cache,
+ * and their revocation succeeds. */
+#define BF_PGRANT_MAX        2112u
 #define BF_DEFER_MAX         16384u  /* refs whose revoke is retried later */
 #define BF_NONE              UINT32_MAX
 

@@ -285,13 +285,14 @@ static int hostile_main(void)
 		id = r->id;
 		if (pvio_ring_push_requests(&h.ring))
 			pvio_hv_evtchn_notify(h.hv, h.port);
-		/* Scribble over the slot the backend may be copying. */
+		/* Scribble over the slot the backend may be copying. Only
+		 * bytes past the 16-byte response the backend writes into the
+		 * same slot: the sector and the segments. */
 		for (int k = 0; k < 50; k++) {
-			r->nr_segments = (uint8_t)(k * 37);
-			r->seg[0].last_sect = (uint8_t)k;
-			r->operation = (uint8_t)(k & 7);
+			r->sector_number = (uint64_t)k << 40;
+			r->seg[0].last_sect = (uint8_t)(k * 37);
+			r->seg[0].gref = (uint32_t)k * 977;
 		}
-		r->id = id;
 		if (h_push_wait(&h, &rsp, 1) < 0 || rsp.id != id) {
 			fprintf(stderr, "hostile: rewritten request %d: lost or bad id "
 				"(got id %llu status %d op %u, want id %llu)\n", i,
@@ -476,6 +477,13 @@ int main(int argc, char **argv)
 		if (fdn == fd0 && mpn == mp0 && thn == th0)
 			break;
 		usleep(10000);
+	}
+	if (fdn != fd0 || mpn != mp0) {
+		char cmd[256];
+		snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2; grep -E 'memfd|anon_inode' "
+			 "/proc/%d/maps >&2", (int)blkback, (int)blkback);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(could not list the backend's fds)\n");
 	}
 	CHECK_EQ(fdn, fd0);
 	CHECK_EQ(mpn, mp0);
