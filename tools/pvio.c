@@ -7,6 +7,8 @@
  *   pvio list                          list domains
  *   pvio run --domain NAME -- PROG...  run PROG as domain NAME (it inherits
  *                                      an already-bound connection: PVIO_HV_FD)
+ *   pvio block-attach/-detach/-list    disks (xl syntax)
+ *   pvio network-attach/-detach/-list  vifs (xl syntax)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,11 @@ static void usage(FILE *f)
 		"                                 sector-size=512|4096, discard, no-discard)\n"
 		"  block-detach NAME VDEV         detach it (xvda or a device number)\n"
 		"  block-list NAME                list the domain's disks\n"
+		"  network-attach NAME VIFSPEC    attach a vif, xl syntax: 'mac=00:16:3e:01:02:03,\n"
+		"                                 bridge=br0' (also ip=, type=vif, model=, vifname=,\n"
+		"                                 script=, devid=, mtu=; no mac: a random 00:16:3e one)\n"
+		"  network-detach NAME DEVID|MAC  detach it\n"
+		"  network-list NAME              list the domain's vifs\n"
 		"The control socket is $PVIO_SOCKET, else /run/pvio/pviod.sock.\n");
 }
 
@@ -248,6 +255,110 @@ static int cmd_block(struct pvio_hv *hv, struct pvio_xs *xs, const char *cmd, in
 	return 0;
 }
 
+static int cmd_network(struct pvio_hv *hv, struct pvio_xs *xs, const char *cmd, int argc,
+		       char **argv)
+{
+	uint16_t domid;
+	char err[256] = "";
+	int r;
+
+	if (argc < 1) {
+		fprintf(stderr, "pvio %s: missing NAME\n", cmd);
+		return 2;
+	}
+	if (lookup(hv, argv[0], &domid) < 0)
+		return 1;
+	if (strcmp(cmd, "network-attach") == 0) {
+		struct pvio_vifspec vs;
+		char spec[2048] = "";
+		uint32_t devid;
+
+		/* The spec may arrive as one word or several (or none: all
+		 * defaults, as `xl network-attach NAME`). */
+		for (int i = 1; i < argc; i++) {
+			if (strlen(spec) + strlen(argv[i]) + 2 >= sizeof(spec)) {
+				fprintf(stderr, "pvio network-attach: VIFSPEC too long\n");
+				return 2;
+			}
+			if (i > 1)
+				strcat(spec, ",");
+			strcat(spec, argv[i]);
+		}
+		if (pvio_vifspec_parse(spec, &vs, err, sizeof(err)) < 0) {
+			fprintf(stderr, "pvio network-attach: bad VIFSPEC: %s\n", err);
+			return 2;
+		}
+		r = pvio_ts_net_attach(xs, domid, &vs, &devid);
+		if (r < 0) {
+			char mac[18];
+
+			pvio_mac_format(vs.mac, mac);
+			if (r == -EEXIST)
+				fprintf(stderr, "pvio network-attach: devid %d: already attached\n",
+					vs.devid);
+			else if (r == -EADDRINUSE)
+				fprintf(stderr, "pvio network-attach: mac %s: already used by "
+					"another vif of %s\n", mac, argv[0]);
+			else
+				fprintf(stderr, "pvio network-attach: %s\n", strerror(-r));
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(cmd, "network-detach") == 0) {
+		uint8_t mac[6];
+		uint32_t devid;
+		char *end;
+		unsigned long v;
+
+		if (argc != 2) {
+			fprintf(stderr, "pvio network-detach: expected NAME DEVID|MAC\n");
+			return 2;
+		}
+		if (pvio_mac_parse(argv[1], mac) == 0) {
+			if (pvio_ts_net_find_mac(xs, domid, mac, &devid) < 0) {
+				fprintf(stderr, "pvio network-detach: %s: no vif with that mac\n",
+					argv[1]);
+				return 1;
+			}
+		} else {
+			errno = 0;
+			v = strtoul(argv[1], &end, 10);
+			if (!*argv[1] || *end || errno || v > 65535) {
+				fprintf(stderr, "pvio network-detach: '%s' is neither a devid nor a "
+					"mac\n", argv[1]);
+				return 2;
+			}
+			devid = (uint32_t)v;
+		}
+		r = pvio_ts_net_detach(xs, domid, devid, 10000);
+		if (r < 0) {
+			fprintf(stderr, "pvio network-detach: %s: %s\n", argv[1],
+				r == -ENOENT ? "no such vif" : strerror(-r));
+			return 1;
+		}
+		return 0;
+	}
+	/* network-list */
+	if (argc != 1) {
+		fprintf(stderr, "pvio network-list: expected NAME\n");
+		return 2;
+	}
+	struct pvio_ts_vif v[64];
+	r = pvio_ts_net_list(xs, domid, v, 64);
+	if (r < 0) {
+		fprintf(stderr, "pvio network-list: %s\n", strerror(-r));
+		return 1;
+	}
+	printf("%-5s %-17s %-12s %-12s %-12s %s\n", "Idx", "Mac", "Bridge", "BE-state",
+	       "FE-state", "IP");
+	for (int i = 0; i < r && i < 64; i++)
+		printf("%-5u %-17s %-12s %-12s %-12s %s\n", v[i].devid, v[i].mac, v[i].bridge,
+		       state_name(v[i].be_state), state_name(v[i].fe_state),
+		       v[i].ip[0] ? v[i].ip : "-");
+	return 0;
+}
+
 static int cmd_run(struct pvio_hv *hv, int argc, char **argv)
 {
 	const char *name = NULL;
@@ -323,8 +434,10 @@ int main(int argc, char **argv)
 	}
 	bool block = !strcmp(cmd, "block-attach") || !strcmp(cmd, "block-detach") ||
 		     !strcmp(cmd, "block-list");
+	bool network = !strcmp(cmd, "network-attach") || !strcmp(cmd, "network-detach") ||
+		       !strcmp(cmd, "network-list");
 	if (strcmp(cmd, "create") && strcmp(cmd, "destroy") && strcmp(cmd, "list") &&
-	    strcmp(cmd, "run") && !block) {
+	    strcmp(cmd, "run") && !block && !network) {
 		fprintf(stderr, "pvio: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -347,6 +460,8 @@ int main(int argc, char **argv)
 		rc = cmd_destroy(hv, xs, argc - i, argv + i);
 	else if (block)
 		rc = cmd_block(hv, xs, cmd, argc - i, argv + i);
+	else if (network)
+		rc = cmd_network(hv, xs, cmd, argc - i, argv + i);
 	else if (strcmp(cmd, "list") == 0)
 		rc = cmd_list(hv);
 	else

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/random.h>
 
 #include "ring/pvio_export.h"
 #include "ring/xenbus_abi.h"
@@ -428,4 +430,508 @@ PVIO_EXPORT int pvio_ts_block_list(struct pvio_xs *xs, uint16_t domid, struct pv
 	}
 	free(names);
 	return (int)k;
+}
+
+/* ------------------------------------------------------------ network */
+
+PVIO_EXPORT int pvio_mac_parse(const char *s, uint8_t mac[6])
+{
+	char sep = 0;
+
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		unsigned v = 0;
+
+		for (int k = 0; k < 2; k++, s++) {
+			if (!isxdigit((unsigned char)*s))
+				return -EINVAL;
+			v = v * 16 + (unsigned)(isdigit((unsigned char)*s) ? *s - '0'
+							   : tolower((unsigned char)*s) - 'a' + 10);
+		}
+		mac[i] = (uint8_t)v;
+		if (i == 5)
+			break;
+		if (*s != ':' && *s != '-')
+			return -EINVAL;
+		if (sep && *s != sep)
+			return -EINVAL;
+		sep = *s++;
+	}
+	return *s ? -EINVAL : 0;
+}
+
+PVIO_EXPORT void pvio_mac_format(const uint8_t mac[6], char *buf)
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+PVIO_EXPORT int pvio_mac_random(uint8_t mac[6])
+{
+	uint8_t r[3];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	/* Xen's OUI, then 23 random bits (libxl: the top bit of byte 3 is 0). */
+	mac[0] = 0x00;
+	mac[1] = 0x16;
+	mac[2] = 0x3e;
+	mac[3] = r[0] & 0x7f;
+	mac[4] = r[1];
+	mac[5] = r[2];
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long x;
+
+	if (!isdigit((unsigned char)*v))
+		return -EINVAL;
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (errno || *end || x > max)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+/* Space-separated IPv4/IPv6 addresses (xl accepts a list). */
+static bool valid_ip_list(const char *v)
+{
+	char buf[256], *tok, *save = NULL;
+	int n = 0;
+
+	if (strlen(v) >= sizeof(buf))
+		return false;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		struct in6_addr a6;
+		struct in_addr a4;
+
+		if (inet_pton(AF_INET, tok, &a4) != 1 && inet_pton(AF_INET6, tok, &a6) != 1)
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
+static bool valid_name(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *v; v++)
+		if (!isgraph((unsigned char)*v) || *v == '/')
+			return false;
+	return true;
+}
+
+PVIO_EXPORT int pvio_vifspec_parse(const char *spec, struct pvio_vifspec *vs, char *err,
+				   size_t el)
+{
+	char *buf, *tok, *save = NULL;
+	int r = -EINVAL;
+
+	memset(vs, 0, sizeof(*vs));
+	snprintf(vs->bridge, sizeof(vs->bridge), "xenbr0");
+	vs->devid = -1;
+	vs->trusted = -1;
+	if (!spec) {
+		seterr(err, el, "no vif specification");
+		return -EINVAL;
+	}
+	buf = strdup(spec);
+	if (!buf)
+		return -ENOMEM;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok), *eq = strchr(t, '='), *k, *v;
+		unsigned long x;
+
+		if (!*t)
+			continue;
+		if (!eq) {
+			if (!strcmp(t, "trusted")) {
+				vs->trusted = 1;
+			} else if (!strcmp(t, "untrusted")) {
+				vs->trusted = 0;
+			} else {
+				seterr(err, el, "unexpected field '%s' (expected key=value)", t);
+				goto out;
+			}
+			continue;
+		}
+		*eq = 0;
+		k = trim(t);
+		v = trim(eq + 1);
+		if (!strcmp(k, "mac")) {
+			if (pvio_mac_parse(v, vs->mac) < 0) {
+				seterr(err, el, "mac: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", v);
+				goto out;
+			}
+			if (vs->mac[0] & 1) {
+				seterr(err, el, "mac: '%s' is a multicast address", v);
+				goto out;
+			}
+			if (!(vs->mac[0] | vs->mac[1] | vs->mac[2] | vs->mac[3] | vs->mac[4] |
+			      vs->mac[5])) {
+				seterr(err, el, "mac: '%s' is the null address", v);
+				goto out;
+			}
+			vs->mac_set = true;
+		} else if (!strcmp(k, "bridge")) {
+			if (!valid_name(v, sizeof(vs->bridge) - 1)) {
+				seterr(err, el, "bridge: '%s' is not a bridge name", v);
+				goto out;
+			}
+			snprintf(vs->bridge, sizeof(vs->bridge), "%s", v);
+		} else if (!strcmp(k, "ip")) {
+			if (!valid_ip_list(v)) {
+				seterr(err, el, "ip: '%s' is not a list of IP addresses", v);
+				goto out;
+			}
+			snprintf(vs->ip, sizeof(vs->ip), "%s", v);
+		} else if (!strcmp(k, "type")) {
+			if (strcmp(v, "vif")) {
+				seterr(err, el, "type: '%s' is not supported (pvio guests are PV: "
+				       "type=vif)", v);
+				goto out;
+			}
+		} else if (!strcmp(k, "model")) {
+			/* An emulated NIC's model: meaningless for a PV vif. */
+			if (strlen(v) >= sizeof(vs->model)) {
+				seterr(err, el, "model: '%s' is too long", v);
+				goto out;
+			}
+			snprintf(vs->model, sizeof(vs->model), "%s", v);
+		} else if (!strcmp(k, "vifname")) {
+			if (!valid_name(v, 15)) {
+				seterr(err, el, "vifname: '%s' is not an interface name "
+				       "(1..15 characters)", v);
+				goto out;
+			}
+			snprintf(vs->vifname, sizeof(vs->vifname), "%s", v);
+		} else if (!strcmp(k, "script")) {
+			if (!*v || strlen(v) >= sizeof(vs->script)) {
+				seterr(err, el, "script: '%s' is empty or too long", v);
+				goto out;
+			}
+			snprintf(vs->script, sizeof(vs->script), "%s", v);
+		} else if (!strcmp(k, "devid")) {
+			if (parse_uint(v, 65535, &x) < 0) {
+				seterr(err, el, "devid: '%s' is not a number 0..65535", v);
+				goto out;
+			}
+			vs->devid = (int)x;
+		} else if (!strcmp(k, "mtu")) {
+			if (parse_uint(v, 65521, &x) < 0 || x < 68) {
+				seterr(err, el, "mtu: '%s' is not a number 68..65521", v);
+				goto out;
+			}
+			vs->mtu = (unsigned)x;
+		} else if (!strcmp(k, "backend")) {
+			if (strcmp(v, "0") && strcmp(v, "Domain-0")) {
+				seterr(err, el, "backend: '%s': only dom0 serves vifs", v);
+				goto out;
+			}
+		} else if (!strcmp(k, "rate") || !strcmp(k, "gatewaydev") ||
+			   !strcmp(k, "accel")) {
+			/* accepted for compatibility, not implemented */
+		} else {
+			seterr(err, el, "unknown key '%s'", k);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+/* Numeric children of dir (devids, domids), or an empty list. */
+static int num_children(struct pvio_xs *xs, uint32_t tx, const char *dir, unsigned long **out,
+			unsigned *n)
+{
+	char **names = NULL;
+	unsigned cnt = 0, k = 0;
+	int r = pvio_xs_directory(xs, tx, dir, &names, &cnt);
+
+	*out = NULL;
+	*n = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	*out = calloc(cnt ? cnt : 1, sizeof(**out));
+	if (!*out) {
+		free(names);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < cnt; i++) {
+		unsigned long v;
+
+		if (parse_uint(names[i], 0xffffffffUL, &v) == 0)
+			(*out)[k++] = v;
+	}
+	free(names);
+	*n = k;
+	return 0;
+}
+
+static bool in_list(const unsigned long *v, unsigned n, unsigned long x)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+/* Does any vif of domain g other than devid `skip` (-1: none) use mac? */
+static int mac_used(struct pvio_xs *xs, uint32_t tx, unsigned long g, const uint8_t mac[6],
+		    long skip)
+{
+	char dir[128], path[200], val[32];
+	unsigned long *ids;
+	unsigned n;
+	int r, used = 0;
+	uint8_t m[6];
+
+	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%lu", g);
+	r = num_children(xs, tx, dir, &ids, &n);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n && !used; i++) {
+		if ((long)ids[i] == skip)
+			continue;
+		snprintf(path, sizeof(path), "%s/%lu/mac", dir, ids[i]);
+		if (pvio_xs_read_buf(xs, tx, path, val, sizeof(val), NULL) == 0 &&
+		    pvio_mac_parse(val, m) == 0 && !memcmp(m, mac, 6))
+			used = 1;
+	}
+	free(ids);
+	return used;
+}
+
+/* Used by any vif of any domain (for random macs). */
+static int mac_used_anywhere(struct pvio_xs *xs, uint32_t tx, const uint8_t mac[6])
+{
+	unsigned long *doms;
+	unsigned n;
+	int r = num_children(xs, tx, "/local/domain/0/backend/vif", &doms, &n);
+
+	for (unsigned i = 0; r == 0 && i < n; i++)
+		r = mac_used(xs, tx, doms[i], mac, -1);
+	free(doms);
+	return r;
+}
+
+struct vif_args {
+	uint16_t domid;
+	struct pvio_vifspec *vs;
+	uint32_t devid;
+};
+
+static int vif_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct vif_args *a = arg;
+	struct pvio_vifspec *vs = a->vs;
+	/* Backend: dom0's, readable by the guest. Frontend: the guest's,
+	 * readable by dom0 (the backend); its mtu is dom0's (read-only for
+	 * the guest, libxl's ro_front). */
+	struct pvio_xs_perm bp[2] = { { 0, PVIO_XS_PERM_NONE }, { a->domid, PVIO_XS_PERM_READ } };
+	struct pvio_xs_perm fp[2] = { { a->domid, PVIO_XS_PERM_NONE }, { 0, PVIO_XS_PERM_READ } };
+	char be[160], fe[160], dir[128], mac[18];
+	unsigned long *bids, *fids, devid;
+	unsigned nb, nf;
+	unsigned mtu = vs->mtu ? vs->mtu : 1500;
+	int r;
+
+	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%u", a->domid);
+	if ((r = num_children(xs, tx, dir, &bids, &nb)) < 0)
+		return r;
+	snprintf(dir, sizeof(dir), "/local/domain/%u/device/vif", a->domid);
+	if ((r = num_children(xs, tx, dir, &fids, &nf)) < 0) {
+		free(bids);
+		return r;
+	}
+	if (vs->devid >= 0) {
+		devid = (unsigned long)vs->devid;
+		r = in_list(bids, nb, devid) || in_list(fids, nf, devid) ? -EEXIST : 0;
+	} else {
+		/* The lowest index free in both directories (xl's choice). */
+		for (devid = 0; in_list(bids, nb, devid) || in_list(fids, nf, devid); devid++)
+			;
+	}
+	free(bids);
+	free(fids);
+	if (r < 0)
+		return r;
+
+	if (vs->mac_set) {
+		r = mac_used(xs, tx, a->domid, vs->mac, -1);
+		if (r != 0)
+			return r < 0 ? r : -EADDRINUSE;
+	} else {
+		unsigned tries = 0;
+
+		do {
+			if ((r = pvio_mac_random(vs->mac)) < 0)
+				return r;
+			r = mac_used_anywhere(xs, tx, vs->mac);
+			if (r < 0)
+				return r;
+		} while (r && ++tries < 64);
+		if (r)
+			return -EADDRINUSE;
+	}
+	pvio_mac_format(vs->mac, mac);
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%lu", a->domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%lu", a->domid, devid);
+	if ((r = pvio_xs_mkdir(xs, tx, be)) < 0 || (r = pvio_xs_set_perms(xs, tx, be, bp, 2)) < 0 ||
+	    (r = pvio_xs_mkdir(xs, tx, fe)) < 0 || (r = pvio_xs_set_perms(xs, tx, fe, fp, 2)) < 0)
+		return r;
+	if ((r = put(xs, tx, be, "frontend", bp, 2, "%s", fe)) ||
+	    (r = put(xs, tx, be, "frontend-id", bp, 2, "%u", a->domid)) ||
+	    (r = put(xs, tx, be, "online", bp, 2, "1")) ||
+	    (r = put(xs, tx, be, "state", bp, 2, "%d", PVIO_XENBUS_STATE_INITIALISING)) ||
+	    (r = put(xs, tx, be, "mac", bp, 2, "%s", mac)) ||
+	    (r = put(xs, tx, be, "bridge", bp, 2, "%s", vs->bridge)) ||
+	    (r = put(xs, tx, be, "handle", bp, 2, "%lu", devid)) ||
+	    (r = put(xs, tx, be, "type", bp, 2, "vif")))
+		return r;
+	if (vs->ip[0] && (r = put(xs, tx, be, "ip", bp, 2, "%s", vs->ip)))
+		return r;
+	if (vs->script[0] && (r = put(xs, tx, be, "script", bp, 2, "%s", vs->script)))
+		return r;
+	if (vs->vifname[0] && (r = put(xs, tx, be, "vifname", bp, 2, "%s", vs->vifname)))
+		return r;
+	if (mtu != 1500 && (r = put(xs, tx, be, "mtu", bp, 2, "%u", mtu)))
+		return r;
+	if ((r = put(xs, tx, fe, "backend", fp, 2, "%s", be)) ||
+	    (r = put(xs, tx, fe, "backend-id", fp, 2, "0")) ||
+	    (r = put(xs, tx, fe, "handle", fp, 2, "%lu", devid)) ||
+	    (r = put(xs, tx, fe, "mac", fp, 2, "%s", mac)) ||
+	    (r = put(xs, tx, fe, "trusted", fp, 2, "%d", vs->trusted == 0 ? 0 : 1)) ||
+	    (r = put(xs, tx, fe, "mtu", bp, 2, "%u", mtu)) ||
+	    (r = put(xs, tx, fe, "state", fp, 2, "%d", PVIO_XENBUS_STATE_INITIALISING)))
+		return r;
+	a->devid = (uint32_t)devid;
+	return 0;
+}
+
+PVIO_EXPORT int pvio_ts_net_attach(struct pvio_xs *xs, uint16_t domid, struct pvio_vifspec *vs,
+				   uint32_t *devid)
+{
+	struct vif_args a = { .domid = domid, .vs = vs };
+	int r;
+
+	if (!xs || !vs || domid == 0)
+		return -EINVAL;
+	r = pvio_xs_transaction_run(xs, vif_nodes, &a);
+	if (r == 0 && devid)
+		*devid = a.devid;
+	return r;
+}
+
+PVIO_EXPORT int pvio_ts_net_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
+				   int timeout_ms)
+{
+	char be[160], fe[160], path[200];
+	enum pvio_xenbus_state st;
+	int r;
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", domid, devid);
+	snprintf(path, sizeof(path), "%s/state", be);
+	r = pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, path, sizeof(path), NULL);
+	if (r == -ENOENT)
+		return -ENOENT;
+	/* Ask for an orderly close when a frontend is connected (libxl:
+	 * online=0, backend state Closing, wait for Closed). */
+	if (pvio_xenbus_read_state(xs, PVIO_XS_NO_TX, fe, &st) == 0 &&
+	    st == PVIO_XENBUS_STATE_CONNECTED) {
+		snprintf(path, sizeof(path), "%s/online", be);
+		pvio_xs_write(xs, PVIO_XS_NO_TX, path, "0", 1);
+		pvio_xenbus_switch_state(xs, PVIO_XS_NO_TX, be, PVIO_XENBUS_STATE_CLOSING);
+		pvio_xenbus_wait_state(xs, be, PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_CLOSED),
+				       timeout_ms, NULL);
+	}
+	pvio_xs_rm(xs, PVIO_XS_NO_TX, be);
+	pvio_xs_rm(xs, PVIO_XS_NO_TX, fe);
+	return 0;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+PVIO_EXPORT int pvio_ts_net_list(struct pvio_xs *xs, uint16_t domid, struct pvio_ts_vif *out,
+				 unsigned max)
+{
+	char dir[128], path[256];
+	unsigned long *ids;
+	unsigned n, k = 0;
+	int r;
+
+	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%u", domid);
+	r = num_children(xs, PVIO_XS_NO_TX, dir, &ids, &n);
+	if (r < 0)
+		return r;
+	qsort(ids, n, sizeof(*ids), cmp_ulong);
+	for (unsigned i = 0; i < n; i++) {
+		struct pvio_ts_vif v;
+		unsigned long long x;
+
+		memset(&v, 0, sizeof(v));
+		v.devid = (uint32_t)ids[i];
+		snprintf(path, sizeof(path), "%s/%lu/mac", dir, ids[i]);
+		pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, v.mac, sizeof(v.mac), NULL);
+		snprintf(path, sizeof(path), "%s/%lu/bridge", dir, ids[i]);
+		pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, v.bridge, sizeof(v.bridge), NULL);
+		snprintf(path, sizeof(path), "%s/%lu/ip", dir, ids[i]);
+		pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, v.ip, sizeof(v.ip), NULL);
+		snprintf(path, sizeof(path), "%s/%lu/state", dir, ids[i]);
+		v.be_state = pvio_xs_read_uint(xs, PVIO_XS_NO_TX, path, &x) == 0 ? (int)x : -1;
+		snprintf(path, sizeof(path), "/local/domain/%u/device/vif/%lu/state", domid, ids[i]);
+		v.fe_state = pvio_xs_read_uint(xs, PVIO_XS_NO_TX, path, &x) == 0 ? (int)x : -1;
+		if (k < max)
+			out[k] = v;
+		k++;
+	}
+	free(ids);
+	return (int)k;
+}
+
+PVIO_EXPORT int pvio_ts_net_find_mac(struct pvio_xs *xs, uint16_t domid, const uint8_t mac[6],
+				     uint32_t *devid)
+{
+	char dir[128], path[200], val[32];
+	unsigned long *ids;
+	unsigned n;
+	int r;
+	uint8_t m[6];
+
+	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%u", domid);
+	r = num_children(xs, PVIO_XS_NO_TX, dir, &ids, &n);
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%lu/mac", dir, ids[i]);
+		if (pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, val, sizeof(val), NULL) == 0 &&
+		    pvio_mac_parse(val, m) == 0 && !memcmp(m, mac, 6)) {
+			*devid = (uint32_t)ids[i];
+			r = 0;
+			break;
+		}
+	}
+	free(ids);
+	return r;
 }

@@ -62,4 +62,65 @@ struct pvio_ts_vbd {
 /* Up to max vbds of domid; returns the count (may exceed max). */
 int pvio_ts_block_list(struct pvio_xs *xs, uint16_t domid, struct pvio_ts_vbd *out, unsigned max);
 
+/* ------------------------------------------------------------ network */
+
+/* xl's vif specification (docs/man/xl-network-configuration.5). */
+struct pvio_vifspec {
+	uint8_t  mac[6];
+	bool     mac_set;          /* false: pvio_ts_net_attach() picks a random
+				    * 00:16:3e:xx:xx:xx */
+	char     bridge[64];       /* default "xenbr0" (libxl's) */
+	char     ip[256];          /* written to the backend as libxl does */
+	char     script[256];
+	char     vifname[64];
+	char     model[32];        /* accepted, meaningless for a PV vif */
+	int      devid;            /* -1: the lowest free index */
+	unsigned mtu;              /* 0: 1500 */
+	int      trusted;          /* -1 default (1), 0, 1 */
+};
+
+/* Parse "mac=00:16:3e:01:02:03, bridge=br0, ip=10.0.0.2, type=vif,
+ * model=..., vifname=..., script=..., devid=N, mtu=N, rate=..., backend=0,
+ * trusted|untrusted". On error returns -EINVAL and writes a message naming
+ * the bad field into err. */
+int pvio_vifspec_parse(const char *spec, struct pvio_vifspec *vs, char *err, size_t errlen);
+
+/* "aa:bb:cc:dd:ee:ff" (or with '-') -> mac. -EINVAL. */
+int pvio_mac_parse(const char *s, uint8_t mac[6]);
+/* mac -> "aa:bb:cc:dd:ee:ff" (buf of at least 18 bytes). */
+void pvio_mac_format(const uint8_t mac[6], char *buf);
+/* A random Xen-OUI mac, 00:16:3e:xx:xx:xx, as libxl makes them. */
+int pvio_mac_random(uint8_t mac[6]);
+
+/*
+ * Write the vif's frontend and backend nodes (state Initialising), as libxl:
+ *   /local/domain/<g>/device/vif/<id>/   owner <g>, read for dom0:
+ *       backend, backend-id, state=1, handle, mac, trusted, mtu (owner dom0)
+ *   /local/domain/0/backend/vif/<g>/<id>/ owner dom0, read for <g>:
+ *       frontend, frontend-id, state=1, online=1, handle, mac, bridge, type,
+ *       [ip, script, vifname, mtu]
+ * Picks a random mac if vs has none (written back into vs) and the lowest
+ * free devid if vs->devid < 0; *devid receives it. -EEXIST if that devid
+ * (or that mac) is attached already.
+ */
+int pvio_ts_net_attach(struct pvio_xs *xs, uint16_t domid, struct pvio_vifspec *vs,
+		       uint32_t *devid);
+/* As block_detach: backend Closing (online=0), wait up to timeout_ms for
+ * Closed, remove the nodes. -ENOENT if no such vif. */
+int pvio_ts_net_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid, int timeout_ms);
+/* The devid of the vif with that mac: 0 or -ENOENT. */
+int pvio_ts_net_find_mac(struct pvio_xs *xs, uint16_t domid, const uint8_t mac[6],
+			 uint32_t *devid);
+
+struct pvio_ts_vif {
+	uint32_t devid;
+	char     mac[18];
+	char     bridge[64];
+	char     ip[256];
+	int      be_state;
+	int      fe_state;
+};
+/* Up to max vifs of domid, by devid; returns the count (may exceed max). */
+int pvio_ts_net_list(struct pvio_xs *xs, uint16_t domid, struct pvio_ts_vif *out, unsigned max);
+
 #endif /* PVIO_TOOLSTACK_H */

@@ -1,0 +1,50 @@
+# Shared by the network path's process-level tests (sourced). Starts pviod
+# (and whatever else a test asks for) as separate processes, and kills and
+# reaps everything it started, by PID, when the test exits.
+set -u
+B=${BUILD:-build}
+PVIOD=$B/hv/pviod
+PVIO=$B/tools/pvio
+T=$(mktemp -d /tmp/pvio-test-XXXXXX)
+export PVIO_SOCKET=$T/pviod.sock
+export XENSTORED_PATH=$T/xenstored.sock
+PIDS=()
+CLEANUP_HOOKS=()
+
+cleanup() {
+	local p h
+	for h in "${CLEANUP_HOOKS[@]}"; do
+		$h
+	done
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "$*"; exit 77; }
+
+# pviod, synchronised on its --ready-fd (no sleeps).
+start_pviod() {
+	mkfifo "$T/ready"
+	"$PVIOD" --socket "$PVIO_SOCKET" --xs-socket "$XENSTORED_PATH" --ready-fd 3 \
+		3>"$T/ready" 2>>"$T/pviod.log" &
+	PIDS+=($!)
+	read -r _ <"$T/ready" || fail "pviod did not start: $(cat "$T/pviod.log")"
+}
+
+# expect_fail RC PATTERN CMD...: CMD exits with RC and prints PATTERN
+expect_fail() {
+	local want=$1 pat=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	[ "$rc" = "$want" ] || fail "'$*' exited $rc, want $want: $out"
+	grep -q -- "$pat" <<<"$out" || fail "'$*' said '$out', want '$pat'"
+	echo "ok: $* -> $out"
+}
