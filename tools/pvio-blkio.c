@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"  discard VDEV OFFSET LENGTH       discard a range\n"
 		"  verify VDEV [--seconds S] [--ops N] [--qd D] [--min-size B] [--max-size B]\n"
 		"              [--region-mb M] [--seed S] [--discard-pct P] [--flush-every N]\n"
+		"              [--progress]\n"
 		"                                   random writes of random sizes, each block stamped\n"
 		"                                   (lba, generation, checksum), verified by reads;\n"
 		"                                   a full verification pass at the end\n"
@@ -179,6 +180,7 @@ struct vctx {
 	bool discard_ok, flush_ok;
 	/* results */
 	uint64_t prepared;
+	int done;                     /* the worker finished */
 	uint64_t ops, writes, reads, discards, flushes, bytes, errors, mismatches;
 	char first_error[256];
 };
@@ -396,6 +398,7 @@ out:
 				pvio_blkfront_buf_free(c->f, slots[i].buf, c->max_blk * c->bs);
 	free(slots);
 	free(freelist);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -448,9 +451,11 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "discard-pct", required_argument, NULL, 'd' },
 		{ "flush-every", required_argument, NULL, 'F' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pvio_blkfront_info info;
+	bool progress = false;
 	uint64_t seconds = 0, ops = 0, qd = 8, minsz = 512, maxsz = 1 << 20, region_mb = 64;
 	uint64_t seed = (uint64_t)time(NULL), dpct = 5, flush_every = 200;
 	struct vctx ctx[PVIO_BLKFRONT_MAX_QUEUES];
@@ -472,6 +477,7 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 		case 'S': if (parse_u64("--seed", optarg, &seed)) return 2; break;
 		case 'd': if (parse_u64("--discard-pct", optarg, &dpct) || dpct > 50) return 2; break;
 		case 'F': if (parse_u64("--flush-every", optarg, &flush_every)) return 2; break;
+		case 'P': progress = true; break;
 		default: return 2;
 		}
 	}
@@ -516,6 +522,30 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 	}
 	for (unsigned q = 0; q < nq; q++)
 		pthread_create(&thr[q], NULL, verify_worker, &ctx[q]);
+	if (progress) {
+		/* Once a second: what the workers did so far (read racily:
+		 * it is a display). */
+		bool tty = isatty(2);
+		for (;;) {
+			bool running = false;
+			uint64_t o = 0, b = 0, e = 0;
+			for (unsigned q = 0; q < nq; q++) {
+				if (!__atomic_load_n(&ctx[q].done, __ATOMIC_ACQUIRE))
+					running = true;
+				o += __atomic_load_n(&ctx[q].ops, __ATOMIC_RELAXED);
+				b += __atomic_load_n(&ctx[q].bytes, __ATOMIC_RELAXED);
+				e += __atomic_load_n(&ctx[q].errors, __ATOMIC_RELAXED);
+			}
+			fprintf(stderr, "%s  verify: %5.1f s  %8" PRIu64 " I/Os  %9.1f MiB  "
+				"%" PRIu64 " errors%s", tty ? "\r" : "", now_s() - t0, o,
+				b / 1048576.0, e, tty ? "   " : "\n");
+			if (!running)
+				break;
+			usleep(250000);
+		}
+		if (tty)
+			fputc('\n', stderr);
+	}
 	for (unsigned q = 0; q < nq; q++)
 		pthread_join(thr[q], NULL);
 	double t1 = now_s();
