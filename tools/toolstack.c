@@ -884,7 +884,8 @@ PVIO_EXPORT int pvio_ts_net_list(struct pvio_xs *xs, uint16_t domid, struct pvio
 	r = num_children(xs, PVIO_XS_NO_TX, dir, &ids, &n);
 	if (r < 0)
 		return r;
-	qsort(ids, n, sizeof(*ids), cmp_ulong);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_ulong);
 	for (unsigned i = 0; i < n; i++) {
 		struct pvio_ts_vif v;
 		unsigned long long x;
