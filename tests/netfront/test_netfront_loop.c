@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netfront data path against the fake netback in echo mode (every tx frame
+ * comes back as an rx frame through grant copy), across a configuration
+ * matrix: queues 1/2/4, split or shared event channels, sg on/off on either
+ * side, GSO, rx slots smaller than a page and at an offset (multi-slot
+ * reassembly), scattered tx frames. Every frame is checked byte for byte,
+ * in order per queue, with its checksum flags and GSO metadata. Then: bad
+ * frames, truncation, the software IPv6 checksum, the checksum helpers, a
+ * backend restart (reconnect) and a toolstack detach (unplug).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/netfront/nf_test.h"
+
+#define BURST 32
+#define BUFSZ 65536
+
+static uint8_t *txbuf[BURST], *rxbuf[BURST];
+
+struct lcfg {
+	const char *name;
+	struct fn_cfg be;
+	unsigned max_queues;
+	bool     no_sg, no_split, gso_rx;
+	unsigned nq_expect;
+	unsigned frames;             /* per queue */
+	uint32_t min_len, max_len;
+	bool     send_gso;
+	bool     scatter;
+};
+
+enum { K_PLAIN, K_CSUM, K_VALID, K_GSO, K_SCATTER };
+
+static void spec(const struct lcfg *c, uint32_t seq, unsigned queue, uint32_t *len, int *kind)
+{
+	uint32_t x = seq * 40503u + queue * 7919u + 17;
+	uint32_t span = c->max_len - c->min_len + 1;
+
+	fr_next(&x);
+	fr_next(&x);
+	*len = c->min_len + fr_next(&x) % span;
+	/* some frames at the extremes */
+	if (seq % 97 == 5)
+		*len = c->max_len;
+	if (seq % 89 == 3)
+		*len = c->min_len;
+	*kind = (int)(seq % 5);
+	if (*kind == K_GSO && (!c->send_gso || *len < 1600))
+		*kind = K_PLAIN;
+	if (*kind == K_SCATTER && !c->scatter)
+		*kind = K_PLAIN;
+}
+
+static uint16_t expect_flags(int kind)
+{
+	switch (kind) {
+	case K_CSUM: return PVIO_NF_CSUM_BLANK | PVIO_NF_DATA_VALIDATED;
+	case K_VALID: return PVIO_NF_DATA_VALIDATED;
+	case K_GSO: return PVIO_NF_CSUM_BLANK | PVIO_NF_DATA_VALIDATED | PVIO_NF_GSO;
+	default: return 0;
+	}
+}
+
+static int run(const struct lcfg *c)
+{
+	struct env e;
+	struct pvio_netfront_opts o;
+	struct pvio_netfront *nf = NULL;
+	struct pvio_netfront_info info;
+	struct pvio_netfront_stats st;
+	uint32_t sent[16] = { 0 }, got[16] = { 0 };
+	double t0 = tu_now(), end = t0 + 60;
+	int fails = tu_failures, r;
+	unsigned nq;
+
+	env_up(&e, &c->be, 64ull << 20, FN_ECHO);
+	pvio_netfront_opts_default(&o);
+	o.max_queues = c->max_queues;
+	o.no_sg = c->no_sg;
+	o.no_split_evtchn = c->no_split;
+	o.gso_tcpv4 = o.gso_tcpv6 = c->gso_rx;
+	r = pvio_netfront_open(e.guest, e.devid, &o, &nf);
+	CHECK_EQ(r, 0);
+	if (r < 0)
+		goto out;
+	REQUIRE(pvio_netfront_get_info(nf, &info) == 0);
+	nq = info.nr_queues;
+	CHECK_EQ(nq, c->nq_expect);
+	CHECK(info.connected);
+	CHECK_EQ(info.mac[0], 0x00);
+	CHECK_EQ(info.mac[5], 0x56);
+	CHECK_EQ(info.mtu, 1500);
+	CHECK_EQ(info.split_evtchn, c->be.split && !c->no_split);
+	CHECK_EQ(info.sg, c->be.sg && !c->no_sg);
+	CHECK_EQ(info.max_tx_slots, info.sg ? 18 : 1);
+	CHECK_EQ(fn_wait_connected(&e.be, 5000), 0);
+	/* What the frontend wrote (netif.h keys). */
+	CHECK_EQ(e.be.fe_rx_copy, 1);
+	CHECK_EQ(e.be.fe_rx_notify, 1);
+	CHECK_EQ(e.be.fe_feat_sg, !c->no_sg);
+	CHECK_EQ(e.be.fe_gso4, c->gso_rx && !c->no_sg);
+	CHECK_EQ(e.be.fe_no_csum, 0);
+	CHECK_EQ(e.be.fe_nq, nq);
+	CHECK_EQ(e.be.fe_split, info.split_evtchn);
+
+	for (;;) {
+		bool done = true, progress = false;
+
+		for (unsigned q = 0; q < nq; q++) {
+			struct pvio_nf_pkt pk[BURST];
+			struct iovec iov[BURST][4];
+			unsigned n = 0;
+
+			if (got[q] < c->frames)
+				done = false;
+			while (n < BURST && sent[q] + n < c->frames) {
+				uint32_t seq = sent[q] + n, len;
+				int kind;
+
+				spec(c, seq, q, &len, &kind);
+				fr_fill(txbuf[n], len, seq, q);
+				memset(&pk[n], 0, sizeof(pk[n]));
+				if (kind == K_SCATTER) {
+					/* four pieces, one empty */
+					uint32_t a = len / 3, b2 = len / 3;
+
+					iov[n][0] = (struct iovec){ txbuf[n], a };
+					iov[n][1] = (struct iovec){ txbuf[n] + a, 0 };
+					iov[n][2] = (struct iovec){ txbuf[n] + a, b2 };
+					iov[n][3] = (struct iovec){ txbuf[n] + a + b2, len - a - b2 };
+					pk[n].iov = iov[n];
+					pk[n].iovcnt = 4;
+				} else {
+					pk[n].data = txbuf[n];
+					pk[n].len = len;
+				}
+				if (kind == K_CSUM)
+					pk[n].flags = PVIO_NF_CSUM_BLANK;
+				else if (kind == K_VALID)
+					pk[n].flags = PVIO_NF_DATA_VALIDATED;
+				else if (kind == K_GSO) {
+					pk[n].flags = PVIO_NF_GSO;
+					pk[n].gso_type = seq & 8 ? PVIO_XEN_NETIF_GSO_TYPE_TCPV6
+								 : PVIO_XEN_NETIF_GSO_TYPE_TCPV4;
+					pk[n].gso_size = (uint16_t)(536 + seq % 1000);
+				}
+				n++;
+			}
+			if (n) {
+				r = pvio_netfront_send_burst(nf, q, pk, n);
+				if (r < 0) {
+					fprintf(stderr, "%s: send_burst: %s\n", c->name, strerror(-r));
+					CHECK(0);
+					goto close;
+				}
+				sent[q] += (uint32_t)r;
+				progress |= r > 0;
+			}
+			for (unsigned i = 0; i < BURST; i++) {
+				memset(&pk[i], 0, sizeof(pk[i]));
+				pk[i].data = rxbuf[i];
+				pk[i].cap = BUFSZ;
+			}
+			r = pvio_netfront_recv_burst(nf, q, pk, BURST);
+			if (r < 0) {
+				fprintf(stderr, "%s: recv_burst: %s\n", c->name, strerror(-r));
+				CHECK(0);
+				goto close;
+			}
+			progress |= r > 0;
+			for (int i = 0; i < r; i++) {
+				uint32_t seq = got[q], len;
+				int kind;
+
+				spec(c, seq, q, &len, &kind);
+				fr_fill(txbuf[0], len, seq, q);
+				if (pk[i].len != len || memcmp(pk[i].data, txbuf[0], len)) {
+					fprintf(stderr, "%s: queue %u frame %u: got %u bytes, want %u%s\n",
+						c->name, q, seq, pk[i].len, len,
+						pk[i].len == len ? " (content differs)" : "");
+					CHECK(0);
+					goto close;
+				}
+				if (pk[i].flags != expect_flags(kind)) {
+					fprintf(stderr, "%s: frame %u kind %d: flags %#x, want %#x\n",
+						c->name, seq, kind, pk[i].flags, expect_flags(kind));
+					CHECK(0);
+				}
+				if (kind == K_GSO &&
+				    (pk[i].gso_size != 536 + seq % 1000 ||
+				     pk[i].gso_type != (seq & 8 ? PVIO_XEN_NETIF_GSO_TYPE_TCPV6
+								: PVIO_XEN_NETIF_GSO_TYPE_TCPV4))) {
+					fprintf(stderr, "%s: frame %u: gso %u/%u\n", c->name, seq,
+						pk[i].gso_type, pk[i].gso_size);
+					CHECK(0);
+				}
+				got[q]++;
+			}
+		}
+		if (done)
+			break;
+		if (tu_now() > end) {
+			fprintf(stderr, "%s: timed out:", c->name);
+			for (unsigned q = 0; q < nq; q++)
+				fprintf(stderr, " q%u %u/%u sent, %u received", q, sent[q], c->frames,
+					got[q]);
+			fprintf(stderr, "\n");
+			CHECK(0);
+			break;
+		}
+		if (!progress)
+			for (unsigned q = 0; q < nq; q++)
+				wait_fd(pvio_netfront_fd(nf, q), q + 1 == nq ? 50 : 0);
+	}
+	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+	CHECK(!st.disabled);
+	CHECK_EQ(st.tx_packets, (uint64_t)c->frames * nq);
+	CHECK_EQ(st.rx_packets, (uint64_t)c->frames * nq);
+	CHECK_EQ(st.rx_errors, 0);
+	CHECK_EQ(st.leaked_pages, 0);
+	if (c->send_gso)
+		CHECK(st.tx_gso > 0 && st.rx_gso == st.tx_gso);
+	if (c->max_len > 4096 && !c->no_sg) {
+		CHECK(st.rx_multislot > 0);
+		CHECK(e.be.tx_max_slots > 1);
+	}
+	printf("%-18s queues %u  %6llu frames %9llu bytes  tx slots %llu  rx multi-slot %llu  "
+	       "gso %llu  notifies %llu  %.2fs\n", c->name, nq,
+	       (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
+	       (unsigned long long)st.tx_slots, (unsigned long long)st.rx_multislot,
+	       (unsigned long long)st.rx_gso, (unsigned long long)st.notifies, tu_now() - t0);
+close:
+	pvio_netfront_close(nf);
+out:
+	env_down(&e);
+	return tu_failures == fails ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------- one-offs */
+
+static int recv_one(struct pvio_netfront *nf, struct pvio_nf_pkt *out)
+{
+	double end = tu_now() + 5;
+	int r;
+
+	while (tu_now() < end) {
+		r = pvio_netfront_recv_burst(nf, 0, out, 1);
+		if (r != 0)
+			return r;
+		wait_fd(pvio_netfront_fd(nf, 0), 100);
+	}
+	return -ETIMEDOUT;
+}
+
+static int echo_one(struct pvio_netfront *nf, const struct pvio_nf_pkt *in,
+		    struct pvio_nf_pkt *out)
+{
+	int r = pvio_netfront_send_burst(nf, 0, in, 1);
+
+	if (r != 1)
+		return r < 0 ? r : -EAGAIN;
+	return recv_one(nf, out);
+}
+
+/* One's complement sum over pseudo-header and L4 (checksum included):
+ * 0xffff when the checksum is right. Fixed layout: eth + ipv6/ipv4 + L4. */
+static int csum_ok(const uint8_t *f, uint32_t len)
+{
+	uint32_t sum = 0, l4, l4len, i;
+	unsigned et = (unsigned)f[12] << 8 | f[13];
+	uint8_t proto;
+
+	if (et == 0x86DD) {
+		l4 = 54;
+		l4len = (uint32_t)f[18] << 8 | f[19];
+		proto = f[20];
+		for (i = 22; i < 54; i += 2)
+			sum += (uint32_t)f[i] << 8 | f[i + 1];
+	} else {
+		unsigned ihl = (f[14] & 15) * 4u;
+
+		l4 = 14 + ihl;
+		l4len = ((uint32_t)f[16] << 8 | f[17]) - ihl;
+		proto = f[23];
+		for (i = 26; i < 34; i += 2)
+			sum += (uint32_t)f[i] << 8 | f[i + 1];
+	}
+	if (l4 + l4len > len)
+		return 0;
+	sum += proto + l4len;
+	for (i = 0; i + 1 < l4len; i += 2)
+		sum += (uint32_t)f[l4 + i] << 8 | f[l4 + i + 1];
+	if (l4len & 1)
+		sum += (uint32_t)f[l4 + l4len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+static uint32_t mk_ipv6_udp(uint8_t *f, uint32_t plen)
+{
+	uint32_t l4len = 8 + plen;
+
+	memset(f, 0, 54 + l4len);
+	fr_fill(f, 14, 1, 0);
+	f[12] = 0x86;
+	f[13] = 0xDD;
+	f[14] = 0x60;
+	f[18] = (uint8_t)(l4len >> 8);
+	f[19] = (uint8_t)l4len;
+	f[20] = 17;
+	f[21] = 64;
+	for (int i = 0; i < 32; i++)
+		f[22 + i] = (uint8_t)(0xfd + i * 7);
+	f[54] = 0x12;
+	f[55] = 0x34;
+	f[56] = 0x56;
+	f[57] = 0x78;
+	f[58] = (uint8_t)(l4len >> 8);
+	f[59] = (uint8_t)l4len;
+	for (uint32_t i = 0; i < plen; i++)
+		f[62 + i] = (uint8_t)(i * 31 + 7);
+	return 54 + l4len;
+}
+
+static uint32_t mk_ipv4_tcp(uint8_t *f, uint32_t plen, bool vlan)
+{
+	unsigned o = vlan ? 4 : 0;
+	uint32_t tot = 20 + 20 + plen;
+
+	memset(f, 0, 14 + o + tot);
+	fr_fill(f, 14, 2, 0);
+	if (vlan) {
+		f[12] = 0x81;
+		f[13] = 0x00;
+		f[15] = 5;
+	}
+	f[12 + o] = 0x08;
+	f[13 + o] = 0x00;
+	f[14 + o] = 0x45;
+	f[16 + o] = (uint8_t)(tot >> 8);
+	f[17 + o] = (uint8_t)tot;
+	f[22 + o] = 64;
+	f[23 + o] = 6;
+	f[26 + o] = 10; f[29 + o] = 1;
+	f[30 + o] = 10; f[33 + o] = 2;
+	f[34 + o] = 0x1f; f[35 + o] = 0x90;
+	f[46 + o] = 0x50;
+	for (uint32_t i = 0; i < plen; i++)
+		f[54 + o + i] = (uint8_t)(i * 13 + 1);
+	return 14 + o + tot;
+}
+
+static void test_csum_helpers(void)
+{
+	static uint8_t f[2048], g[2048];
+	unsigned start = 0, off = 0;
+	uint32_t len;
+
+	len = mk_ipv6_udp(f, 333);
+	CHECK_EQ(pvio_netfront_csum_locate(f, len, &start, &off), 0);
+	CHECK_EQ(start, 54);
+	CHECK_EQ(off, 6);
+	CHECK_EQ(pvio_netfront_csum_fill(f, len), 0);
+	CHECK(csum_ok(f, len));
+	len = mk_ipv4_tcp(f, 1001, false);
+	CHECK_EQ(pvio_netfront_csum_locate(f, len, &start, &off), 0);
+	CHECK_EQ(start, 34);
+	CHECK_EQ(off, 16);
+	CHECK_EQ(pvio_netfront_csum_fill(f, len), 0);
+	CHECK(csum_ok(f, len));
+	len = mk_ipv4_tcp(g, 100, true);
+	CHECK_EQ(pvio_netfront_csum_locate(g, len, &start, &off), 0);
+	CHECK_EQ(start, 38);
+	CHECK_EQ(pvio_netfront_csum_fill(g, len), 0);
+	/* same as the untagged frame's sum over the moved headers */
+	memmove(g + 12, g + 16, len - 16);
+	CHECK(csum_ok(g, len - 4));
+	/* not IP, truncated, fragment */
+	fr_fill(f, 100, 3, 0);
+	CHECK_EQ(pvio_netfront_csum_fill(f, 100), -EPROTONOSUPPORT);
+	len = mk_ipv4_tcp(f, 100, false);
+	CHECK_EQ(pvio_netfront_csum_fill(f, 40), -EPROTONOSUPPORT);
+	f[20] = 0x20;   /* more fragments */
+	CHECK_EQ(pvio_netfront_csum_fill(f, len), -EPROTONOSUPPORT);
+}
+
+static void test_oneoffs(void)
+{
+	struct fn_cfg cfg = env_cfg_default();
+	struct pvio_netfront *nf = NULL;
+	struct pvio_nf_pkt in, out;
+	struct pvio_netfront_stats st;
+	struct env e;
+	uint32_t len;
+	int r;
+
+	cfg.ipv6_csum = false;   /* the frontend fills IPv6 checksums itself */
+	cfg.gso6 = false;
+	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
+	REQUIRE(pvio_netfront_open(e.guest, e.devid, NULL, &nf) == 0);
+
+	/* Bad frames: the first of a burst reports its error. */
+	memset(&in, 0, sizeof(in));
+	in.data = txbuf[0];
+	in.len = 10;
+	CHECK_EQ(pvio_netfront_send_burst(nf, 0, &in, 1), -EINVAL);
+	in.len = 70000;
+	CHECK_EQ(pvio_netfront_send_burst(nf, 0, &in, 1), -EINVAL);
+	in.len = 3000;
+	in.flags = PVIO_NF_GSO;
+	in.gso_type = PVIO_XEN_NETIF_GSO_TYPE_TCPV4;
+	in.gso_size = 0;
+	CHECK_EQ(pvio_netfront_send_burst(nf, 0, &in, 1), -EINVAL);
+	in.gso_size = 1000;
+	in.gso_type = 7;
+	CHECK_EQ(pvio_netfront_send_burst(nf, 0, &in, 1), -EINVAL);
+	in.gso_type = PVIO_XEN_NETIF_GSO_TYPE_TCPV6;   /* the backend has no gso-tcpv6 */
+	CHECK_EQ(pvio_netfront_send_burst(nf, 0, &in, 1), -EOPNOTSUPP);
+	CHECK_EQ(pvio_netfront_send_burst(nf, 1, &in, 1), -EINVAL);   /* no queue 1 */
+	{
+		/* a good frame then a bad one: one taken, the error next time */
+		struct pvio_nf_pkt two[2];
+
+		memset(two, 0, sizeof(two));
+		fr_fill(txbuf[0], 100, 0, 0);
+		two[0].data = txbuf[0];
+		two[0].len = 100;
+		two[1].data = txbuf[0];
+		two[1].len = 5;
+		CHECK_EQ(pvio_netfront_send_burst(nf, 0, two, 2), 1);
+		CHECK_EQ(pvio_netfront_send_burst(nf, 0, &two[1], 1), -EINVAL);
+		memset(&out, 0, sizeof(out));
+		out.data = rxbuf[0];
+		out.cap = BUFSZ;
+		CHECK_EQ(recv_one(nf, &out), 1);   /* the good one came back */
+		CHECK_EQ(out.len, 100);
+	}
+
+	/* Truncation: the frame is larger than the buffer. */
+	memset(&in, 0, sizeof(in));
+	fr_fill(txbuf[0], 1000, 77, 0);
+	in.data = txbuf[0];
+	in.len = 1000;
+	memset(&out, 0, sizeof(out));
+	memset(rxbuf[0], 0xee, 200);
+	out.data = rxbuf[0];
+	out.cap = 100;
+	r = echo_one(nf, &in, &out);
+	CHECK_EQ(r, 1);
+	CHECK_EQ(out.len, 1000);
+	CHECK(out.flags & PVIO_NF_TRUNCATED);
+	CHECK(!memcmp(rxbuf[0], txbuf[0], 100));
+	CHECK_EQ(rxbuf[0][100], 0xee);
+
+	/* IPv6 csum_blank without the backend's ipv6 offload: filled here. */
+	len = mk_ipv6_udp(txbuf[0], 1200);
+	memset(&in, 0, sizeof(in));
+	in.data = txbuf[0];
+	in.len = len;
+	in.flags = PVIO_NF_CSUM_BLANK;
+	memset(&out, 0, sizeof(out));
+	out.data = rxbuf[0];
+	out.cap = BUFSZ;
+	CHECK_EQ(echo_one(nf, &in, &out), 1);
+	CHECK_EQ(out.len, len);
+	CHECK_EQ(out.flags, PVIO_NF_DATA_VALIDATED);
+	CHECK(csum_ok(rxbuf[0], out.len));
+	/* IPv4 csum_blank goes out as is (the backend completes it). */
+	len = mk_ipv4_tcp(txbuf[0], 500, false);
+	in.len = len;
+	CHECK_EQ(echo_one(nf, &in, &out), 1);
+	CHECK_EQ(out.flags, PVIO_NF_CSUM_BLANK | PVIO_NF_DATA_VALIDATED);
+	CHECK(!memcmp(rxbuf[0], txbuf[0], len));
+
+	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+	CHECK(!st.disabled);
+	CHECK_EQ(st.rx_truncated, 1);
+	pvio_netfront_close(nf);
+	env_down(&e);
+}
+
+/* The backend dies (ports closed, maps dropped) and a new one comes up:
+ * the frontend reconnects with fresh rings and traffic flows again. */
+static void test_reconnect(void)
+{
+	struct fn_cfg cfg = env_cfg_default();
+	struct pvio_netfront_opts o;
+	struct pvio_netfront *nf = NULL;
+	struct pvio_nf_pkt in, out;
+	struct pvio_netfront_stats st;
+	struct pvio_netfront_info info;
+	char fe[128];
+	struct env e;
+	int r;
+
+	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
+	pvio_netfront_opts_default(&o);
+	o.max_queues = 2;
+	REQUIRE(pvio_netfront_open(e.guest, e.devid, &o, &nf) == 0);
+	memset(&in, 0, sizeof(in));
+	fr_fill(txbuf[0], 300, 5, 0);
+	in.data = txbuf[0];
+	in.len = 300;
+	memset(&out, 0, sizeof(out));
+	out.data = rxbuf[0];
+	out.cap = BUFSZ;
+	CHECK_EQ(echo_one(nf, &in, &out), 1);
+
+	fn_stop(&e.be);   /* crash: ports close, rings unmapped */
+	/* The frontend notices (on its next poll of the queue) and lets go of
+	 * the old backend (Closed). */
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", e.g, e.devid);
+	{
+		enum pvio_xenbus_state fst = PVIO_XENBUS_STATE_UNKNOWN;
+		double end = tu_now() + 5;
+
+		do {
+			CHECK(pvio_netfront_recv_burst(nf, 0, &out, 1) >= 0);
+			r = pvio_xenbus_read_state(e.xs0, PVIO_XS_NO_TX, fe, &fst);
+			CHECK_EQ(r, 0);
+			if (fst != PVIO_XENBUS_STATE_CLOSED)
+				wait_fd(pvio_netfront_fd(nf, 0), 20);
+		} while (fst != PVIO_XENBUS_STATE_CLOSED && tu_now() < end);
+		CHECK_EQ(fst, PVIO_XENBUS_STATE_CLOSED);
+	}
+	memset(&e.be, 0, sizeof(e.be));
+	e.be.stop_fd = -1;
+	e.be.hv = e.dom0;
+	e.be.fe_domid = e.g;
+	e.be.devid = e.devid;
+	e.be.cfg = cfg;
+	REQUIRE(fn_start(&e.be) == 0);
+	CHECK_EQ(fn_wait_connected(&e.be, 5000), 0);
+	{
+		double end = tu_now() + 5;
+
+		do {
+			pvio_netfront_get_info(nf, &info);
+			if (!info.connected)
+				wait_fd(pvio_netfront_fd(nf, 0), 50);
+		} while (!info.connected && tu_now() < end);
+	}
+	CHECK(info.connected);
+	CHECK_EQ(info.nr_queues, 2);
+	fr_fill(txbuf[0], 2500, 6, 0);
+	in.len = 2500;
+	CHECK_EQ(echo_one(nf, &in, &out), 1);
+	CHECK_EQ(out.len, 2500);
+	CHECK(!memcmp(rxbuf[0], txbuf[0], 2500));
+	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+	CHECK_EQ(st.reconnects, 1);
+	CHECK(!st.disabled);
+	CHECK_EQ(st.leaked_pages, 0);
+	pvio_netfront_close(nf);
+	env_down(&e);
+}
+
+/* The toolstack detaches the vif under a connected frontend (backend
+ * Closing, online=0, wait Closed, remove): the device ends up disabled,
+ * and every grant came back (the backend let go before the nodes went). */
+static void test_detach(void)
+{
+	struct fn_cfg cfg = env_cfg_default();
+	struct pvio_netfront *nf = NULL;
+	struct pvio_nf_pkt out;
+	struct pvio_netfront_stats st;
+	struct env e;
+	double end;
+	int r;
+
+	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
+	REQUIRE(pvio_netfront_open(e.guest, e.devid, NULL, &nf) == 0);
+	CHECK_EQ(pvio_ts_net_detach(e.xs0, e.g, e.devid, 5000), 0);
+	memset(&out, 0, sizeof(out));
+	out.data = rxbuf[0];
+	out.cap = BUFSZ;
+	end = tu_now() + 5;
+	while ((r = pvio_netfront_recv_burst(nf, 0, &out, 1)) >= 0 && tu_now() < end)
+		wait_fd(pvio_netfront_fd(nf, 0), 100);
+	CHECK_EQ(r, -ENODEV);
+	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+	CHECK(st.disabled);
+	CHECK_EQ(st.leaked_pages, 0);
+	pvio_netfront_close(nf);
+	env_down(&e);
+}
+
+int main(void)
+{
+	struct lcfg cfgs[] = {
+		{ .name = "basic", .be = env_cfg_default(), .max_queues = 1, .nq_expect = 1,
+		  .frames = 3000, .min_len = 18, .max_len = 1514, .scatter = true },
+		{ .name = "mq4-chunks", .be = env_cfg_default(), .max_queues = 4, .nq_expect = 4,
+		  .frames = 600, .min_len = 18, .max_len = 9000, .scatter = true },
+		{ .name = "shared-evtchn-gso", .be = env_cfg_default(), .max_queues = 2,
+		  .no_split = true, .gso_rx = true, .nq_expect = 2, .frames = 400,
+		  .min_len = 60, .max_len = 65535, .send_gso = true, .scatter = true },
+		{ .name = "backend-no-sg", .be = env_cfg_default(), .max_queues = 1,
+		  .nq_expect = 1, .frames = 500, .min_len = 18, .max_len = 4096 },
+		{ .name = "frontend-no-sg", .be = env_cfg_default(), .max_queues = 3,
+		  .no_sg = true, .nq_expect = 3, .frames = 300, .min_len = 18, .max_len = 4096,
+		  .scatter = true },
+		{ .name = "single-queue-be", .be = env_cfg_default(), .max_queues = 8,
+		  .nq_expect = 1, .frames = 200, .min_len = 18, .max_len = 20000,
+		  .scatter = true },
+	};
+	int bad = 0;
+
+	cfgs[1].be.rx_chunk = 1000;
+	cfgs[1].be.rx_offset = 64;
+	cfgs[2].be.split = false;
+	cfgs[2].be.rx_offset = 10;
+	cfgs[3].be.sg = false;
+	cfgs[3].be.gso4 = cfgs[3].be.gso6 = false;
+	cfgs[5].be.max_queues = 0;   /* no multi-queue key at all */
+	cfgs[5].be.rx_offset = 100;
+	for (unsigned i = 0; i < BURST; i++) {
+		txbuf[i] = malloc(BUFSZ);
+		rxbuf[i] = malloc(BUFSZ);
+		REQUIRE(txbuf[i] && rxbuf[i]);
+	}
+	test_csum_helpers();
+	for (unsigned i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
+		bad |= run(&cfgs[i]);
+	test_oneoffs();
+	test_reconnect();
+	test_detach();
+	for (unsigned i = 0; i < BURST; i++) {
+		free(txbuf[i]);
+		free(rxbuf[i]);
+	}
+	(void)bad;
+	return tu_result();
+}
