@@ -4,3 +4,5 @@ BINS += tools/pvio
 LIB_SRCS += tools/toolstack.c
 # The guest-side disk tool (run with `pvio run --domain NAME -- pvio-blkio ...`).
 BINS += tools/pvio-blkio
+# The guest-side TAP bridge (run with `pvio run --domain NAME -- pvio-netfront-tap ...`).
+BINS += tools/pvio-netfront-tap
