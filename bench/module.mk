@@ -1,8 +1,9 @@
 # bench/: pvio-bench, one program with a subcommand per benchmark
 # (bench/bench_<name>.c, listed in BENCH_CMDS in pvio-bench.c), and run-all.
 BENCH_BINS += bench/pvio-bench
-SRCS_pvio-bench := bench/bench_common.c bench/bench_ring.c bench/bench_blk.c
-LIBS_pvio-bench := -lm $(shell pkg-config --libs liburing)
+SRCS_pvio-bench := bench/bench_common.c bench/bench_ring.c bench/bench_blk.c bench/bench_hv.c \
+	bench/bench_xs.c
+LIBS_pvio-bench := -lm $(shell pkg-config --libs liburing) $(shell pkg-config --libs xenstore)
 
 # The rte_ring baseline. DPDK's cflags (-march=corei7, -include rte_config.h)
 # go only on the object that includes DPDK headers.

@@ -19,6 +19,8 @@
 /* The benchmarks. To add one: X(name) here, and its file in bench/module.mk. */
 #define BENCH_CMDS(X) \
 	X(ring) \
+	X(hv) \
+	X(xs) \
 	X(blk)
 
 #define X(n) extern const struct bench_cmd bench_cmd_##n;
