@@ -72,8 +72,8 @@ static void usage(FILE *f)
 		"  --no-sg --no-gso --no-ipv6-csum --no-multicast --no-split-evtchn\n"
 		"  --no-ctrl-ring          do not offer that feature\n"
 		"  --stats-file PATH       write the statistics there every second, on\n"
-		"                          SIGUSR1 and at exit (also printed on SIGUSR1 and\n"
-		"                          at exit)\n"
+		"                          SIGUSR1 and at exit (without it, SIGUSR1 prints\n"
+		"                          them on stderr; they are printed at exit anyway)\n"
 		"  --ready-fd N            write \"ready\\n\" to fd N once serving\n"
 		"  --verbose               log state changes\n"
 		"  --help\n"
@@ -134,8 +134,12 @@ static void *signal_thread(void *arg)
 		uint64_t one = 1;
 
 		if (sig == SIGUSR1) {
-			nb_stats_write(stderr);
-			write_stats_file();
+			/* To the statistics file if there is one (tests poll
+			 * it), else to stderr. */
+			if (g_stats_file)
+				write_stats_file();
+			else
+				nb_stats_write(stderr);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			if (write(g_stop_efd, &one, sizeof(one)) < 0) {
 				/* cannot fail */

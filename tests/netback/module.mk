@@ -2,3 +2,8 @@
 #  test_nb_*        unit tests of the DPDK-free parts (no EAL)
 TEST_BINS += tests/netback/test_nb_tx tests/netback/test_nb_mactable \
 	tests/netback/test_nb_ctrl tests/netback/test_nb_pkt
+#  test_netback_*   end to end: pviod + pvio-netback processes, raw test
+#                   frontends (nbfront.c) on vif nodes written by nbtest.c
+NB_E2E_SRCS := tests/netback/nbfront.c tests/netback/nbtest.c
+TEST_BINS += tests/netback/test_netback_switch
+SRCS_test_netback_switch := $(NB_E2E_SRCS)

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end harness for pvio-netback (header + nbtest.c): starts pviod
+ * and pvio-netback (separate processes, synchronised on their --ready-fd),
+ * creates guest domains and their vif nodes (the toolstack's part), reads
+ * netback's statistics file, and kills and reaps everything it started
+ * (and removes netback's DPDK runtime directory) when the test exits.
+ */
+#ifndef PVIO_TESTS_NBTEST_H
+#define PVIO_TESTS_NBTEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hv/hv.h"
+#include "tests/netback/nbfront.h"
+#include "xenstore/xs.h"
+
+struct nbt {
+	char dir[256], sock[300], xs_path[300], stats[300], log[300];
+	pid_t pviod, netback;
+	struct pvio_hv *dom0;
+	struct pvio_xs *xs;
+};
+
+extern struct nbt nbt;
+
+/* Skip (exit 77) unless pvio-netback was built and EAL can run here. */
+void nbt_require_netback(void);
+
+/* pviod, a dom0 connection and store handle. Registers the cleanup. */
+void nbt_start(void);
+/*
+ * pvio-netback with these extra arguments (NULL-terminated; netback's own
+ * options, then optionally "--" and EAL arguments). Waits for --ready-fd.
+ * Returns 0 or -1 (netback did not start: its log is printed).
+ */
+int  nbt_start_netback(const char *const *args);
+/* SIGTERM netback and reap it; returns its exit status (-1 if not running). */
+int  nbt_stop_netback(void);
+
+/* A guest domain with mem_mb of memory and its own hv connection. */
+struct pvio_hv *nbt_guest(const char *name, unsigned mem_mb, uint16_t *domid);
+
+struct nbt_vif {
+	const char *mac;          /* "02:00:00:00:00:01"; NULL: no mac key */
+	const char *bridge;       /* NULL: no bridge key */
+	bool        no_mac_filter;
+};
+/* Write vif/<devid> nodes of domid (frontend and backend, as libxl). */
+int  nbt_vif_add(uint16_t domid, uint32_t devid, const struct nbt_vif *v);
+/* Remove them (the backend sees the device go). */
+void nbt_vif_del(uint16_t domid, uint32_t devid);
+/* Backend state of vif domid/devid; wait up to timeout_ms for one in mask. */
+int  nbt_be_wait(uint16_t domid, uint32_t devid, unsigned mask, int timeout_ms);
+
+/* A value from netback's statistics, fresh (asks for a new write with
+ * SIGUSR1 and waits for it). -1 if absent. */
+long long nbt_stat(const char *key);
+/* Wait until stat key satisfies value >= min (or == eq if exact), up to
+ * timeout_ms. Returns the last value seen. */
+long long nbt_stat_wait(const char *key, long long want, bool exact, int timeout_ms);
+/* Print netback's log (on failure). */
+void nbt_dump_log(void);
+
+#endif /* PVIO_TESTS_NBTEST_H */
