@@ -8,3 +8,4 @@ TEST_BINS += tests/netfront/test_vifspec
 TEST_SCRIPTS += tests/netfront/test_net_cli.sh
 TEST_BINS += tests/netfront/test_netfront_hostile
 SRCS_test_netfront_hostile := $(NF_TEST_SRCS)
+TEST_SCRIPTS += tests/netfront/test_net_e2e.sh
