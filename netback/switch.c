@@ -509,6 +509,19 @@ static void gso_deliver(struct nb_fwd *f, struct rte_mbuf *m, struct nb_port **d
 	payload = h.l4_bytes - h.l4_len;
 	mss = m->tso_segsz;
 	nseg = payload ? (payload + mss - 1) / mss : 1;
+	/* A guest without sg takes one page per frame: if a full segment does
+	 * not fit, the packet is dropped for it (not just its big segments). */
+	for (unsigned k = 0; k < nd; k++) {
+		struct nb_port *d = dst[k];
+
+		if (d->kind == NB_PORT_VIF && !d->rx_sg &&
+		    hdrlen + (payload < mss ? payload : mss) > NB_MBUF_DATA) {
+			pvio_fetch_add(&d->outq[0].too_big, 1);
+			dst[k--] = dst[--nd];
+		}
+	}
+	if (nd == 0)
+		return;
 	for (i = 0; i < nseg; i++) {
 		uint32_t seglen = payload - off < mss ? payload - off : mss;
 		struct rte_mbuf *s = chain_alloc(hdrlen + seglen);

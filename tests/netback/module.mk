@@ -7,3 +7,5 @@ TEST_BINS += tests/netback/test_nb_tx tests/netback/test_nb_mactable \
 NB_E2E_SRCS := tests/netback/nbfront.c tests/netback/nbtest.c
 TEST_BINS += tests/netback/test_netback_switch
 SRCS_test_netback_switch := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_offload
+SRCS_test_netback_offload := $(NB_E2E_SRCS)
