@@ -28,6 +28,7 @@
  * Threads: each queue has a tx lock and an rx lock: one thread may send
  * while another receives on the same queue; different queues never
  * contend. A small control thread per device follows the backend's state.
+ * close() must not race with any other call on the device.
  *
  * Backend failures: when the backend leaves Connected (or closes its event
  * channel), the rings are torn down (frames in flight are lost, as on a

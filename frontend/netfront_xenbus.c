@@ -133,7 +133,8 @@ static unsigned long long be_uint(struct pvio_netfront *nf, const char *key,
 		*present = r == 0;
 	if (r == 0)
 		return v;
-	if (r != -ENOENT)
+	/* -EACCES: the node went with its unreadable parent (unplug). */
+	if (r != -ENOENT && r != -EACCES)
 		nf_log_peer(nf, "backend key %s: %s", key, strerror(-r));
 	return def;
 }
@@ -479,7 +480,7 @@ static void *ctl_main(void *arg)
 			continue;
 
 		/* The backend went away, or a new one announced itself. */
-		nf_log(nf, "backend %s (state %s): reconnecting",
+		nf_log_peer(nf, "backend %s (state %s): reconnecting",
 		       lost ? "closed its event channel" : "left Connected",
 		       pvio_xenbus_state_name(be));
 		all_down(nf, false);
@@ -489,7 +490,7 @@ static void *ctl_main(void *arg)
 		} while (r == -ECONNRESET && nf_now_ms() < deadline);
 		if (r == 0) {
 			__atomic_add_fetch(&nf->st_reconnects, 1, __ATOMIC_RELAXED);
-			nf_log(nf, "reconnected to the backend");
+			nf_log_peer(nf, "reconnected to the backend");
 			continue;
 		}
 		if (r == -ECANCELED)

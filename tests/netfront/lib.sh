@@ -22,6 +22,8 @@ cleanup() {
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null
 	done
+	# KEEP_LOGS=DIR keeps the logs of a run
+	[ -n "${KEEP_LOGS:-}" ] && cp -r "$T" "$KEEP_LOGS"
 	rm -rf "$T"
 }
 trap cleanup EXIT

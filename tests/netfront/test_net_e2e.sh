@@ -10,7 +10,7 @@
 # (exit 0, vif Closed). Skips (77) without root, network namespaces,
 # /dev/net/tun or pvio-netback (DPDK).
 . "$(dirname "$0")/lib.sh"
-NB=$B/netback/pvio-netback
+NB=${NETBACK:-$B/netback/pvio-netback}   # NETBACK=: e.g. an unsanitized one
 TAPB=$B/tools/pvio-netfront-tap
 NS1=pvnf-a-$$
 NS2=pvnf-b-$$
