@@ -13,14 +13,15 @@ CLEANUP_HOOKS=()
 
 cleanup() {
 	local p h
-	for h in "${CLEANUP_HOOKS[@]}"; do
-		$h
-	done
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null
+	done
+	# after the processes: namespaces, runtime directories
+	for h in "${CLEANUP_HOOKS[@]}"; do
+		$h
 	done
 	# KEEP_LOGS=DIR keeps the logs of a run
 	[ -n "${KEEP_LOGS:-}" ] && cp -r "$T" "$KEEP_LOGS"
