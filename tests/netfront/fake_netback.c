@@ -272,7 +272,9 @@ static int serve_tx(struct fake_nb *b, struct fn_queue *q)
 		hostile_done(b);
 		return 1;
 	}
-	while (pvio_ring_back_pending(&q->tx) > 0) {
+	/* A full backlog stops tx (backpressure, the tests want no loss):
+	 * delivering makes room, and the loop comes back here. */
+	while (q->bl_n < FN_BACKLOG && pvio_ring_back_pending(&q->tx) > 0) {
 		struct pvio_netif_tx_request req[PVIO_XEN_NETIF_NR_SLOTS_MIN + 8];
 		struct pvio_gnt_copy_op ops[PVIO_XEN_NETIF_NR_SLOTS_MIN + 8];
 		unsigned nreq = 0, nx = 0, nops = 0;
@@ -617,7 +619,7 @@ static void *fn_main(void *arg)
 				work += deliver(b, q);
 			}
 			if (mode_of(b) != FN_SINK && !__atomic_load_n(&b->mute, __ATOMIC_ACQUIRE) &&
-			    pvio_ring_back_final_check(&q->tx) > 0)
+			    q->bl_n < FN_BACKLOG && pvio_ring_back_final_check(&q->tx) > 0)
 				work++;
 			if (q->bl_n)
 				pvio_ring_back_final_check(&q->rx);   /* tell us about buffers */
