@@ -408,9 +408,14 @@ static void tx_unwind(struct nf_queue *q, const uint16_t *ids, unsigned n)
 			b->granted = 0;
 			/* Never pushed: only a backend guessing refs holds it. */
 			if (!nf_revoke(nf, b->gref, b->gfn)) {
+				/* the page went to the deferred list: this id
+				 * is never handed out again */
 				b->gfn = NO_PAGE;
+				b->busy = 0;
+				q->tx_busy--;
 				disablef(nf, "queue %u: the backend maps tx grants it was never given",
 					 q->idx);
+				continue;
 			}
 		}
 		b->busy = 0;
