@@ -9,3 +9,5 @@ TEST_BINS += tests/netback/test_netback_switch
 SRCS_test_netback_switch := $(NB_E2E_SRCS)
 TEST_BINS += tests/netback/test_netback_offload
 SRCS_test_netback_offload := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_hostile
+SRCS_test_netback_hostile := $(NB_E2E_SRCS)

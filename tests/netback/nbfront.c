@@ -175,6 +175,19 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 	if (f->o.ctrl && (r = setup_ctrl(f)) < 0)
 		return r;
 
+	/* Keys of a previous connection that this one may not write. */
+	{
+		static const char *const stale[] = {
+			"event-channel", "event-channel-tx", "event-channel-rx", "tx-ring-ref",
+			"rx-ring-ref", "multi-queue-num-queues", "ctrl-ring-ref",
+			"event-channel-ctrl", "queue-0", "queue-1", "queue-2", "queue-3",
+		};
+
+		for (unsigned i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+			snprintf(key, sizeof(key), "%s/%s", f->fe, stale[i]);
+			pvio_xs_rm(f->xs, PVIO_XS_NO_TX, key);
+		}
+	}
 	kb.n = 0;
 	for (unsigned i = 0; i < f->nq; i++) {
 		struct nbf_q *q = &f->q[i];
@@ -198,17 +211,16 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 	}
 	if (f->nq > 1)
 		kv_add(&kb, "multi-queue-num-queues", f->nq);
-	if (!o->no_rx_copy)
-		kv_add(&kb, "request-rx-copy", 1);
-	if (!o->no_rx_notify)
-		kv_add(&kb, "feature-rx-notify", 1);
+	/* Every key is written (0 too): a reconnection must not inherit the
+	 * previous connection's. */
+	kv_add(&kb, "request-rx-copy", !o->no_rx_copy);
+	kv_add(&kb, "feature-rx-notify", !o->no_rx_notify);
+	kv_add(&kb, "request-multicast-control", o->mcast);
 	kv_add(&kb, "feature-sg", o->sg);
 	kv_add(&kb, "feature-gso-tcpv4", o->gso4);
 	kv_add(&kb, "feature-gso-tcpv6", o->gso6);
 	kv_add(&kb, "feature-no-csum-offload", o->no_csum);
 	kv_add(&kb, "feature-ipv6-csum-offload", o->csum6);
-	if (o->mcast)
-		kv_add(&kb, "request-multicast-control", 1);
 	if (o->ctrl) {
 		kv_add(&kb, "ctrl-ring-ref", f->ctrl_ref);
 		kv_add(&kb, "event-channel-ctrl", f->port_ctrl);
