@@ -99,6 +99,10 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory build-all
 	$(Q)BUILD=$(BUILD) bench/run-all
 
+# The test list, for scripts (tests/sanitize) that run a subset elsewhere.
+print-tests:
+	@echo $(addprefix $(BUILD)/,$(TEST_BINS)) $(filter-out tests/sanitize/%,$(TEST_SCRIPTS))
+
 HEADERS := $(sort $(wildcard */*.h))
 PUB_HEADERS := $(filter-out %_internal.h tests/% bench/% tools/%,$(HEADERS))
 
@@ -114,7 +118,7 @@ install: build-all
 clean:
 	rm -rf build build-san
 
-.PHONY: all build-all deps test run bench install clean
+.PHONY: all build-all deps test run bench install clean print-tests
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

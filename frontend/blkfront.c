@@ -1442,6 +1442,43 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 				return 0;
 			left = (int)l;
 		}
+		/* Adaptive polling: with requests in flight, watch the ring for
+		 * a while before paying for a sleep and a wake-up. The shared
+		 * index is only peeked at here; service() validates it. */
+		if (f->opts.poll_us) {
+			struct pvio_sring *sr = NULL;
+			uint32_t cons = 0;
+
+			pthread_mutex_lock(&q->lock);
+			if (q->state == BFQ_UP && q->inflight) {
+				sr = q->ring.sring;
+				cons = q->ring.rsp_cons;
+			}
+			pthread_mutex_unlock(&q->lock);
+			if (sr) {
+				struct timespec ts;
+				uint64_t now, until;
+				bool seen = false;
+
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+				until = now + (uint64_t)f->opts.poll_us * 1000;
+				while (now < until) {
+					/* Pairs with the backend's release of rsp_prod. */
+					if (pvio_load_acquire(&sr->rsp_prod) != cons) {
+						seen = true;
+						break;
+					}
+					for (int i = 0; i < 32; i++)
+						pvio_cpu_relax();
+					clock_gettime(CLOCK_MONOTONIC, &ts);
+					now = (uint64_t)ts.tv_sec * 1000000000ull +
+					      (uint64_t)ts.tv_nsec;
+				}
+				if (seen)
+					continue;
+			}
+		}
 		/* Sleep on the queue's epoll fd: the event channel (unmasked by
 		 * service()) and the control thread's wake-ups. */
 		wait_fd(q->epfd, left);

@@ -68,6 +68,9 @@ struct pvio_blkfront_opts {
 				     * 32-bit request layout (to test a backend) */
 	bool     no_large_sectors;  /* don't write feature-large-sector-size=1 */
 	unsigned timeout_ms;        /* handshake (and reconnect) timeout, default 10000 */
+	unsigned poll_us;           /* reap spins this long for a response before it
+				     * sleeps on the event channel (adaptive polling;
+				     * default 50, 0: always sleep) */
 };
 
 /* Fill *o with the defaults above. */

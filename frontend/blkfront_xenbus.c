@@ -64,6 +64,7 @@ PVIO_EXPORT void pvio_blkfront_opts_default(struct pvio_blkfront_opts *o)
 	o->max_ring_order = 4;
 	o->max_indirect_segs = BF_DEFAULT_INDIRECT;
 	o->timeout_ms = BF_DEFAULT_TIMEOUT;
+	o->poll_us = 50;
 }
 
 /* ------------------------------------------------------------ store helpers */

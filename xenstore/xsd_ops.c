@@ -235,6 +235,10 @@ void xsd_fire_watches(struct pvio_xsd *xsd, const char *name, size_t len, bool e
 			if (!permitted)
 				break;
 			send_event(xsd, c, w, name, (uint32_t)len);
+			/* Sending may have killed the connection and freed its
+			 * watches: don't step to w->next then. */
+			if (c->dead)
+				break;
 		}
 	}
 }
