@@ -11,3 +11,7 @@ TEST_BINS += tests/netback/test_netback_offload
 SRCS_test_netback_offload := $(NB_E2E_SRCS)
 TEST_BINS += tests/netback/test_netback_hostile
 SRCS_test_netback_hostile := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_backlog
+SRCS_test_netback_backlog := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_kill
+SRCS_test_netback_kill := $(NB_E2E_SRCS)

@@ -227,7 +227,7 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 	}
 	if ((r = pvio_xenbus_write_keys(f->xs, f->fe, kb.kv, kb.n)) < 0)
 		return r;
-	for (unsigned i = 0; i < f->nq; i++)
+	for (unsigned i = 0; i < f->nq && !o->rx_none; i++)
 		nbf_post_rx(f, i, o->rx_post ? o->rx_post : NBF_RING);
 	if (o->initialised) {
 		if ((r = pvio_xenbus_switch_state(f->xs, PVIO_XS_NO_TX, f->fe,
@@ -667,7 +667,8 @@ int nbf_recv(struct nbf *f, unsigned qi, uint8_t *buf, unsigned size, struct nbf
 			len += (unsigned)s.rsp.status;
 		}
 		pvio_ring_consume_responses(&q->rx, slots);
-		nbf_post_rx(f, qi, 0);
+		if (!f->o.manual_rx)
+			nbf_post_rx(f, qi, 0);
 		if (proto) {
 			q->rx_protocol_errors++;
 			return -EPROTO;

@@ -35,6 +35,8 @@ struct nbf_opts {
 	bool     no_rx_copy;    /* do not write request-rx-copy (refused) */
 	bool     initialised;   /* Initialised before Connected (blkfront style) */
 	unsigned rx_post;       /* rx buffers to post at connect (default 256) */
+	bool     rx_none;       /* post none at connect */
+	bool     manual_rx;     /* nbf_recv does not repost buffers */
 };
 
 struct nbf_q {
