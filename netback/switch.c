@@ -855,9 +855,14 @@ static int uplink_setup(struct nb_uplink *u)
 	rte_eth_promiscuous_enable(u->port_id);
 	rte_eth_allmulticast_enable(u->port_id);
 	u->intr_fd = -1;
-	if (intr && rte_eth_dev_rx_intr_enable(u->port_id, 0) == 0) {
+	if (intr) {
+		/* net_tap's rx interrupt fd is the queue's tap fd itself: it
+		 * polls readable while a frame waits, nothing to enable or
+		 * acknowledge (and net_tap has no rx_queue_intr_enable). */
+		int e = rte_eth_dev_rx_intr_enable(u->port_id, 0);
 		int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(u->port_id, 0);
 
+		(void)e;
 		if (fd >= 0)
 			u->intr_fd = fd;
 	}
