@@ -152,9 +152,12 @@ static void stream(unsigned s, unsigned d, unsigned n, unsigned maxlen, const st
 	unsigned sent = 0, got = 0, seed = tag0;
 	double end = tu_now() + 20;
 	unsigned lens[4096];
+	uint64_t inflight = 0;
 
+	/* Lossless only while the receiver's backlog bounds (1024 frames,
+	 * 4 MiB) are respected: keep at most 200 frames and 2 MiB in flight. */
 	while (got < n && tu_now() < end) {
-		while (sent < n && sent - got < 200) {
+		while (sent < n && sent - got < 200 && inflight < (2u << 20)) {
 			unsigned len = 60 + (unsigned)rand_r(&seed) % (maxlen - 59);
 			int r;
 
@@ -166,6 +169,7 @@ static void stream(unsigned s, unsigned d, unsigned n, unsigned maxlen, const st
 				break;
 			CHECK(r > 0);
 			lens[sent % 4096] = len;
+			inflight += len;
 			sent++;
 		}
 		for (;;) {
@@ -179,6 +183,7 @@ static void stream(unsigned s, unsigned d, unsigned n, unsigned maxlen, const st
 				CHECK(!"frame mismatch");
 				return;
 			}
+			inflight -= lens[got % 4096];
 			got++;
 		}
 		nbf_tx_reap(&fe[s], 0);
