@@ -318,6 +318,8 @@ static int hostile_main(void)
 		fails++;
 	}
 	printf("hostile guest: %d failed case(s)\n", fails);
+	pvio_xs_close(h.xs);
+	pvio_hv_close(h.hv);
 	return fails ? 1 : 0;
 }
 
