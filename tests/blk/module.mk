@@ -1,4 +1,4 @@
-TEST_BINS += tests/blk/test_blk_hostile
+TEST_BINS += tests/blk/test_blk_hostile tests/blk/test_blk_local
 TEST_SCRIPTS += tests/blk/test_blk_smoke.sh
 TEST_SCRIPTS += tests/blk/test_blk_matrix.sh
 TEST_SCRIPTS += tests/blk/test_blk_crash.sh
