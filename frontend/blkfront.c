@@ -904,8 +904,8 @@ static void service(struct bf_queue *q)
 		push(q);
 		k = pvio_ring_front_final_check(&q->ring);
 		if (k < 0) {
-			if (process_responses(q) < 0)
-				goto broken;
+			bf_disable(f, "response producer index overflow");
+			goto broken;
 		}
 		if (k == 0)
 			break;

@@ -7,3 +7,5 @@ TEST_BINS += tests/blkfront/test_blkfront_hostile
 SRCS_test_blkfront_hostile := $(BF_TEST_SRCS)
 TEST_BINS += tests/blkfront/test_blkfront_reconnect
 SRCS_test_blkfront_reconnect := $(BF_TEST_SRCS)
+TEST_BINS += tests/blkfront/test_blkfront_api
+SRCS_test_blkfront_api := $(BF_TEST_SRCS)
