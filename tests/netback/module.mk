@@ -19,3 +19,5 @@ TEST_BINS += tests/netback/test_netback_mq
 SRCS_test_netback_mq := $(NB_E2E_SRCS)
 TEST_BINS += tests/netback/test_netback_uplink
 SRCS_test_netback_uplink := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_memif
+SRCS_test_netback_memif := $(NB_E2E_SRCS)

@@ -15,7 +15,16 @@
 #include "tests/netback/nbtest.h"
 #include "xenstore/xenbus.h"
 
-struct nbt nbt = { .pviod = -1, .netback = -1 };
+struct nbt_world nbt_worlds[NBT_WORLDS] = {
+	{ .pviod = -1, .netback = -1 }, { .pviod = -1, .netback = -1 },
+};
+struct nbt_world *nbt_cur = &nbt_worlds[0];
+static bool cleanup_registered;
+
+void nbt_select(unsigned i)
+{
+	nbt_cur = &nbt_worlds[i % NBT_WORLDS];
+}
 
 static void rm_runtime_dir(pid_t pid)
 {
@@ -28,7 +37,7 @@ static void rm_runtime_dir(pid_t pid)
 	}
 }
 
-static void cleanup(void)
+static void cleanup_world(void)
 {
 	if (getenv("NBT_LOG"))
 		nbt_dump_log();
@@ -59,6 +68,14 @@ static void cleanup(void)
 	tu_rmdir(nbt.dir);
 }
 
+static void cleanup(void)
+{
+	for (unsigned i = 0; i < NBT_WORLDS; i++) {
+		nbt_select(i);
+		cleanup_world();
+	}
+}
+
 void nbt_require_netback(void)
 {
 	char bin[512];
@@ -77,7 +94,9 @@ void nbt_start(void)
 	nbt.pviod = tu_start_pviod(nbt.dir, sizeof(nbt.dir), nbt.sock, sizeof(nbt.sock),
 				   nbt.xs_path, sizeof(nbt.xs_path));
 	REQUIRE(nbt.pviod > 0);
-	atexit(cleanup);
+	if (!cleanup_registered)
+		atexit(cleanup);
+	cleanup_registered = true;
 	snprintf(nbt.stats, sizeof(nbt.stats), "%s/netback.stats", nbt.dir);
 	snprintf(nbt.log, sizeof(nbt.log), "%s/netback.log", nbt.dir);
 	REQUIRE(pvio_hv_socket_connect(nbt.sock, &nbt.dom0) == 0);
@@ -92,7 +111,7 @@ void nbt_dump_log(void)
 
 	if (!f)
 		return;
-	fprintf(stderr, "---- pvio-netback log\n");
+	fprintf(stderr, "---- pvio-netback log (world %d)\n", (int)(nbt_cur - nbt_worlds));
 	while (fgets(line, sizeof(line), f))
 		fprintf(stderr, "| %s", line);
 	fclose(f);

@@ -17,14 +17,21 @@
 #include "tests/netback/nbfront.h"
 #include "xenstore/xs.h"
 
-struct nbt {
+struct nbt_world {
 	char dir[256], sock[300], xs_path[300], stats[300], log[300];
 	pid_t pviod, netback;
 	struct pvio_hv *dom0;
 	struct pvio_xs *xs;
 };
 
-extern struct nbt nbt;
+/* Tests use one world (pviod + pvio-netback) or several (nbt_select()):
+ * `nbt` is the current one. */
+#define NBT_WORLDS 2
+extern struct nbt_world nbt_worlds[NBT_WORLDS];
+extern struct nbt_world *nbt_cur;
+#define nbt (*nbt_cur)
+/* Make world i current (nbt_start() it before use). */
+void nbt_select(unsigned i);
 
 /* Skip (exit 77) unless pvio-netback was built and EAL can run here. */
 void nbt_require_netback(void);
