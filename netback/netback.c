@@ -296,13 +296,17 @@ static int tx_round(struct nb_queue *q)
 		struct nb_txpkt *p = &q->pk[npk];
 
 		r = nb_tx_parse(q->txwin, mask, q->win_head + used, q->win_count - used, p);
-		if (r == 0) {
-			mark_broken(q, "tx packet continues past the requests pushed");
-			return -EPROTO;
-		}
-		if (r < 0) {
-			nb_queue_log(q, "tx request %u: %s", (unsigned)(q->win_head + used), p->why);
-			mark_broken(q, "fatal tx error");
+		if (r <= 0) {
+			if (r == 0) {
+				mark_broken(q, "tx packet continues past the requests pushed");
+			} else {
+				nb_queue_log(q, "tx request %u: %s", (unsigned)(q->win_head + used),
+					     p->why);
+				mark_broken(q, "fatal tx error");
+			}
+			/* The packets set up before it go nowhere. */
+			for (unsigned k = 0; k < npk; k++)
+				rte_pktmbuf_free(q->pkm[k]);
 			return -EPROTO;
 		}
 		q->pkm[npk] = NULL;
