@@ -154,23 +154,31 @@ void bf_revoke_or_defer(struct pvio_blkfront *f, uint32_t ref, uint64_t gfn, boo
 
 unsigned bf_retry_deferred(struct pvio_blkfront *f, unsigned budget)
 {
-	unsigned left, tries = 0;
+	uint32_t i, limit, left;
 
 	pthread_mutex_lock(&f->def_lock);
-	for (uint32_t i = f->def_n; i-- > 0;) {
+	/* At most one pass over the list (or budget tries), continuing where
+	 * the last budgeted pass stopped, so that refs pinned for good at
+	 * one end do not hide the others. */
+	limit = budget && budget < f->def_n ? budget : f->def_n;
+	i = f->def_cursor < f->def_n ? f->def_cursor : 0;
+	for (uint32_t tries = 0; tries < limit && f->def_n; tries++) {
 		struct bf_deferred *d = &f->def[i];
 
-		if (budget && tries++ >= budget)
-			break;
 		if (pvio_hv_revoke(f->hv, d->ref) == 0) {
 			if (d->own_page) {
 				pvio_hv_page_free(f->hv, d->gfn, 1);
 				f->st_leaked_pages--;
 			}
 			f->st_leaked_refs--;
-			*d = f->def[--f->def_n];
+			*d = f->def[--f->def_n];   /* the last entry moves to i */
+		} else {
+			i++;
 		}
+		if (i >= f->def_n)
+			i = 0;
 	}
+	f->def_cursor = i;
 	left = f->def_n;
 	pthread_mutex_unlock(&f->def_lock);
 	return left;

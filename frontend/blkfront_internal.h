@@ -219,6 +219,7 @@ struct pvio_blkfront {
 	pthread_mutex_t def_lock;
 	struct bf_deferred *def;
 	uint32_t def_n;
+	uint32_t def_cursor;         /* where the next budgeted retry starts */
 	uint64_t st_leaked_refs, st_leaked_pages;
 
 	/* blocking helpers */

@@ -642,6 +642,12 @@ void fb_release(struct fake_be *b)
 		pvio_hv_unmap_ring(b->hv, &b->kept[i]);
 }
 
+void fb_release_queue(struct fake_be *b, unsigned q)
+{
+	if (q < 16)
+		pvio_hv_unmap_ring(b->hv, &b->kept[q]);
+}
+
 void fb_shutdown(struct fake_be *b)
 {
 	enum pvio_xenbus_state st;

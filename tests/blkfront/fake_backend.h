@@ -96,8 +96,9 @@ int  fb_wait_swallowed(struct fake_be *b, uint64_t n, int timeout_ms);
  * the store is left as it was. keep_maps: the ring mappings stay pinned
  * (a dead backend whose pins Xen keeps) until fb_release(). */
 void fb_crash(struct fake_be *b, bool keep_maps);
-/* Drop pins kept by fb_crash(b, true). */
+/* Drop pins kept by fb_crash(b, true): all, or those of one queue. */
 void fb_release(struct fake_be *b);
+void fb_release_queue(struct fake_be *b, unsigned q);
 /* Graceful: Closing, wait for the frontend to let go, unmap, Closed. */
 void fb_shutdown(struct fake_be *b);
 /* After the frontend closed (or at the end): join the thread, free. */
