@@ -6,3 +6,4 @@ LIB_SRCS += tools/toolstack.c
 BINS += tools/pvio-blkio
 # The guest-side TAP bridge (run with `pvio run --domain NAME -- pvio-netfront-tap ...`).
 BINS += tools/pvio-netfront-tap
+BINS += tools/pvio-netio
