@@ -75,7 +75,8 @@ $(BUILD)/$(1): $(BUILD)/$(1).o $(patsubst %.c,$(BUILD)/%.o,$(SRCS_$(notdir $(1))
 endef
 $(foreach b,$(BINS) $(TEST_BINS) $(BENCH_BINS),$(eval $(call prog_rule,$(b))))
 
-$(BUILD)/libpvio.pc: Makefile
+# Regenerated every time: it records PREFIX.
+$(BUILD)/libpvio.pc: FORCE
 	@mkdir -p $(dir $@)
 	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libpvio\nDescription: paravirtual split-driver I/O (Xen PV wire ABI) in user space\nVersion: %s\nLibs: -L$${libdir} -lpvio\nLibs.private: -pthread %s\nCflags: -I$${includedir}/pvio\n' \
 		'$(PREFIX)' '$(VERSION)' '$(LIB_LIBS)' > $@
@@ -118,7 +119,8 @@ install: build-all
 clean:
 	rm -rf build build-san
 
-.PHONY: all build-all deps test run bench install clean print-tests
+.PHONY: all build-all deps test run bench install clean print-tests FORCE
+FORCE:
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
