@@ -396,8 +396,9 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	}
 	nb_port_up(p);
 	pvio_fetch_add(&v->st.connects, 1);
-	fprintf(stderr, "netback: %s: connected to bridge %s: %u queue(s)%s%s%s%s%s%s%s, "
-		"mac %02x:%02x:%02x:%02x:%02x:%02x%s\n", v->name, v->bridge, v->nr_queues,
+	/* Rate-limited like every message a guest can cause (reconnect loops). */
+	pvio_backend_log(dev, "connected to bridge %s: %u queue(s)%s%s%s%s%s%s%s, "
+		"mac %02x:%02x:%02x:%02x:%02x:%02x%s", v->bridge, v->nr_queues,
 		v->split ? ", split event channels" : "", v->sg ? ", sg" : "",
 		v->gso4 ? ", gso-tcpv4" : "", v->gso6 ? ", gso-tcpv6" : "",
 		v->csum4 ? "" : ", no-csum-offload", v->has_ctrl ? ", ctrl ring" : "",

@@ -21,3 +21,19 @@ TEST_BINS += tests/netback/test_netback_uplink
 SRCS_test_netback_uplink := $(NB_E2E_SRCS)
 TEST_BINS += tests/netback/test_netback_memif
 SRCS_test_netback_memif := $(NB_E2E_SRCS)
+
+#  fuzz_netback     libFuzzer harness of the DPDK-free parts (clang), run
+#                   for a bounded time by test_fuzz_netback.sh
+NB_CLANG := $(shell command -v clang 2>/dev/null)
+ifneq ($(NB_CLANG),)
+NB_FUZZ := $(BUILD)/tests/netback/fuzz_netback
+NB_FUZZ_SRCS := tests/netback/fuzz_netback.c netback/nb_pkt.c netback/nb_tx.c \
+	netback/nb_mactable.c netback/nb_hash.c
+$(NB_FUZZ): $(NB_FUZZ_SRCS) $(wildcard netback/nb_*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(NB_CLANG) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. \
+		-fsanitize=fuzzer,address,undefined -o $@ $(NB_FUZZ_SRCS)
+build-all: $(NB_FUZZ)
+endif
+TEST_SCRIPTS += tests/netback/test_fuzz_netback.sh
