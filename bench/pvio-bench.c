@@ -21,7 +21,8 @@
 	X(ring) \
 	X(hv) \
 	X(xs) \
-	X(blk)
+	X(blk) \
+	X(net)
 
 #define X(n) extern const struct bench_cmd bench_cmd_##n;
 BENCH_CMDS(X)
