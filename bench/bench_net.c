@@ -64,6 +64,7 @@ struct env {
 	pid_t pviod, netback;
 	double warm, secs;
 	int seq;                   /* for unique DPDK prefixes */
+	const char *nb_poll_us;    /* pvio-netback --poll-us, NULL: its default */
 };
 
 static pid_t g_pids[MAX_PIDS];  /* everything we started and not yet reaped */
@@ -662,7 +663,8 @@ static int pv_start(struct env *e)
 		 e->memif);
 	{
 		char *av[] = { bin, "--socket", e->sock, "--ready-fd", rfd, "--stats-file", e->stats,
-			       "--max-queues", "1", "--uplink", up1, "--uplink", up2, NULL };
+			       "--max-queues", "1", "--uplink", up1, "--uplink", up2,
+			       e->nb_poll_us ? "--poll-us" : NULL, (char *)e->nb_poll_us, NULL };
 		/* All of pvio-netback's threads on CPU 1 (they inherit it). */
 		e->netback = spawn(av, 1, -1, -1, log);
 	}
@@ -738,6 +740,7 @@ static void net_usage(FILE *f)
 {
 	fprintf(f, "  net options: --seconds S   measured window per run (default 4; --quick: 1)\n"
 		   "               --warmup S    warm-up before the window (default 2; --quick: 1)\n"
+		   "               --nb-poll-us N  pvio-netback's --poll-us (default: its own, 50)\n"
 		   "               --testpmd PATH (default dpdk-testpmd from PATH, package dpdk-dev)\n"
 		   "  Needs root (DPDK runtime folders), pvio-netback (libdpdk) and dpdk-testpmd.\n");
 }
@@ -762,6 +765,7 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "testpmd", required_argument, NULL, 'p' },
+		{ "nb-poll-us", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct env e = { .pviod = -1, .netback = -1 };
@@ -778,6 +782,7 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 		case 's': e.secs = atof(optarg); if (e.secs <= 0) return 2; break;
 		case 'w': e.warm = atof(optarg); if (e.warm < 0) return 2; break;
 		case 'p': e.testpmd = optarg; break;
+		case 'P': e.nb_poll_us = optarg; break;
 		default: return 2;
 		}
 	}
@@ -863,6 +868,7 @@ out:
 	bench_json_num(&j, "seconds_per_run", e.secs);
 	bench_json_num(&j, "warmup_seconds", e.warm);
 	bench_json_int(&j, "reps", reps);
+	bench_json_str(&j, "netback_poll_us", e.nb_poll_us ? e.nb_poll_us : "default (50)");
 	bench_json_str(&j, "note", "rates at the receiver, L2 frame bytes; cpu_ns_per_pkt: CPU "
 		       "of every process of the pipeline over the window / frames; g2g has no "
 		       "DPDK peer (baseline_value = vhost-user tx, same size)");
