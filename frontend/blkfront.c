@@ -290,9 +290,37 @@ static void lru_add_tail(struct bf_pcache *c, uint32_t i)
 }
 
 /*
+ * Retire one idle grant, least recently used first, into the free list.
+ * The backend may keep a grant mapped (its own persistent cache): then the
+ * revoke fails, the grant stays, and the next one is tried. false if none
+ * could be retired within tries.
+ */
+static bool pc_retire_one(struct bf_queue *q, unsigned tries)
+{
+	struct bf_pcache *c = &q->pc;
+
+	for (unsigned t = 0; t < tries && c->lru_head != BF_NONE; t++) {
+		uint32_t j = c->lru_head;
+
+		lru_del(c, j);
+		if (pvio_hv_revoke(q->f->hv, c->e[j].gref) == 0) {
+			pc_unhash(c, j);
+			c->nr--;
+			c->e[j].hnext = c->free_head;
+			c->free_head = j;
+			q->st_pg_evict++;
+			return true;
+		}
+		lru_add_tail(c, j);
+	}
+	return false;
+}
+
+/*
  * A persistent grant of gfn (writable, so any operation can use it) with a
- * use reference taken; BF_NONE when the cache cannot take it (the caller
- * grants this page for this request only).
+ * use reference taken; BF_NONE when none can be made now (the cache is
+ * full of grants in use or held by the backend, or the grant table itself
+ * is full and no idle grant of ours could be retired).
  */
 static uint32_t pc_get(struct bf_queue *q, uint64_t gfn)
 {
@@ -310,30 +338,21 @@ static uint32_t pc_get(struct bf_queue *q, uint64_t gfn)
 	q->st_pg_misses++;
 	if (!c->cap)
 		return BF_NONE;
-	if (c->free_head != BF_NONE) {
-		i = c->free_head;
-		c->free_head = c->e[i].hnext;
-	} else {
-		/* Full: evict the least recently used idle grant. The backend
-		 * may keep it mapped (its own persistent cache): then the
-		 * revoke fails, the grant stays, and we try the next one. */
-		for (unsigned tries = 0; tries < 32 && c->lru_head != BF_NONE; tries++) {
-			uint32_t j = c->lru_head;
-
-			lru_del(c, j);
-			if (pvio_hv_revoke(f->hv, c->e[j].gref) == 0) {
-				pc_unhash(c, j);
-				c->nr--;
-				q->st_pg_evict++;
-				i = j;
-				break;
-			}
-			lru_add_tail(c, j);
-		}
-		if (i == BF_NONE)
-			return BF_NONE;
-	}
+	if (c->free_head == BF_NONE && !pc_retire_one(q, 32))
+		return BF_NONE;
+	i = c->free_head;
+	c->free_head = c->e[i].hnext;
 	ref = pvio_hv_grant(f->hv, f->be_domid, gfn, false);
+	if (ref == -ENOSPC) {
+		/* The grant table is full: refs whose revoke failed (a backend
+		 * that died holding them), other queues' caches. Take back
+		 * refs whose holder let go, else shrink our own cache. */
+		if (__atomic_load_n(&f->def_n, __ATOMIC_RELAXED))
+			bf_retry_deferred(f, 64);
+		ref = pvio_hv_grant(f->hv, f->be_domid, gfn, false);
+		while (ref == -ENOSPC && pc_retire_one(q, 32))
+			ref = pvio_hv_grant(f->hv, f->be_domid, gfn, false);
+	}
 	if (ref < 0) {
 		c->e[i].hnext = c->free_head;
 		c->free_head = i;
@@ -647,10 +666,18 @@ static int issue_data_part(struct bf_queue *q, struct pvio_blkfront_req *r, uint
 			/* With persistent grants the backend keeps every grant
 			 * it sees mapped, so a one-off grant could not be
 			 * revoked: wait for cached grants to go idle (or for
-			 * the backend to drop idle ones) instead. */
+			 * the backend to drop idle ones) instead -- as long as
+			 * something is in flight to make that happen. With
+			 * nothing in flight nothing will change: fail. */
 			release_segs(q, sh);
 			shadow_put(q, s);
-			return 0;
+			if (q->inflight)
+				return 0;
+			bf_log_peer(f, "queue %u: no grant reference available (%llu held by "
+				    "backends that never released them)", q->idx,
+				    (unsigned long long)__atomic_load_n(&f->st_leaked_refs,
+									__ATOMIC_RELAXED));
+			return -ENOSPC;
 		} else {
 			/* The backend only reads the page of a WRITE. */
 			ref = pvio_hv_grant(f->hv, f->be_domid, sg->gfn, wr);
@@ -659,8 +686,8 @@ static int issue_data_part(struct bf_queue *q, struct pvio_blkfront_req *r, uint
 				shadow_put(q, s);
 				if (q->inflight)
 					return 0;   /* refs come back with responses */
-				bf_log(f, "queue %u: no grant reference left: %s", q->idx,
-				       strerror(-ref));
+				bf_log_peer(f, "queue %u: no grant reference left: %s", q->idx,
+					    strerror(-ref));
 				return ref;
 			}
 			sg->gref = (uint32_t)ref;

@@ -333,6 +333,102 @@ static void epoll_and_mix(void)
 	env_down(&e);
 }
 
+/* Take every free grant ref of the guest (as leaked refs would). */
+static unsigned take_refs(struct env *e, uint32_t *refs, unsigned max)
+{
+	unsigned n = 0;
+	int r;
+
+	while (n < max && (r = pvio_hv_grant(e->guest, 0, 0, true)) >= 0)
+		refs[n++] = (uint32_t)r;
+	return n;
+}
+
+static void give_refs(struct env *e, uint32_t *refs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		CHECK_EQ(pvio_hv_revoke(e->guest, refs[i]), 0);
+}
+
+/* The grant table runs out (refs leaked to dead backends look the same):
+ * with persistent grants the cache gives up idle grants to make room; with
+ * no ref at all and nothing in flight a request fails (-ENOSPC), it does
+ * not wait forever. */
+static void grant_exhaustion(bool pers)
+{
+	struct env e;
+	struct fb_cfg cfg = env_cfg_default();
+	struct pvio_blkfront_opts o;
+	struct pvio_blkfront *f;
+	struct pvio_blkfront_req r, *rp = &r, *done[1];
+	static uint32_t refs[20000];
+	uint8_t *a, *b;
+	unsigned n;
+
+	env_up(&e, &cfg, DISK, 16u << 20, FB_GOOD);
+	pvio_blkfront_opts_default(&o);
+	o.max_queues = 1;
+	o.max_ring_order = 0;
+	o.no_persistent = !pers;
+	f = open_ok(&e, &o);
+	a = pvio_blkfront_buf_alloc(f, 256 * 1024);
+	b = pvio_blkfront_buf_alloc(f, 256 * 1024);
+	REQUIRE(a && b);
+	memset(a, 0xaa, 256 * 1024);
+	memset(b, 0xbb, 256 * 1024);
+	memset(&r, 0, sizeof(r));
+	r.op = PVIO_BLKFRONT_WRITE;
+	r.len = 256 * 1024;
+	r.buf = a;
+	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), 1);
+	CHECK_EQ(pvio_blkfront_reap(f, 0, done, 1, 5000), 1);
+	CHECK_EQ(r.result, 0);
+
+	/* Table full: 64 idle persistent grants are all there is. */
+	n = take_refs(&e, refs, 20000);
+	CHECK(n > 1000);
+	r.buf = b;
+	r.offset = 256 * 1024;
+	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), 1);
+	CHECK_EQ(pvio_blkfront_reap(f, 0, done, 1, 5000), 1);
+	CHECK_EQ(r.result, pers ? 0 : -ENOSPC);
+	if (pers)
+		CHECK(memcmp(e.be.disk + 256 * 1024, b, 256 * 1024) == 0);
+
+	/* Nothing at all: fails, and in time. */
+	pvio_blkfront_buf_free(f, a, 256 * 1024);   /* revokes its grants... */
+	n += take_refs(&e, refs + n, 20000 - n);     /* ...which we take too */
+	pvio_blkfront_buf_free(f, b, 256 * 1024);
+	n += take_refs(&e, refs + n, 20000 - n);
+	a = pvio_blkfront_buf_alloc(f, 256 * 1024);
+	REQUIRE(a);
+	r.buf = a;
+	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), 1);
+	CHECK_EQ(pvio_blkfront_reap(f, 0, done, 1, 5000), 1);
+	CHECK_EQ(r.result, -ENOSPC);
+
+	/* Refs back: I/O works again. */
+	give_refs(&e, refs, n);
+	memset(a, 0xcc, 256 * 1024);
+	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), 1);
+	CHECK_EQ(pvio_blkfront_reap(f, 0, done, 1, 5000), 1);
+	CHECK_EQ(r.result, 0);
+	CHECK(memcmp(e.be.disk + 256 * 1024, a, 256 * 1024) == 0);
+	pvio_blkfront_buf_free(f, a, 256 * 1024);
+	pvio_blkfront_close(f);
+	env_down(&e);
+}
+
+static void grant_exhaustion_persistent(void)
+{
+	grant_exhaustion(true);
+}
+
+static void grant_exhaustion_oneoff(void)
+{
+	grant_exhaustion(false);
+}
+
 static void reopen(void)
 {
 	struct env e;
@@ -361,7 +457,8 @@ int main(void)
 		{ "open-errors", open_errors }, { "args-readonly", args_and_readonly },
 		{ "optional-ops", optional_ops }, { "small-units", small_units },
 		{ "buf-free", buf_free_persistent }, { "epoll-mix", epoll_and_mix },
-		{ "reopen", reopen },
+		{ "reopen", reopen }, { "no-refs-pers", grant_exhaustion_persistent },
+		{ "no-refs", grant_exhaustion_oneoff },
 	};
 
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
