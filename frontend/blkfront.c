@@ -662,6 +662,7 @@ static int issue_data_part(struct bf_queue *q, struct pvio_blkfront_req *r, uint
 		sg->pg = p->persistent ? pc_get(q, sg->gfn) : BF_NONE;
 		if (sg->pg != BF_NONE) {
 			sg->gref = q->pc.e[sg->pg].gref;
+			q->nogrant_since = 0;
 		} else if (p->persistent) {
 			/* With persistent grants the backend keeps every grant
 			 * it sees mapped, so a one-off grant could not be
@@ -672,6 +673,15 @@ static int issue_data_part(struct bf_queue *q, struct pvio_blkfront_req *r, uint
 			release_segs(q, sh);
 			shadow_put(q, s);
 			if (q->inflight)
+				return 0;
+			/* Nothing in flight: the backend drops idle persistent
+			 * grants on its own (blkback after 1 s, Linux on a
+			 * timer), and pins of a backend that died are released
+			 * by the hypervisor. Wait a little for that. */
+			long long now = bf_now_ms();
+			if (!q->nogrant_since)
+				q->nogrant_since = now;
+			if (now - q->nogrant_since < BF_NOGRANT_WAIT_MS)
 				return 0;
 			bf_log_peer(f, "queue %u: no grant reference available (%llu held by "
 				    "backends that never released them)", q->idx,

@@ -44,6 +44,8 @@
  * recently used) are ones the backend has already dropped from its cache,
  * and their revocation succeeds. */
 #define BF_PGRANT_MAX        2112u
+/* How long an idle queue waits for a persistent grant to free up. */
+#define BF_NOGRANT_WAIT_MS   3000
 #define BF_DEFER_MAX         16384u  /* refs whose revoke is retried later */
 #define BF_NONE              UINT32_MAX
 
@@ -145,6 +147,7 @@ struct bf_queue {
 	uint32_t nr_sh;
 	uint32_t free_head;
 	uint32_t inflight;
+	long long nogrant_since;      /* ms: no persistent grant could be had, idle */
 	struct bf_seg *segpool;
 	unsigned seg_per_slot;
 	uint64_t *ind_gfn;           /* nr_sh * ind_per_slot; granted read-only */

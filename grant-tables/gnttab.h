@@ -167,6 +167,7 @@ struct pvio_gnttab_view {
 	uint16_t self;                       /* our domid: what entries must name */
 	/* private */
 	struct pvio__gnt_active *active;     /* nr_entries pin states */
+	bool pins_external;                  /* active is the caller's memory */
 	struct pvio_gnttab_stats stats;
 };
 
@@ -186,6 +187,29 @@ PVIO_EXPORT int pvio_gnttab_view_init(struct pvio_gnttab_view *view,
  * GNTST_bad_handle.
  */
 PVIO_EXPORT void pvio_gnttab_view_fini(struct pvio_gnttab_view *view);
+
+/*
+ * Pin state in memory the caller provides (zeroed, 8-byte aligned,
+ * pvio_gnttab_pins_bytes(nr_entries) bytes), e.g. a memfd shared with the
+ * broker: if this process dies, the broker releases what it held with
+ * pvio_gnttab_release_dead_pins(), as Xen's gntdev unmaps a dead process's
+ * grants. Otherwise as pvio_gnttab_view_init(). The memory is not freed by
+ * view_fini.
+ */
+PVIO_EXPORT size_t pvio_gnttab_pins_bytes(uint32_t nr_entries);
+PVIO_EXPORT int pvio_gnttab_view_init_pins(struct pvio_gnttab_view *view,
+					   struct pvio_grant_entry_v1 *table, uint32_t nr_entries,
+					   void *mem, uint64_t nr_frames,
+					   uint16_t granter, uint16_t self, void *pins);
+/*
+ * For the broker, after the mapping process died: drop every pin recorded
+ * in pins (a dead view's state) and clear GTF_reading/GTF_writing on those
+ * refs of table, unless one of the other live views' pin tables (others)
+ * still pins the ref. Returns the number of pins dropped.
+ */
+PVIO_EXPORT uint64_t pvio_gnttab_release_dead_pins(struct pvio_grant_entry_v1 *table,
+						   uint32_t nr_entries, void *pins,
+						   void *const *others, unsigned nothers);
 /* Snapshot the counters. */
 PVIO_EXPORT void pvio_gnttab_view_stats(const struct pvio_gnttab_view *view,
 					struct pvio_gnttab_stats *out);

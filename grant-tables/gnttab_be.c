@@ -243,18 +243,29 @@ static inline uint8_t *frame_addr(const struct pvio_gnttab_view *v, uint32_t fra
 	return v->mem + (size_t)frame * PVIO_GNTTAB_PAGE_SIZE;
 }
 
-PVIO_EXPORT int pvio_gnttab_view_init(struct pvio_gnttab_view *view,
-				      struct pvio_grant_entry_v1 *table, uint32_t nr_entries,
-				      void *mem, uint64_t nr_frames,
-				      uint16_t granter, uint16_t self)
+PVIO_EXPORT size_t pvio_gnttab_pins_bytes(uint32_t nr_entries)
+{
+	return (size_t)nr_entries * sizeof(struct pvio__gnt_active);
+}
+
+PVIO_EXPORT int pvio_gnttab_view_init_pins(struct pvio_gnttab_view *view,
+					   struct pvio_grant_entry_v1 *table, uint32_t nr_entries,
+					   void *mem, uint64_t nr_frames,
+					   uint16_t granter, uint16_t self, void *pins)
 {
 	*view = (struct pvio_gnttab_view){ 0 };
 	if (!table || ((uintptr_t)table & 7) || !nr_entries || (!mem && nr_frames) ||
-	    granter == self || nr_frames > SIZE_MAX / PVIO_GNTTAB_PAGE_SIZE)
+	    granter == self || nr_frames > SIZE_MAX / PVIO_GNTTAB_PAGE_SIZE ||
+	    ((uintptr_t)pins & 7))
 		return -EINVAL;
-	view->active = calloc(nr_entries, sizeof(*view->active));
-	if (!view->active)
-		return -ENOMEM;
+	if (pins) {
+		view->active = pins;
+		view->pins_external = true;
+	} else {
+		view->active = calloc(nr_entries, sizeof(*view->active));
+		if (!view->active)
+			return -ENOMEM;
+	}
 	view->table = table;
 	view->nr_entries = nr_entries;
 	view->mem = mem;
@@ -263,6 +274,44 @@ PVIO_EXPORT int pvio_gnttab_view_init(struct pvio_gnttab_view *view,
 	view->granter = granter;
 	view->self = self;
 	return 0;
+}
+
+PVIO_EXPORT int pvio_gnttab_view_init(struct pvio_gnttab_view *view,
+				      struct pvio_grant_entry_v1 *table, uint32_t nr_entries,
+				      void *mem, uint64_t nr_frames,
+				      uint16_t granter, uint16_t self)
+{
+	return pvio_gnttab_view_init_pins(view, table, nr_entries, mem, nr_frames, granter,
+					  self, NULL);
+}
+
+PVIO_EXPORT uint64_t pvio_gnttab_release_dead_pins(struct pvio_grant_entry_v1 *table,
+						   uint32_t nr_entries, void *pins,
+						   void *const *others, unsigned nothers)
+{
+	struct pvio__gnt_active *a = pins;
+	uint64_t released = 0;
+
+	for (uint32_t ref = 0; ref < nr_entries; ref++) {
+		uint32_t held = pins_total(&a[ref]);
+		bool shared = false;
+
+		if (!held)
+			continue;
+		released += held;
+		memset(a[ref].pins, 0, sizeof(a[ref].pins));
+		a[ref].lock = 0;
+		/* Another live mapper of the same domain still pins it: the
+		 * bits are its too. */
+		for (unsigned i = 0; i < nothers && !shared; i++)
+			shared = pins_total(&((struct pvio__gnt_active *)others[i])[ref]) != 0;
+		if (shared)
+			continue;
+		/* Release: the granter may revoke once it sees the bits gone. */
+		pvio_fetch_and(pvio__gnt_word(&table[ref]),
+			       pvio__gnt_clear_mask(PVIO_GTF_reading | PVIO_GTF_writing));
+	}
+	return released;
 }
 
 PVIO_EXPORT void pvio_gnttab_view_fini(struct pvio_gnttab_view *view)
@@ -283,7 +332,8 @@ PVIO_EXPORT void pvio_gnttab_view_fini(struct pvio_gnttab_view *view)
 		pvio_fetch_and(pvio__gnt_word(&view->table[ref]),
 			       pvio__gnt_clear_mask(PVIO_GTF_reading | PVIO_GTF_writing));
 	}
-	free(view->active);
+	if (!view->pins_external)
+		free(view->active);
 	view->active = NULL;
 	view->stats.fini_released += released;
 }

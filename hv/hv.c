@@ -55,6 +55,11 @@ int pvio__hv_init(struct pvio_hv *hv, const struct pvio_hv_ops *ops, uint16_t do
 			goto err;
 		}
 	}
+	if (own->gt_fd < 0) {
+		/* No own grant table (xen: a backend-only handle). */
+		pvio__close_fd(&own->mem_fd);
+		return 0;
+	}
 	hv->gt_bytes = (size_t)own->gt_entries * sizeof(struct pvio_grant_entry_v1);
 	hv->gt = map_fd(own->gt_fd, hv->gt_bytes);
 	if (!hv->gt) {
@@ -84,6 +89,10 @@ static void foreign_drop(struct pvio_hv *hv, uint16_t domid)
 	/* Releases every pin still held: GTF_reading/writing cleared, so the
 	 * granter can revoke (its memory stays valid until munmap below). */
 	pvio_gnttab_view_fini(&f->view);
+	if (f->pins) {
+		hv->ops->register_pins(hv, domid, 0, -1);
+		munmap(f->pins, f->pins_bytes);
+	}
 	if (f->mem)
 		munmap(f->mem, f->mem_bytes);
 	munmap(f->gt, f->gt_bytes);
@@ -98,6 +107,11 @@ static void port_drop(struct pvio_hv *hv, pvio_evtchn_port_t port, bool tell_bro
 	if (!p)
 		return;
 	hv->ports[port] = NULL;
+	if (p->ch.ops) {
+		hv->ops->evtchn_release(hv, &p->ch);
+		free(p);
+		return;
+	}
 	/* Mark our end closed and wake the peer before the broker frees it. */
 	pvio_evtchn_set_state(&p->ch, PVIO_EVTCHN_CLOSED);
 	if (tell_broker && hv->ops && hv->ops->evtchn_close)
@@ -336,10 +350,37 @@ static struct hv_foreign *foreign_get(struct pvio_hv *hv, uint16_t granter, int 
 			goto fail;
 		}
 	}
-	r = pvio_gnttab_view_init(&f->view, f->gt, fds.gt_entries, f->mem,
-				  f->mem_bytes / PVIO_PAGE_SIZE, granter, hv->domid);
-	if (r < 0)
+	if (hv->ops->register_pins) {
+		/* Pins in a memfd the broker also holds: if we die, it
+		 * releases them (as Xen's gntdev does for a dead process). */
+		int pfd = memfd_create("pvio-pins", MFD_CLOEXEC);
+
+		f->pins_bytes = pvio_gnttab_pins_bytes(fds.gt_entries);
+		if (pfd < 0 || ftruncate(pfd, (off_t)f->pins_bytes) < 0) {
+			r = -errno;
+			if (pfd >= 0)
+				close(pfd);
+			goto fail;
+		}
+		f->pins = map_fd(pfd, f->pins_bytes);
+		r = f->pins ? hv->ops->register_pins(hv, granter, fds.gt_entries, pfd) : -ENOMEM;
+		close(pfd);
+		if (r < 0) {
+			if (f->pins)
+				munmap(f->pins, f->pins_bytes);
+			f->pins = NULL;
+			goto fail;
+		}
+	}
+	r = pvio_gnttab_view_init_pins(&f->view, f->gt, fds.gt_entries, f->mem,
+				       f->mem_bytes / PVIO_PAGE_SIZE, granter, hv->domid, f->pins);
+	if (r < 0) {
+		if (f->pins) {
+			hv->ops->register_pins(hv, granter, 0, -1);
+			munmap(f->pins, f->pins_bytes);
+		}
 		goto fail;
+	}
 	f->mem_fd = fds.mem_fd;
 	fds.mem_fd = -1;
 	pvio__close_fd(&fds.gt_fd);
@@ -378,8 +419,11 @@ PVIO_EXPORT int pvio_hv_map(struct pvio_hv *hv, uint16_t granter, struct pvio_gn
 			    unsigned n)
 {
 	int err = 0;
-	struct hv_foreign *f = foreign_get(hv, granter, &err);
+	struct hv_foreign *f;
 
+	if (hv->ops->map)
+		return hv->ops->map(hv, granter, ops, n);
+	f = foreign_get(hv, granter, &err);
 	if (!f) {
 		fail_map_ops(ops, n, err);
 		return 0;
@@ -390,9 +434,12 @@ PVIO_EXPORT int pvio_hv_map(struct pvio_hv *hv, uint16_t granter, struct pvio_gn
 PVIO_EXPORT int pvio_hv_unmap(struct pvio_hv *hv, uint16_t granter, struct pvio_gnt_map_op *ops,
 			      unsigned n)
 {
-	struct hv_foreign *f = granter <= PVIO_DOMID_MAX_GUEST ?
-		__atomic_load_n(&hv->foreign[granter], __ATOMIC_ACQUIRE) : NULL;
+	struct hv_foreign *f;
 
+	if (hv->ops->unmap)
+		return hv->ops->unmap(hv, granter, ops, n);
+	f = granter <= PVIO_DOMID_MAX_GUEST ?
+		__atomic_load_n(&hv->foreign[granter], __ATOMIC_ACQUIRE) : NULL;
 	if (!f) {
 		for (unsigned i = 0; i < n; i++)
 			ops[i].status = PVIO_GNTST_bad_handle;
@@ -423,6 +470,8 @@ PVIO_EXPORT int pvio_hv_map_ring(struct pvio_hv *hv, uint16_t granter, const uin
 	memset(m, 0, sizeof(*m));
 	if (n == 0 || n > PVIO_HV_RING_MAX_PAGES)
 		return -EINVAL;
+	if (hv->ops->map_ring)
+		return hv->ops->map_ring(hv, granter, refs, n, m);
 	f = foreign_get(hv, granter, &err);
 	if (!f)
 		return err;
@@ -479,6 +528,11 @@ PVIO_EXPORT void pvio_hv_unmap_ring(struct pvio_hv *hv, struct pvio_hv_ring_map 
 
 	if (!m->addr || m->n == 0 || m->n > PVIO_HV_RING_MAX_PAGES)
 		return;
+	if (hv->ops->unmap_ring) {
+		hv->ops->unmap_ring(hv, m);
+		memset(m, 0, sizeof(*m));
+		return;
+	}
 	if (m->n > 1)
 		munmap(m->addr, (size_t)m->n * PVIO_PAGE_SIZE);
 	f = m->granter <= PVIO_DOMID_MAX_GUEST ?
@@ -508,6 +562,8 @@ PVIO_EXPORT int pvio_hv_copy(struct pvio_hv *hv, struct pvio_gnt_copy_op *ops, u
 	unsigned i = 0;
 	int done = 0;
 
+	if (hv->ops->copy)
+		return hv->ops->copy(hv, ops, n);
 	/* Runs of consecutive ops on the same foreign domain go in one batch. */
 	while (i < n) {
 		int dom = copy_op_domid(&ops[i]);
@@ -540,8 +596,11 @@ PVIO_EXPORT int pvio_hv_pgrant_init(struct pvio_hv *hv, uint16_t granter,
 				    struct pvio_pgrant_cache *c, uint32_t max)
 {
 	int err = 0;
-	struct hv_foreign *f = foreign_get(hv, granter, &err);
+	struct hv_foreign *f;
 
+	if (hv->ops->pgrant_init)
+		return hv->ops->pgrant_init(hv, granter, c, max);
+	f = foreign_get(hv, granter, &err);
 	if (!f)
 		return err;
 	return pvio_pgrant_init(c, &f->view, max);
@@ -551,6 +610,8 @@ PVIO_EXPORT void pvio_hv_foreign_release(struct pvio_hv *hv, uint16_t granter)
 {
 	if (granter > PVIO_DOMID_MAX_GUEST)
 		return;
+	if (hv->ops->foreign_release)
+		hv->ops->foreign_release(hv, granter);
 	pthread_mutex_lock(&hv->lock);
 	foreign_drop(hv, granter);
 	pthread_mutex_unlock(&hv->lock);
@@ -560,8 +621,11 @@ PVIO_EXPORT int pvio_hv_foreign_mem(struct pvio_hv *hv, uint16_t granter, void *
 				    size_t *bytes)
 {
 	int err = 0;
-	struct hv_foreign *f = foreign_get(hv, granter, &err);
+	struct hv_foreign *f;
 
+	if (hv->ops->map)
+		return -EOPNOTSUPP;   /* no whole view of foreign memory (xen) */
+	f = foreign_get(hv, granter, &err);
 	if (!f)
 		return err;
 	*base = f->mem;
@@ -616,11 +680,44 @@ err:
 	return r;
 }
 
+/* A port whose channel the implementation made (ch->ops set). */
+static int port_install_ch(struct pvio_hv *hv, uint16_t remote, pvio_evtchn_port_t rport,
+			   pvio_evtchn_port_t *lport)
+{
+	struct hv_port *p = calloc(1, sizeof(*p));
+	pvio_evtchn_port_t port = 0;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->self_efd = p->peer_efd = -1;
+	r = hv->ops->evtchn_bind_ch(hv, remote, rport, &port, &p->ch);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	pthread_mutex_lock(&hv->lock);
+	if (port == 0 || port >= PVIO_HV_MAX_PORTS || hv->ports[port]) {
+		pthread_mutex_unlock(&hv->lock);
+		hv->ops->evtchn_release(hv, &p->ch);
+		free(p);
+		return -EPROTO;
+	}
+	__atomic_store_n(&hv->ports[port], p, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&hv->lock);
+	*lport = port;
+	return 0;
+}
+
 PVIO_EXPORT int pvio_hv_evtchn_alloc_unbound(struct pvio_hv *hv, uint16_t remote,
 					     pvio_evtchn_port_t *port)
 {
 	struct pvio_world_port_fds pf = { .shm_fd = -1, .self_efd = -1, .peer_efd = -1 };
-	int r = hv->ops->evtchn_alloc_unbound(hv, remote, &pf);
+	int r;
+
+	if (!hv->ops->evtchn_alloc_unbound)
+		return -EOPNOTSUPP;
+	r = hv->ops->evtchn_alloc_unbound(hv, remote, &pf);
 
 	if (r < 0)
 		return r;
@@ -631,8 +728,11 @@ PVIO_EXPORT int pvio_hv_evtchn_bind(struct pvio_hv *hv, uint16_t remote,
 				    pvio_evtchn_port_t rport, pvio_evtchn_port_t *lport)
 {
 	struct pvio_world_port_fds pf = { .shm_fd = -1, .self_efd = -1, .peer_efd = -1 };
-	int r = hv->ops->evtchn_bind(hv, remote, rport, &pf);
+	int r;
 
+	if (hv->ops->evtchn_bind_ch)
+		return port_install_ch(hv, remote, rport, lport);
+	r = hv->ops->evtchn_bind(hv, remote, rport, &pf);
 	if (r < 0)
 		return r;
 	return port_install(hv, &pf, lport);

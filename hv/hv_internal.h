@@ -25,6 +25,29 @@ struct pvio_hv_ops {
 			    struct pvio_world_port_fds *);
 	int  (*evtchn_close)(struct pvio_hv *, pvio_evtchn_port_t port);
 	int  (*xs_connect)(struct pvio_hv *, int *fd);
+	/* Optional: hand the broker our pin table for granter's grants (fd),
+	 * or take it back (fd < 0), so pins die with this process. */
+	int  (*register_pins)(struct pvio_hv *, uint16_t granter, uint32_t nr_entries, int fd);
+	/*
+	 * Optional: an implementation with its own grant and event machinery
+	 * (hv_xen.c, over the kernel's gntdev/evtchn) sets these and hv.c
+	 * hands the calls over instead of using foreign_fds views and
+	 * broker-made shared-page ports.
+	 */
+	int  (*map)(struct pvio_hv *, uint16_t granter, struct pvio_gnt_map_op *, unsigned n);
+	int  (*unmap)(struct pvio_hv *, uint16_t granter, struct pvio_gnt_map_op *, unsigned n);
+	int  (*map_ring)(struct pvio_hv *, uint16_t granter, const uint32_t *refs, unsigned n,
+			 struct pvio_hv_ring_map *);
+	void (*unmap_ring)(struct pvio_hv *, struct pvio_hv_ring_map *);
+	int  (*copy)(struct pvio_hv *, struct pvio_gnt_copy_op *, unsigned n);
+	int  (*pgrant_init)(struct pvio_hv *, uint16_t granter, struct pvio_pgrant_cache *,
+			    uint32_t max);
+	void (*foreign_release)(struct pvio_hv *, uint16_t granter);
+	/* Bind and fill *ch (with ch->ops set, ch->self_fd to poll); the
+	 * port must be below PVIO_HV_MAX_PORTS. evtchn_release undoes it. */
+	int  (*evtchn_bind_ch)(struct pvio_hv *, uint16_t remote, pvio_evtchn_port_t rport,
+			       pvio_evtchn_port_t *lport, struct pvio_evtchn *ch);
+	void (*evtchn_release)(struct pvio_hv *, struct pvio_evtchn *ch);
 	void (*fini)(struct pvio_hv *);           /* implementation's own state */
 };
 
@@ -43,6 +66,8 @@ struct hv_foreign {
 	void *gt;
 	size_t gt_bytes;
 	struct pvio_gnttab_view view;
+	void *pins;                      /* shared pin table (or NULL) */
+	size_t pins_bytes;
 };
 
 struct pvio_hv {

@@ -192,6 +192,28 @@ static int s_xs_connect(struct pvio_hv *hv, int *fd)
 	return call(S(hv), &q, &p, fd, 1);
 }
 
+static int s_register_pins(struct pvio_hv *hv, uint16_t granter, uint32_t nr, int fd)
+{
+	struct sock_impl *s = S(hv);
+	struct pvio_hvmsg_req q = { .op = PVIO_HVMSG_PINS, .a = { granter, nr } };
+	struct pvio_hvmsg_rsp p;
+	unsigned nfds = 0;
+	int fds[PVIO_HVMSG_MAX_FDS];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	q.seq = ++s->seq;
+	r = pvio__hvmsg_send(s->fd, &q, sizeof(q), fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	if (r == 0)
+		r = pvio__hvmsg_recv(s->fd, &p, sizeof(p), fds, PVIO_HVMSG_MAX_FDS, &nfds);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (r == 0 && p.seq != q.seq)
+		r = -EPROTO;
+	return r < 0 ? r : p.ret;
+}
+
 static void s_fini(struct pvio_hv *hv)
 {
 	struct sock_impl *s = S(hv);
@@ -216,6 +238,7 @@ static const struct pvio_hv_ops socket_ops = {
 	.evtchn_bind = s_bind,
 	.evtchn_close = s_close,
 	.xs_connect = s_xs_connect,
+	.register_pins = s_register_pins,
 	.fini = s_fini,
 };
 
@@ -283,6 +306,10 @@ PVIO_EXPORT int pvio_hv_socket_connect(const char *path, struct pvio_hv **out)
 PVIO_EXPORT int pvio_hv_open_env(struct pvio_hv **out)
 {
 	const char *s = getenv("PVIO_HV_FD");
+	const char *impl = getenv("PVIO_HV");
+
+	if (impl && strcmp(impl, "xen") == 0)
+		return pvio_hv_xen_open(out);
 	char *end;
 	long fd;
 

@@ -25,6 +25,9 @@ enum pvio_hvmsg_op {
 	PVIO_HVMSG_EVTCHN_BIND,        /* a0=remote a1=rport -> port; fds */
 	PVIO_HVMSG_EVTCHN_CLOSE,       /* a0=port */
 	PVIO_HVMSG_XS_CONNECT,         /* -> fd: a store connection as this domain */
+	PVIO_HVMSG_PINS,               /* a0=granter a1=nr_entries; fd: our pin table for
+					* its grants (no fd: forget it). pviod releases
+					* the pins if we die (gntdev's release on exit) */
 	PVIO_HVMSG_OP_MAX,
 };
 

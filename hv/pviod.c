@@ -21,19 +21,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "grant-tables/gnttab.h"
 #include "hv/proto.h"
 #include "hv/world.h"
 #include "xenstore/xsd.h"
 
 #define MAX_CONNS 4096
+#define MAX_PINREGS 32
+
+/* A mapping process's pin table for one granter's grants (PVIO_HVMSG_PINS). */
+struct pinreg {
+	bool used;
+	uint16_t granter;
+	uint32_t nr;
+	void *map;
+	size_t bytes;
+};
 
 struct conn {
+	struct pinreg *pins;             /* MAX_PINREGS, allocated on first use */
 	int fd;
 	uint64_t id;                     /* owner of the ports it allocates */
 	uint16_t domid;
@@ -86,10 +99,68 @@ static int conn_add(struct pviod *d, int fd, uint16_t domid)
 	return -EMFILE;
 }
 
+static void pinreg_drop(struct pinreg *p)
+{
+	if (p->used && p->map)
+		munmap(p->map, p->bytes);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The process behind connection ci is gone: release the pins it held on
+ * other domains' grants, unless another live process pins the same ref. */
+static void release_pins(struct pviod *d, unsigned ci)
+{
+	struct conn *c = &d->conns[ci];
+
+	if (!c->pins)
+		return;
+	for (unsigned k = 0; k < MAX_PINREGS; k++) {
+		struct pinreg *p = &c->pins[k];
+		struct pvio_world_dom_fds df;
+		void *others[64];
+		unsigned no = 0;
+
+		if (!p->used)
+			continue;
+		if (pvio_world_foreign_fds(d->w, PVIO_DOMID_DOM0, p->granter, &df) == 0) {
+			size_t gt_bytes = (size_t)df.gt_entries * 8;
+			void *gt = mmap(NULL, gt_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+					df.gt_fd, 0);
+
+			for (unsigned j = 0; j < MAX_CONNS && no < 64; j++) {
+				if (j == ci || !d->conns[j].used || !d->conns[j].pins)
+					continue;
+				for (unsigned m = 0; m < MAX_PINREGS && no < 64; m++)
+					if (d->conns[j].pins[m].used &&
+					    d->conns[j].pins[m].granter == p->granter &&
+					    d->conns[j].pins[m].nr == p->nr)
+						others[no++] = d->conns[j].pins[m].map;
+			}
+			if (gt != MAP_FAILED && p->nr <= df.gt_entries) {
+				uint64_t n = pvio_gnttab_release_dead_pins(gt, p->nr, p->map,
+									    others, no);
+				if (n && d->verbose)
+					logmsg("dom%u's connection closed: released %llu pins on "
+					       "dom%u's grants", c->domid, (unsigned long long)n,
+					       p->granter);
+			}
+			if (gt != MAP_FAILED)
+				munmap(gt, gt_bytes);
+			close(df.gt_fd);
+			if (df.mem_fd >= 0)
+				close(df.mem_fd);
+		}
+		pinreg_drop(p);
+	}
+	free(c->pins);
+	c->pins = NULL;
+}
+
 static void conn_close(struct pviod *d, unsigned i)
 {
 	if (!d->conns[i].used)
 		return;
+	release_pins(d, i);
 	epoll_ctl(d->ep, EPOLL_CTL_DEL, d->conns[i].fd, NULL);
 	close(d->conns[i].fd);
 	d->conns[i].used = false;
@@ -106,6 +177,12 @@ static void on_destroy(void *arg, uint16_t domid)
 	for (unsigned i = 0; i < MAX_CONNS; i++)
 		if (d->conns[i].used && d->conns[i].domid == domid)
 			conn_close(d, i);
+	/* Pin tables on its grants: nothing left to release. */
+	for (unsigned i = 0; i < MAX_CONNS; i++)
+		if (d->conns[i].used && d->conns[i].pins)
+			for (unsigned k = 0; k < MAX_PINREGS; k++)
+				if (d->conns[i].pins[k].used && d->conns[i].pins[k].granter == domid)
+					pinreg_drop(&d->conns[i].pins[k]);
 	if (d->xsd)
 		pvio_xsd_release_domain(d->xsd, domid);
 }
@@ -125,8 +202,49 @@ static void info_rsp(struct pvio_hvmsg_rsp *p, const struct pvio_hv_domain_info 
 	snprintf(p->name, sizeof(p->name), "%s", i->name);
 }
 
+static int handle_pins(struct pviod *d, unsigned ci, const struct pvio_hvmsg_req *q,
+		       int *in, unsigned nin)
+{
+	struct conn *c = &d->conns[ci];
+	struct pinreg *slot = NULL;
+	struct stat st;
+	void *map;
+	size_t bytes;
+
+	if (q->a[0] > PVIO_DOMID_MAX_GUEST)
+		return -EINVAL;
+	if (!c->pins) {
+		c->pins = calloc(MAX_PINREGS, sizeof(*c->pins));
+		if (!c->pins)
+			return -ENOMEM;
+	}
+	for (unsigned k = 0; k < MAX_PINREGS; k++)
+		if (c->pins[k].used && c->pins[k].granter == q->a[0])
+			pinreg_drop(&c->pins[k]);
+	if (nin == 0)
+		return 0;     /* forget it: the process released its pins */
+	if (c->domid != PVIO_DOMID_DOM0 || !pvio_world_domain_exists(d->w, (uint16_t)q->a[0]))
+		return -EPERM;
+	if (q->a[1] == 0 || q->a[1] > (1u << 24))
+		return -EINVAL;
+	bytes = pvio_gnttab_pins_bytes((uint32_t)q->a[1]);
+	if (fstat(in[0], &st) < 0 || (size_t)st.st_size < bytes)
+		return -EINVAL;
+	for (unsigned k = 0; k < MAX_PINREGS && !slot; k++)
+		if (!c->pins[k].used)
+			slot = &c->pins[k];
+	if (!slot)
+		return -ENOSPC;
+	map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, in[0], 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	*slot = (struct pinreg){ .used = true, .granter = (uint16_t)q->a[0],
+				 .nr = (uint32_t)q->a[1], .map = map, .bytes = bytes };
+	return 0;
+}
+
 static int handle(struct pviod *d, unsigned ci, const struct pvio_hvmsg_req *q,
-		  struct pvio_hvmsg_rsp *p, int *fds, unsigned *nfds)
+		  struct pvio_hvmsg_rsp *p, int *fds, unsigned *nfds, int *in, unsigned nin)
 {
 	uint16_t me = d->conns[ci].domid;
 	struct pvio_world_dom_fds df;
@@ -243,6 +361,8 @@ static int handle(struct pviod *d, unsigned ci, const struct pvio_hvmsg_req *q,
 		if (q->a[0] > UINT32_MAX)
 			return -EINVAL;
 		return pvio_world_evtchn_close(d->w, me, (pvio_evtchn_port_t)q->a[0]);
+	case PVIO_HVMSG_PINS:
+		return handle_pins(d, ci, q, in, nin);
 	case PVIO_HVMSG_XS_CONNECT:
 		if (!d->xsd)
 			return -EOPNOTSUPP;
@@ -270,20 +390,25 @@ static void conn_event(struct pviod *d, unsigned ci)
 	int r;
 
 	r = pvio__hvmsg_recv(d->conns[ci].fd, &q, sizeof(q), in, PVIO_HVMSG_MAX_FDS, &nin);
-	/* Clients never send fds: drop any. */
-	close_fds(in, nin);
 	if (r == -EAGAIN)
 		return;
 	if (r < 0) {
 		if (r != -ECONNRESET && d->verbose)
 			logmsg("dom%u: bad message (%s), closing its connection",
 			       d->conns[ci].domid, strerror(-r));
+		close_fds(in, nin);
 		conn_close(d, ci);
 		return;
 	}
+	/* Only PVIO_HVMSG_PINS carries an fd (one). */
+	if (q.op != PVIO_HVMSG_PINS || nin > 1) {
+		close_fds(in, nin);
+		nin = 0;
+	}
 	memset(&p, 0, sizeof(p));
 	p.seq = q.seq;
-	p.ret = handle(d, ci, &q, &p, out, &nout);
+	p.ret = handle(d, ci, &q, &p, out, &nout, in, nin);
+	close_fds(in, nin);
 	if (p.ret < 0) {
 		close_fds(out, nout);
 		nout = 0;
