@@ -383,7 +383,11 @@ static int start_request(struct blkback_queue *q, struct parsed *p)
 	if (!r)
 		return -EBUSY;   /* cannot happen: one slot per ring entry */
 	r->id = p->id;
-	r->rsp_op = p->op;
+	/* Linux blkfront (since XSA-376) insists that an INDIRECT request is
+	 * answered with its indirect_op, as Linux blkback does. */
+	r->rsp_op = p->op == PVIO_BLKIF_OP_INDIRECT &&
+		    (p->indirect_op == PVIO_BLKIF_OP_READ || p->indirect_op == PVIO_BLKIF_OP_WRITE)
+		    ? p->indirect_op : p->op;
 	q->st_reqs++;
 
 	if (op == PVIO_BLKIF_OP_INDIRECT) {
@@ -663,7 +667,9 @@ static void *poller(void *arg)
 		 * port stays masked meanwhile, so the frontend's kicks cost it
 		 * no system call. */
 		if (!broken && poll_ns && now_ns() - last_work < poll_ns) {
-			pvio_cpu_relax();
+			/* Read the clock every few dozen pauses only. */
+			for (int i = 0; i < 32; i++)
+				pvio_cpu_relax();
 			continue;
 		}
 		if (!broken) {

@@ -794,7 +794,9 @@ static void *queue_thread(void *arg)
 		/* Adaptive polling: spin for a while after work. The ports
 		 * stay masked meanwhile: the frontend's kicks cost nothing. */
 		if (!broken && poll_ns && nb_now_ns() - last_work < poll_ns) {
-			pvio_cpu_relax();
+			/* Read the clock every few dozen pauses only. */
+			for (int i = 0; i < 32; i++)
+				pvio_cpu_relax();
 			continue;
 		}
 		pvio_store_relaxed(&q->outq->sleeping, 1);

@@ -772,7 +772,8 @@ static void *uplink_thread(void *arg)
 			continue;
 		}
 		if (nb_now_ns() - last < poll_ns) {
-			pvio_cpu_relax();
+			for (int i = 0; i < 32; i++)
+				pvio_cpu_relax();
 			continue;
 		}
 		/* Sleep: until a forwarder kicks our backlog, the port has a
