@@ -172,6 +172,46 @@ int bench_ncpus(void)
 	return n > 0 ? (int)n : 1;
 }
 
+/* Total and idle jiffies from the "cpu" line of /proc/stat. */
+static int cpu_jiffies(unsigned long long *total, unsigned long long *idle)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n < 5)
+		return -EIO;
+	*total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+	*idle = v[3] + v[4];  /* idle + iowait */
+	return 0;
+}
+
+double bench_wait_idle(double min_idle, unsigned max_ms)
+{
+	uint64_t deadline = bench_now_ns() + (uint64_t)max_ms * 1000000ull;
+	double frac = -1;
+
+	do {
+		unsigned long long t0, i0, t1, i1;
+		struct timespec ts = { 0, 250 * 1000 * 1000 };
+
+		if (cpu_jiffies(&t0, &i0) < 0)
+			return -1;
+		nanosleep(&ts, NULL);
+		if (cpu_jiffies(&t1, &i1) < 0)
+			return -1;
+		frac = t1 > t0 ? (double)(i1 - i0) / (double)(t1 - t0) : 1;
+		if (frac >= min_idle)
+			break;
+	} while (bench_now_ns() < deadline);
+	return frac;
+}
+
 struct c2c {
 	uint64_t flag __attribute__((aligned(64)));
 	int cpu;

@@ -73,6 +73,11 @@ int bench_pin_self(int cpu);
 int bench_pin_pid(pid_t pid, int cpu);
 /* Number of online CPUs. */
 int bench_ncpus(void);
+/* Wait, up to max_ms, until the machine has been >= min_idle idle (0..1,
+ * from /proc/stat) over a 250 ms window: other people's builds and tests
+ * on a small machine spoil a measurement. Returns the last idle fraction
+ * seen (negative if /proc/stat is unreadable). */
+double bench_wait_idle(double min_idle, unsigned max_ms);
 /* Cache-line round trip between CPUs a and b in ns (median of a few short
  * ping-pong bursts), a probe of the machine's state: on a VM it moves when
  * the host moves the vCPUs (same or other core complex). The calling thread

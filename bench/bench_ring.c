@@ -401,6 +401,7 @@ struct rep {
 	double cpu[2][2];          /* [side][producer, consumer] CPU fraction */
 	double c2c_ns;             /* cache-line round trip just before the pair */
 	bool cpu_ok;               /* every thread got >= CPU_OK of a CPU */
+	double idle_before;        /* machine idle fraction before the pair */
 };
 
 struct rcase {
@@ -550,6 +551,11 @@ static void write_json(FILE *f, const struct cfg *c, struct rcase *cs, int n,
 	bench_json_int(&j, "reps", o->reps);
 	bench_json_bool(&j, "quick", o->quick);
 	bench_json_num(&j, "cpu_min_fraction", CPU_OK);
+	bench_json_str(&j, "reruns",
+		       o->quick ? "none (--quick)"
+				: "a repetition where a thread got < cpu_min_fraction of a CPU "
+				  "is rerun, up to 5 times; before each attempt the benchmark "
+				  "waits up to 30 s for the machine to be >= 95% idle");
 	bench_json_str(&j, "c2c_rtt_ns",
 		       "cache-line ping-pong round trip between the two CPUs, measured "
 		       "before each repetition: on a VM it shows where the host put the "
@@ -607,6 +613,8 @@ static void write_json(FILE *f, const struct cfg *c, struct rcase *cs, int n,
 				bench_json_null(&j, "baseline");
 			bench_json_num(&j, "c2c_rtt_ns", p->c2c_ns);
 			bench_json_bool(&j, "cpu_ok", p->cpu_ok);
+			if (p->idle_before >= 0)
+				bench_json_num(&j, "idle_before", p->idle_before);
 			bench_json_arr_begin(&j, "pvio_cpu");
 			bench_json_num(&j, NULL, p->cpu[SIDE_PVIO][0]);
 			bench_json_num(&j, NULL, p->cpu[SIDE_PVIO][1]);
@@ -674,7 +682,7 @@ static int ring_run(const struct bench_opts *o, int argc, char **argv)
 	struct rcase cs[4];
 	struct cfg c;
 	char path[4200], tpath[4200], machine[512];
-	int ncase = 0, rc = 1, max_retry = o->quick ? 0 : 3;
+	int ncase = 0, rc = 1, max_retry = o->quick ? 0 : 5;
 	uint64_t warm;
 	FILE *f;
 
@@ -746,6 +754,13 @@ static int ring_run(const struct bench_opts *o, int argc, char **argv)
 			struct rep *p = &k->reps[r];
 			int tries = 0;
 again:
+			/* Not in --quick: wait (up to 30 s) for the machine to be idle. */
+			if (!o->quick) {
+				bench_progress("ring %d/%d %s: rep %d/%d: waiting for idle CPUs",
+					       i + 1, ncase, k->name, r + 1, o->reps);
+				p->idle_before = bench_wait_idle(0.95, 30000);
+			} else
+				p->idle_before = -1;
 			p->c2c_ns = bench_c2c_rtt_ns(c.cpu_prod, c.cpu_cons);
 			/* A/B interleaved: rte_ring, then pvio, in every repetition. */
 			for (int s = c.have_rte ? 0 : 1; s < 2; s++) {
