@@ -29,6 +29,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pvio-blkback [options]\n"
 		"  Serves the vbd devices the toolstack creates (pvio block-attach).\n\n"
+		"  --hv xen|socket     hypervisor: a real Xen (libxengnttab/libxenevtchn,\n"
+		"                      xenstored), or pviod (default; also PVIO_HV=xen)\n"
 		"  --socket PATH       pviod's control socket (default $PVIO_SOCKET or\n"
 		"                      /run/pvio/pviod.sock)\n"
 		"  --engine NAME       io_uring (default), libaio, psync; per device: engine=\n"
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "hv", required_argument, NULL, 'H' },
 		{ "engine", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "max-queues", required_argument, NULL, 'q' },
@@ -76,6 +79,7 @@ int main(int argc, char **argv)
 	struct blkback_cfg cfg;
 	struct pvio_backend_opts bo = { .ops = &pvio_blkback_ops, .domain_idle = domain_idle };
 	const char *sock = NULL;
+	bool xen = false;
 	sigset_t mask;
 	int c, r;
 
@@ -83,6 +87,14 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
+		case 'H':
+			if (strcmp(optarg, "xen") && strcmp(optarg, "socket")) {
+				fprintf(stderr, "pvio-blkback: --hv: unknown '%s' (socket, xen)\n",
+					optarg);
+				return 2;
+			}
+			xen = strcmp(optarg, "xen") == 0;
+			break;
 		case 'e':
 			if (strcmp(optarg, "io_uring") && strcmp(optarg, "libaio") &&
 			    strcmp(optarg, "psync")) {
@@ -127,7 +139,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvio-blkback: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	r = sock ? pvio_hv_socket_connect(sock, &g_hv) : pvio_hv_open_env(&g_hv);
+	if (!xen && !sock) {
+		const char *e = getenv("PVIO_HV");
+		xen = e && strcmp(e, "xen") == 0;
+	}
+	if (xen) {
+		r = pvio_hv_xen_open(&g_hv);
+		if (r < 0) {
+			fprintf(stderr, "pvio-blkback: --hv xen: cannot open Xen (/dev/xen/gntdev, "
+				"/dev/xen/evtchn): %s%s\n", strerror(-r),
+				r == -EOPNOTSUPP ? " (built without libxengnttab/libxenevtchn)" :
+				r == -ENOENT ? " (not running on Xen, or xen-gntdev/xen-evtchn "
+					       "not loaded)" : "");
+			return 1;
+		}
+	} else {
+		r = sock ? pvio_hv_socket_connect(sock, &g_hv) : pvio_hv_open_env(&g_hv);
+	}
 	if (r < 0) {
 		fprintf(stderr, "pvio-blkback: cannot connect to pviod: %s\n", strerror(-r));
 		return 1;

@@ -53,6 +53,8 @@ static int kick(int fd)
 
 PVIO_EXPORT void pvio_evtchn_set_state(struct pvio_evtchn *ch, enum pvio_evtchn_end_state st)
 {
+	if (ch->ops)
+		return;
 	pvio_store_release(&self_end(ch)->state, (uint32_t)st);
 	if (st == PVIO_EVTCHN_CLOSED) {
 		/* Make the peer look: pairs with its consume + peer_state. */
@@ -64,16 +66,22 @@ PVIO_EXPORT void pvio_evtchn_set_state(struct pvio_evtchn *ch, enum pvio_evtchn_
 PVIO_EXPORT enum pvio_evtchn_end_state pvio_evtchn_peer_state(const struct pvio_evtchn *ch)
 {
 	/* Pairs with the release in the peer's pvio_evtchn_set_state(). */
-	uint32_t st = pvio_load_acquire(&peer_end(ch)->state);
+	uint32_t st;
 
+	if (__builtin_expect(ch->ops != NULL, 0))
+		return ch->ops->peer_state(ch);
+	st = pvio_load_acquire(&peer_end(ch)->state);
 	return st > PVIO_EVTCHN_CLOSED ? PVIO_EVTCHN_CLOSED : (enum pvio_evtchn_end_state)st;
 }
 
 PVIO_EXPORT int pvio_evtchn_notify(struct pvio_evtchn *ch)
 {
-	struct pvio_evtchn_end *p = peer_end(ch);
+	struct pvio_evtchn_end *p;
 	int r;
 
+	if (__builtin_expect(ch->ops != NULL, 0))
+		return ch->ops->notify(ch);
+	p = peer_end(ch);
 	/* Full-barrier RMW: our earlier ring writes are visible before pending,
 	 * and pending is set before we read masked. Pairs with the fence in
 	 * pvio_evtchn_unmask() (store masked=0; mb; load pending). */
@@ -103,9 +111,12 @@ static void drain(int fd)
 
 PVIO_EXPORT int pvio_evtchn_consume(struct pvio_evtchn *ch)
 {
-	struct pvio_evtchn_end *s = self_end(ch);
+	struct pvio_evtchn_end *s;
 	uint32_t was;
 
+	if (__builtin_expect(ch->ops != NULL, 0))
+		return ch->ops->consume(ch);
+	s = self_end(ch);
 	pvio_store_relaxed(&s->masked, 1u);
 	drain(ch->self_fd);
 	/* Acquire side of the peer's fetch_or: ring updates made before the
@@ -118,8 +129,13 @@ PVIO_EXPORT int pvio_evtchn_consume(struct pvio_evtchn *ch)
 
 PVIO_EXPORT void pvio_evtchn_unmask(struct pvio_evtchn *ch)
 {
-	struct pvio_evtchn_end *s = self_end(ch);
+	struct pvio_evtchn_end *s;
 
+	if (__builtin_expect(ch->ops != NULL, 0)) {
+		ch->ops->unmask(ch);
+		return;
+	}
+	s = self_end(ch);
 	pvio_store_relaxed(&s->masked, 0u);
 	/* Store-load: masked=0 visible before we read pending; pairs with the
 	 * fence between the peer's fetch_or(pending) and load(masked). Either
@@ -132,10 +148,16 @@ PVIO_EXPORT void pvio_evtchn_unmask(struct pvio_evtchn *ch)
 
 PVIO_EXPORT void pvio_evtchn_mask(struct pvio_evtchn *ch)
 {
+	if (__builtin_expect(ch->ops != NULL, 0)) {
+		ch->ops->mask(ch);
+		return;
+	}
 	pvio_store_relaxed(&self_end(ch)->masked, 1u);
 }
 
 PVIO_EXPORT bool pvio_evtchn_is_pending(const struct pvio_evtchn *ch)
 {
+	if (ch->ops)
+		return false;   /* not observable without consuming */
 	return pvio_load_acquire(&self_end(ch)->pending) != 0;
 }

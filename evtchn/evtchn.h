@@ -48,8 +48,25 @@ struct pvio_evtchn_shared {
 	struct pvio_evtchn_end end[2];
 };
 
+struct pvio_evtchn;
+
+/*
+ * A channel that is not a pvio shared page (a real Xen port bound through
+ * libxenevtchn): the functions below hand over to these when ch->ops is set.
+ * self_fd is still the fd to poll.
+ */
+struct pvio_evtchn_ops {
+	int  (*notify)(struct pvio_evtchn *ch);
+	int  (*consume)(struct pvio_evtchn *ch);
+	void (*unmask)(struct pvio_evtchn *ch);
+	void (*mask)(struct pvio_evtchn *ch);
+	enum pvio_evtchn_end_state (*peer_state)(const struct pvio_evtchn *ch);
+};
+
 /* A process's handle on its end of a channel. */
 struct pvio_evtchn {
+	const struct pvio_evtchn_ops *ops;   /* NULL: the shared-page channel */
+	void    *priv;                   /* ops' state */
 	struct pvio_evtchn_shared *sh;   /* mapped shared page */
 	int      self_fd;                /* eventfd: our wake-up (we read it) */
 	int      peer_fd;                /* eventfd: the peer's wake-up (we write it) */

@@ -64,7 +64,7 @@ static void unmap_entry(struct pvio_pgrant_cache *c, struct pvio_pgrant *e)
 		.addr = e->addr,
 	};
 
-	if (pvio_gnttab_unmap(c->view, &op, 1) != 1)
+	if (c->unmap(c->ctx, &op, 1) != 1)
 		c->stats.map_errors++;   /* cannot happen unless the view was torn down */
 }
 
@@ -102,19 +102,49 @@ static void reset_lists(struct pvio_pgrant_cache *c)
 	c->nr = 0;
 }
 
+static int view_map(void *ctx, struct pvio_gnt_map_op *ops, unsigned n)
+{
+	return pvio_gnttab_map(ctx, ops, n);
+}
+
+static int view_unmap(void *ctx, struct pvio_gnt_map_op *ops, unsigned n)
+{
+	return pvio_gnttab_unmap(ctx, ops, n);
+}
+
 PVIO_EXPORT int pvio_pgrant_init(struct pvio_pgrant_cache *c, struct pvio_gnttab_view *view,
 				 uint32_t max)
 {
+	int r;
+
+	if (!view || !view->active) {
+		*c = (struct pvio_pgrant_cache){ 0 };
+		return -EINVAL;
+	}
+	r = pvio_pgrant_init_mapper(c, view_map, view_unmap, view, view->nr_entries, false, max);
+	if (r == 0)
+		c->view = view;
+	return r;
+}
+
+PVIO_EXPORT int pvio_pgrant_init_mapper(struct pvio_pgrant_cache *c, pvio_pgrant_map_fn map,
+					pvio_pgrant_map_fn unmap, void *ctx, uint32_t nr_refs,
+					bool map_rw, uint32_t max)
+{
 	*c = (struct pvio_pgrant_cache){ 0 };
-	if (!view || !view->active || max >= NIL)
+	if (!map || !unmap || !nr_refs || max >= NIL)
 		return -EINVAL;
 	if (!max)
 		max = PVIO_PGRANT_DEFAULT_MAX;
 	c->ents = calloc(max, sizeof(*c->ents));
-	c->slot = calloc(view->nr_entries, sizeof(*c->slot));
+	c->slot = calloc(nr_refs, sizeof(*c->slot));
 	if (!c->ents || !c->slot)
 		goto err_free;
-	c->view = view;
+	c->map = map;
+	c->unmap = unmap;
+	c->ctx = ctx;
+	c->nr_refs = nr_refs;
+	c->map_rw = map_rw;
 	c->max = max;
 	reset_lists(c);
 	return 0;
@@ -141,7 +171,7 @@ PVIO_EXPORT void *pvio_pgrant_lookup(struct pvio_pgrant_cache *c, uint32_t ref, 
 {
 	uint32_t s;
 
-	if (!c->ents || ref >= c->view->nr_entries || !(s = c->slot[ref]) ||
+	if (!c->ents || ref >= c->nr_refs || !(s = c->slot[ref]) ||
 	    (write && !c->ents[s - 1].writable)) {
 		c->stats.misses++;
 		return NULL;
@@ -157,7 +187,9 @@ static int map_one(struct pvio_pgrant_cache *c, uint32_t ref, bool write, void *
 {
 	struct pvio_gnt_map_op op = { .ref = ref, .flags = write ? 0 : PVIO_GNTMAP_readonly };
 
-	pvio_gnttab_map(c->view, &op, 1);
+	if (c->map_rw)
+		op.flags = 0;
+	c->map(c->ctx, &op, 1);
 	if (gntst)
 		*gntst = op.status;
 	if (op.status != PVIO_GNTST_okay) {
@@ -180,7 +212,7 @@ PVIO_EXPORT int pvio_pgrant_insert(struct pvio_pgrant_cache *c, uint32_t ref, bo
 		*gntst = PVIO_GNTST_okay;
 	if (!c->ents)
 		return -EINVAL;
-	if (ref >= c->view->nr_entries) {
+	if (ref >= c->nr_refs) {
 		if (gntst)
 			*gntst = PVIO_GNTST_bad_gntref;
 		c->stats.map_errors++;
@@ -216,7 +248,8 @@ PVIO_EXPORT int pvio_pgrant_insert(struct pvio_pgrant_cache *c, uint32_t ref, bo
 	e = &c->ents[i];
 	c->free_head = e->next;
 	*e = (struct pvio_pgrant){
-		.addr = a, .ref = ref, .in_use = 1, .prev = NIL, .next = NIL, .writable = write,
+		.addr = a, .ref = ref, .in_use = 1, .prev = NIL, .next = NIL,
+		.writable = write || c->map_rw,
 	};
 	c->slot[ref] = i + 1;
 	c->nr++;
@@ -229,7 +262,7 @@ PVIO_EXPORT int pvio_pgrant_put(struct pvio_pgrant_cache *c, uint32_t ref)
 {
 	uint32_t s;
 
-	if (!c->ents || ref >= c->view->nr_entries || !(s = c->slot[ref]) ||
+	if (!c->ents || ref >= c->nr_refs || !(s = c->slot[ref]) ||
 	    !c->ents[s - 1].in_use)
 		return -EINVAL;
 	if (--c->ents[s - 1].in_use == 0) {

@@ -30,8 +30,18 @@
 
 struct pvio_pgrant;   /* one cached mapping (private) */
 
+/* How a cache maps and unmaps one grant: a pvio_gnttab_view (the default),
+ * or a real Xen's gntdev (hv/xen). Same contract as pvio_gnttab_map/unmap. */
+typedef int (*pvio_pgrant_map_fn)(void *ctx, struct pvio_gnt_map_op *ops, unsigned n);
+
 struct pvio_pgrant_cache {
-	struct pvio_gnttab_view *view;
+	struct pvio_gnttab_view *view;   /* NULL with pvio_pgrant_init_mapper() */
+	pvio_pgrant_map_fn map, unmap;
+	void *ctx;
+	uint32_t nr_refs;      /* refs above this are refused (bad_gntref) */
+	bool map_rw;           /* always map writable (a mapping cannot be
+				* upgraded in place): blkfront grants every
+				* persistent page read-write */
 	uint32_t max;          /* bound on cached mappings */
 	uint32_t nr;           /* cached mappings now */
 	uint64_t now;          /* caller's clock (any unit), stamped on put */
@@ -52,6 +62,10 @@ struct pvio_pgrant_cache {
  */
 PVIO_EXPORT int pvio_pgrant_init(struct pvio_pgrant_cache *c, struct pvio_gnttab_view *view,
 				 uint32_t max);
+/* Same, mapping through map/unmap(ctx, ...) for refs below nr_refs. */
+PVIO_EXPORT int pvio_pgrant_init_mapper(struct pvio_pgrant_cache *c, pvio_pgrant_map_fn map,
+					pvio_pgrant_map_fn unmap, void *ctx, uint32_t nr_refs,
+					bool map_rw, uint32_t max);
 /* pvio_pgrant_release_all(), then free the cache. Idempotent. */
 PVIO_EXPORT void pvio_pgrant_fini(struct pvio_pgrant_cache *c);
 

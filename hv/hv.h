@@ -11,7 +11,7 @@
  *   local   all domains are threads of one process (embedded programs, tests)
  *   socket  domains are processes; the broker daemon pviod owns the world and
  *           hands out memory, grant-table and event-channel fds (SCM_RIGHTS)
- *   xen     (later) real Xen through libxengnttab / libxenevtchn /
+ *   xen     real Xen (hv/xen/hv_xen.c), backend side only, through libxengnttab / libxenevtchn /
  *           libxenstore. The operations below are shaped after those
  *           libraries: batched grant map (xengnttab_map_domain_grant_refs),
  *           grant copy segments (xengnttab_grant_copy), one fd per bound
@@ -49,12 +49,19 @@ struct pvio_hv_world;
  * Open from the environment, as a pvio program does:
  *   PVIO_HV_FD=<n>       an inherited, already-bound guest connection (set by
  *                        `pvio run --domain NAME -- PROGRAM`)
+ *   PVIO_HV=xen          real Xen (pvio_hv_xen_open)
  *   PVIO_SOCKET=<path>   pviod's dom0 control socket (default
  *                        /run/pvio/pviod.sock); connecting requires the
  *                        socket's permissions (root-only, 0600)
  * Returns 0 and *out, or -errno (-ENOENT: no pviod).
  */
 int pvio_hv_open_env(struct pvio_hv **out);
+
+/* Xen implementation (PVIO_HV=xen in the environment selects it too):
+ * needs /dev/xen/gntdev and /dev/xen/evtchn (-ENOENT without them),
+ * -EOPNOTSUPP if pvio was built without libxengnttab/libxenevtchn.
+ * Backend side only: no own memory, grants or domain management. */
+int pvio_hv_xen_open(struct pvio_hv **out);
 
 /* Socket implementation, explicitly. */
 int pvio_hv_socket_connect(const char *ctrl_path, struct pvio_hv **out);  /* dom0 */
