@@ -17,9 +17,9 @@
  *    request into a slot and pushes it; the backend (consumer thread) copies
  *    it out (pvio_ring_back_pending + copy_request), writes a 16-byte
  *    response into the same slot and pushes it; the frontend copies the
- *    response out, which recycles the slot. pvio_ring_push_requests/
- *    push_responses are used as a driver uses them (they compute the
- *    notify flag, which is ignored: both sides poll).
+ *    response out, which recycles the slot. Both sides busy-poll, so they
+ *    publish with pvio_ring_publish_requests/_responses (store-release, no
+ *    notify decision, no full fence), as a polling driver does.
  * Both consumers check a sequence number in every message (and the pvio
  * frontend the id in every response), so nothing is optimised away.
  *
@@ -178,7 +178,7 @@ static void pvio_prod_##tag(struct run *r)                                      
 			*tag##_req_slot(&f, i) = msg;                           \
 		}                                                               \
 		pvio_ring_produce_requests(&f, k);                              \
-		(void)pvio_ring_push_requests(&f); /* polling: no notify */     \
+		pvio_ring_publish_requests(&f); /* polling: no notify */        \
 		next += k;                                                      \
 	}                                                                       \
 out:                                                                            \
@@ -224,7 +224,7 @@ static void pvio_cons_##tag(struct run *r)                                      
 			rsp.id = req.seq;                                       \
 			tag##_put_response(&b, &rsp);                           \
 		}                                                               \
-		(void)pvio_ring_push_responses(&b); /* polling: no notify */    \
+		pvio_ring_publish_responses(&b); /* polling: no notify */       \
 	}                                                                       \
 out:                                                                            \
 	r->t_end = bench_now_ns();                                              \

@@ -207,6 +207,19 @@ static inline bool pvio_ring_push_requests(struct pvio_ring_front *f)
 }
 
 /*
+ * Publish produced requests without deciding about a notification: for a
+ * caller whose peer busy-polls (it never sleeps on req_event). Saves the full
+ * fence of pvio_ring_push_requests(), the dominant cost of a push between
+ * two cores. A peer that may sleep must be served by the _push_ variant.
+ */
+static inline void pvio_ring_publish_requests(struct pvio_ring_front *f)
+{
+	/* Release: pairs with the acquire in pvio_ring_back_pending(). */
+	pvio_store_release(&f->sring->req_prod, f->req_prod_pvt);
+	f->req_pushed = f->req_prod_pvt;
+}
+
+/*
  * Responses ready to consume, or -EPROTO if the backend's rsp_prod claims
  * more responses than requests outstanding (or moved backwards).
  */
@@ -349,6 +362,14 @@ static inline bool pvio_ring_push_responses(struct pvio_ring_back *b)
 	pvio_mb();
 	return (uint32_t)(new_ - pvio_load_relaxed(&s->rsp_event)) <
 	       (uint32_t)(new_ - old);
+}
+
+/* Publish responses for a busy-polling frontend (no fence, no notify
+ * decision); see pvio_ring_publish_requests(). */
+static inline void pvio_ring_publish_responses(struct pvio_ring_back *b)
+{
+	/* Release: pairs with the acquire in pvio_ring_front_pending(). */
+	pvio_store_release(&b->sring->rsp_prod, b->rsp_prod_pvt);
 }
 
 /* RING_FINAL_CHECK_FOR_REQUESTS: > 0 more work, 0 safe to sleep, -EPROTO. */
