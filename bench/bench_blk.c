@@ -305,14 +305,21 @@ static void pv_detach(struct pv_env *e)
 	run_cmd(av, NULL, 0);
 }
 
+/* The number after "key" (and a colon, spaces allowed: fio writes
+ * "iops" : 123), or -1. */
 static double json_num(const char *s, const char *key)
 {
 	char pat[64];
 	const char *p;
 
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
 	p = strstr(s, pat);
-	return p ? strtod(p + strlen(pat), NULL) : -1;
+	if (!p)
+		return -1;
+	p += strlen(pat);
+	while (*p == ' ' || *p == ':')
+		p++;
+	return strtod(p, NULL);
 }
 
 static int pv_run(struct pv_env *e, const struct blk_case *c, double secs, uint64_t size,
@@ -355,7 +362,7 @@ static int pv_run(struct pv_env *e, const struct blk_case *c, double secs, uint6
 static double fio_iops(const char *path, bool direct, const struct blk_case *c, double secs,
 		       uint64_t size)
 {
-	char cmd[1024], buf[8192];
+	char cmd[1024], buf[65536];
 	FILE *f;
 	size_t n;
 
