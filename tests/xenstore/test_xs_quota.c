@@ -239,13 +239,17 @@ static void test_malformed(void)
 	healthy(10);
 	/* The store notices the EOF on its own time: give it a bounded number
 	 * of rounds (each a full request on the healthy connection). */
+	/* Both raw connections of this test are gone and nothing is left
+	 * open (st0 may still count a connection of the previous test that
+	 * the store had not reaped yet: hence <=). */
 	for (int i = 0; i < 1000; i++) {
 		pvio_xsd_get_stats(s.xsd, &st1);
-		if (st1.conns == st0.conns)
+		if (st1.conns_closed >= st0.conns_closed + 2 && st1.conns <= st0.conns)
 			break;
 		healthy(1);
 	}
-	CHECK(st1.conns == st0.conns);
+	CHECK(st1.conns_closed >= st0.conns_closed + 2);
+	CHECK(st1.conns <= st0.conns);
 }
 
 /* Requests without reading replies: the store stops reading this client
