@@ -281,58 +281,47 @@ struct parsed {
 	struct pvio_blkif_request_segment seg[PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST];
 };
 
+/* Fill p from a private copy of a request in either layout (the field names
+ * are the same; only offsets differ). */
+#define PARSE_REQUEST(p, req, ind_t, disc_t) do {                               \
+	memset((p), 0, sizeof(*(p)));                                          \
+	(p)->op = (req).operation;                                             \
+	if ((p)->op == PVIO_BLKIF_OP_INDIRECT) {                               \
+		const ind_t *in_ = (const void *)&(req);                       \
+		(p)->indirect_op = in_->indirect_op;                           \
+		(p)->nr_segments = in_->nr_segments;                           \
+		(p)->id = in_->id;                                             \
+		(p)->sector = in_->sector_number;                              \
+		memcpy((p)->indirect_grefs, in_->indirect_grefs,               \
+		       sizeof((p)->indirect_grefs));                           \
+	} else if ((p)->op == PVIO_BLKIF_OP_DISCARD) {                         \
+		const disc_t *ds_ = (const void *)&(req);                      \
+		(p)->discard_flag = ds_->flag;                                 \
+		(p)->id = ds_->id;                                             \
+		(p)->sector = ds_->sector_number;                              \
+		(p)->nr_sectors = ds_->nr_sectors;                             \
+	} else {                                                               \
+		(p)->nr_segments = (req).nr_segments;                          \
+		(p)->id = (req).id;                                            \
+		(p)->sector = (req).sector_number;                             \
+		memcpy((p)->seg, (req).seg, sizeof((p)->seg));                 \
+	}                                                                      \
+} while (0)
+
 static void take_request(struct blkback_queue *q, struct parsed *p)
 {
 	if (q->dev->x86_32) {
 		union pvio_blkif_x86_32_slot u;
 
 		pvio_blkif_x86_32_copy_request(&q->ring, &u.req);
-		memset(p, 0, sizeof(*p));
-		p->op = u.req.operation;
-		if (p->op == PVIO_BLKIF_OP_INDIRECT) {
-			const struct pvio_blkif_x86_32_request_indirect *in = (const void *)&u.req;
-			p->indirect_op = in->indirect_op;
-			p->nr_segments = in->nr_segments;
-			p->id = in->id;
-			p->sector = in->sector_number;
-			memcpy(p->indirect_grefs, in->indirect_grefs, sizeof(p->indirect_grefs));
-		} else if (p->op == PVIO_BLKIF_OP_DISCARD) {
-			const struct pvio_blkif_x86_32_request_discard *ds = (const void *)&u.req;
-			p->discard_flag = ds->flag;
-			p->id = ds->id;
-			p->sector = ds->sector_number;
-			p->nr_sectors = ds->nr_sectors;
-		} else {
-			p->nr_segments = u.req.nr_segments;
-			p->id = u.req.id;
-			p->sector = u.req.sector_number;
-			memcpy(p->seg, u.req.seg, sizeof(p->seg));
-		}
+		PARSE_REQUEST(p, u.req, struct pvio_blkif_x86_32_request_indirect,
+			      struct pvio_blkif_x86_32_request_discard);
 	} else {
 		union pvio_blkif_slot u;
 
 		pvio_blkif_copy_request(&q->ring, &u.req);
-		memset(p, 0, sizeof(*p));
-		p->op = u.req.operation;
-		if (p->op == PVIO_BLKIF_OP_INDIRECT) {
-			const struct pvio_blkif_request_indirect *in = (const void *)&u.req;
-			p->indirect_op = in->indirect_op;
-			p->nr_segments = in->nr_segments;
-			p->id = in->id;
-			p->sector = in->sector_number;
-			memcpy(p->indirect_grefs, in->indirect_grefs, sizeof(p->indirect_grefs));
-		} else if (p->op == PVIO_BLKIF_OP_DISCARD) {
-			const struct pvio_blkif_request_discard *ds = (const void *)&u.req;
-			p->discard_flag = ds->flag;
-			p->id = ds->id;
-			p->sector = ds->sector_number;
-			p->nr_sectors = ds->nr_sectors;
-		} else {
-			p->nr_segments = u.req.nr_segments;
-			p->id = u.req.id;
-			p->sector = u.req.sector_number;
-			memcpy(p->seg, u.req.seg, sizeof(p->seg));
-		}
+		PARSE_REQUEST(p, u.req, struct pvio_blkif_request_indirect,
+			      struct pvio_blkif_request_discard);
 	}
 }
 
