@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "xenstore/xenbus.h"
@@ -329,6 +330,12 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 				       &be->dw);
 	if (r < 0)
 		goto out;
+	if (opts->ready_fd) {
+		if (write(*opts->ready_fd, "ready\n", 6) < 0) {
+			/* the reader went away: nothing to tell */
+		}
+		close(*opts->ready_fd);
+	}
 	for (;;) {
 		struct pollfd pf[2 + MAX_DEVS];
 		int map[2 + MAX_DEVS];

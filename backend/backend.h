@@ -78,6 +78,10 @@ struct pvio_backend_opts {
 	/* Called after a device's domain has no device left (to release its
 	 * foreign mappings). */
 	void (*domain_idle)(struct pvio_backend *be, uint16_t domid);
+	/* If set: "ready\n" is written to *ready_fd, which is then closed,
+	 * once the store connection is up and the device watch is set (from
+	 * then on every device the toolstack creates is served). */
+	const int *ready_fd;
 };
 
 /* Run the control loop until stop_fd is readable; then disconnect every

@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"  --max-indirect N    feature-max-indirect-segments, 0 = off (default 256)\n"
 		"  --no-persistent     do not offer persistent grants\n"
 		"  --no-discard        do not offer discard\n"
+		"  --ready-fd N        write \"ready\\n\" to fd N once serving (the device\n"
+		"                      watch is set), then close it\n"
 		"  --verbose           log state changes\n"
 		"  --help\n", BLKBACK_DEFAULT_POLL_US);
 }
@@ -72,14 +74,16 @@ int main(int argc, char **argv)
 		{ "max-indirect", required_argument, NULL, 'i' },
 		{ "no-persistent", no_argument, NULL, 'P' },
 		{ "no-discard", no_argument, NULL, 'D' },
+		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct blkback_cfg cfg;
 	struct pvio_backend_opts bo = { .ops = &pvio_blkback_ops, .domain_idle = domain_idle };
-	const char *sock = NULL;
-	bool xen = false;
+	const char *sock = NULL, *hv = NULL;
+	int ready_fd = -1;
+	unsigned v;
 	sigset_t mask;
 	int c, r;
 
@@ -93,7 +97,12 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
-			xen = strcmp(optarg, "xen") == 0;
+			hv = optarg;
+			break;
+		case 'R':
+			if (parse_uint("--ready-fd", optarg, 1u << 20, &v))
+				return 2;
+			ready_fd = (int)v;
 			break;
 		case 'e':
 			if (strcmp(optarg, "io_uring") && strcmp(optarg, "libaio") &&
@@ -139,33 +148,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvio-blkback: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (!xen && !sock) {
-		const char *e = getenv("PVIO_HV");
-		xen = e && strcmp(e, "xen") == 0;
-	}
-	if (xen) {
-		r = pvio_hv_xen_open(&g_hv);
-		if (r < 0) {
-			fprintf(stderr, "pvio-blkback: --hv xen: cannot open Xen (/dev/xen/gntdev, "
-				"/dev/xen/evtchn): %s%s\n", strerror(-r),
-				r == -EOPNOTSUPP ? " (built without libxengnttab/libxenevtchn)" :
-				r == -ENOENT ? " (not running on Xen, or xen-gntdev/xen-evtchn "
-					       "not loaded)" : "");
-			return 1;
-		}
-	} else {
-		r = sock ? pvio_hv_socket_connect(sock, &g_hv) : pvio_hv_open_env(&g_hv);
-	}
-	if (r < 0) {
-		fprintf(stderr, "pvio-blkback: cannot connect to pviod: %s\n", strerror(-r));
+	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;
-	}
-	if (pvio_hv_domid(g_hv) != 0) {
-		fprintf(stderr, "pvio-blkback: must run as dom0 (connected as dom%u)\n",
-			pvio_hv_domid(g_hv));
-		pvio_hv_close(g_hv);
-		return 1;
-	}
+	if (ready_fd >= 0)
+		bo.ready_fd = &ready_fd;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

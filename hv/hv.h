@@ -63,6 +63,14 @@ int pvio_hv_open_env(struct pvio_hv **out);
  * Backend side only: no own memory, grants or domain management. */
 int pvio_hv_xen_open(struct pvio_hv **out);
 
+/* What a backend daemon does with its --hv/--socket options: hv "xen"
+ * opens Xen, "socket" (or NULL) pviod's socket sock (NULL: as
+ * pvio_hv_open_env, which also honours PVIO_HV=xen). On failure prints
+ * "<prog>: ..." naming what is missing on stderr and returns -errno. Also
+ * refuses (-EPERM) a connection that is not dom0. */
+int pvio_hv_open_backend(const char *prog, const char *hv, const char *sock,
+			 struct pvio_hv **out);
+
 /* Socket implementation, explicitly. */
 int pvio_hv_socket_connect(const char *ctrl_path, struct pvio_hv **out);  /* dom0 */
 int pvio_hv_socket_from_fd(int fd, struct pvio_hv **out);                 /* guest */

@@ -324,3 +324,44 @@ PVIO_EXPORT int pvio_hv_open_env(struct pvio_hv **out)
 	}
 	return pvio_hv_socket_connect(getenv("PVIO_SOCKET"), out);
 }
+
+PVIO_EXPORT int pvio_hv_open_backend(const char *prog, const char *hv, const char *sock,
+				     struct pvio_hv **out)
+{
+	bool xen = hv && strcmp(hv, "xen") == 0;
+	int r;
+
+	if (hv && !xen && strcmp(hv, "socket") != 0) {
+		fprintf(stderr, "%s: --hv: unknown '%s' (socket, xen)\n", prog, hv);
+		return -EINVAL;
+	}
+	if (!hv && !sock) {
+		const char *e = getenv("PVIO_HV");
+		xen = e && strcmp(e, "xen") == 0;
+	}
+	if (xen) {
+		r = pvio_hv_xen_open(out);
+		if (r < 0)
+			fprintf(stderr, "%s: --hv xen: cannot open Xen (/dev/xen/gntdev, "
+				"/dev/xen/evtchn): %s%s\n", prog, strerror(-r),
+				r == -EOPNOTSUPP ? " (built without libxengnttab/libxenevtchn)" :
+				r == -ENOENT ? " (not running on Xen, or xen-gntdev/xen-evtchn "
+					       "not loaded)" : "");
+	} else {
+		r = sock ? pvio_hv_socket_connect(sock, out) : pvio_hv_open_env(out);
+		if (r < 0)
+			fprintf(stderr, "%s: cannot connect to pviod (%s): %s\n", prog,
+				sock ? sock : getenv("PVIO_SOCKET") ? getenv("PVIO_SOCKET") :
+				PVIO_DEFAULT_SOCKET, strerror(-r));
+	}
+	if (r < 0)
+		return r;
+	if (pvio_hv_domid(*out) != 0) {
+		fprintf(stderr, "%s: must run as dom0 (connected as dom%u)\n", prog,
+			pvio_hv_domid(*out));
+		pvio_hv_close(*out);
+		*out = NULL;
+		return -EPERM;
+	}
+	return 0;
+}

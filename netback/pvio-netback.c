@@ -51,6 +51,8 @@ static void usage(FILE *f)
 		"  Serves the vif devices the toolstack creates: each vif is a port of the\n"
 		"  L2 learning switch of its bridge (backend key 'bridge'); DPDK ports are\n"
 		"  the bridges' uplinks.\n\n"
+		"  --hv xen|socket         hypervisor: a real Xen (libxengnttab/libxenevtchn,\n"
+		"                          xenstored), or pviod (default; also PVIO_HV=xen)\n"
 		"  --socket PATH           pviod's control socket (default $PVIO_SOCKET or\n"
 		"                          /run/pvio/pviod.sock)\n"
 		"  --uplink [BRIDGE=]VDEV  a DPDK vdev (e.g. net_tap0,iface=pv0 or\n"
@@ -186,9 +188,10 @@ int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_UPLINK, O_VDEV, O_DEFBR, O_MAXQ, O_POLL, O_BPKTS, O_BBYTES,
 	       O_DRAIN, O_AGE, O_MACN, O_MBUFS, O_NOSG, O_NOGSO, O_NOCSUM6, O_NOMCAST,
-	       O_NOSPLIT, O_NOCTRL, O_STATS, O_READY, O_VERBOSE, O_HELP };
+	       O_NOSPLIT, O_NOCTRL, O_STATS, O_READY, O_VERBOSE, O_HELP, O_HV };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "hv", required_argument, NULL, O_HV },
 		{ "uplink", required_argument, NULL, O_UPLINK },
 		{ "vdev", required_argument, NULL, O_VDEV },
 		{ "default-bridge", required_argument, NULL, O_DEFBR },
@@ -228,10 +231,10 @@ int main(int argc, char **argv)
 	const char *vdevs[MAX_UPLINKS];
 	char *eal_argv[MAX_EAL_ARGS + 2 * MAX_UPLINKS + 8];
 	char prefix[64], runtime_dir[4096] = "";
-	const char *sock = NULL;
-	unsigned nspec = 0, nvdev = 0, ready_fd = 0, v;
-	int eal_argc = 0, user_eal = -1, c, r, rc = 1;
-	bool have_ready = false, auto_prefix = false;
+	const char *sock = NULL, *hv = NULL;
+	unsigned nspec = 0, nvdev = 0, v;
+	int eal_argc = 0, user_eal = -1, c, r, rc = 1, ready_fd = -1;
+	bool auto_prefix = false;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cpu_set_t cpus;
 	sigset_t mask;
@@ -327,9 +330,17 @@ int main(int argc, char **argv)
 		case O_NOCTRL: cfg.feat_ctrl = false; break;
 		case O_STATS: g_stats_file = optarg; break;
 		case O_READY:
-			if (parse_uint("--ready-fd", optarg, 0, 1u << 20, &ready_fd))
+			if (parse_uint("--ready-fd", optarg, 0, 1u << 20, &v))
 				return 2;
-			have_ready = true;
+			ready_fd = (int)v;
+			break;
+		case O_HV:
+			if (strcmp(optarg, "xen") && strcmp(optarg, "socket")) {
+				fprintf(stderr, "pvio-netback: --hv: unknown '%s' (socket, xen)\n",
+					optarg);
+				return 2;
+			}
+			hv = optarg;
 			break;
 		case O_VERBOSE: cfg.verbose = bo.verbose = true; break;
 		case O_HELP: case 'h': usage(stdout); return 0;
@@ -401,16 +412,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = sock ? pvio_hv_socket_connect(sock, &g_hv) : pvio_hv_open_env(&g_hv);
-	if (r < 0) {
-		fprintf(stderr, "pvio-netback: cannot connect to pviod: %s\n", strerror(-r));
+	if (pvio_hv_open_backend("pvio-netback", hv, sock, &g_hv) < 0)
 		return 1;
-	}
-	if (pvio_hv_domid(g_hv) != 0) {
-		fprintf(stderr, "pvio-netback: must run as dom0 (connected as dom%u)\n",
-			pvio_hv_domid(g_hv));
-		goto out_hv;
-	}
 
 	sched_getaffinity(0, sizeof(cpus), &cpus);
 	r = rte_eal_init(eal_argc, eal_argv);
@@ -442,12 +445,8 @@ int main(int argc, char **argv)
 	bo.stop_fd = g_stop_efd;
 	bo.ctx = &nb_sw.cfg;
 	write_stats_file();
-	if (have_ready) {
-		if (write((int)ready_fd, "ready\n", 6) < 0) {
-			/* the reader went away: nothing to tell */
-		}
-		close((int)ready_fd);
-	}
+	if (ready_fd >= 0)
+		bo.ready_fd = &ready_fd;
 	r = pvio_backend_run(g_hv, &bo);
 	if (r < 0)
 		fprintf(stderr, "pvio-netback: %s\n", strerror(-r));
