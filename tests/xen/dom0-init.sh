@@ -2,29 +2,13 @@
 # /init of the nested-Xen dom0 (tests/xen/test_xen_blk.sh). The kernel
 # command line picks the backend: pviomode=pvio (pvio-blkback --hv xen,
 # xen-blkback NOT loaded) or pviomode=kernel (Linux xen-blkback, for
-# reference). Every check prints one "RESULT <name> PASS|FAIL|SKIP <detail>"
-# line; the host collects them from the console.
-/bin/busybox --install -s /bin
-export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/bin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
-mkdir -p /proc /sys /dev /tmp /run /var/run; mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/shm /dev/pts /data; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o size=200m tmpfs /data
-mkdir -p /var/run/xen /var/run/xenstored /var/lib/xen /var/log/xen/console /var/lib/xenstored
-up(){ echo "== [dom0 $(cut -d' ' -f1 /proc/uptime)] $*"; }
-res(){ echo "RESULT $*"; }
+# reference).
+. /etc/dom0-common.sh
+mkdir -p /data; mount -t tmpfs -o size=200m tmpfs /data
 mode=pvio; grep -q pviomode=kernel /proc/cmdline && mode=kernel
 up "INIT mode=$mode"
-MODS="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc loop"
-[ $mode = kernel ] && MODS="$MODS xen-blkback"
-for m in $MODS; do insmod /mods/$m.ko || echo "insmod $m FAILED"; done
-mount -t xenfs xenfs /proc/xen
+if [ $mode = kernel ]; then dom0_start loop xen-blkback; else dom0_start loop; fi
 echo "blkback module loaded: $(grep -c '^xen_blkback' /proc/modules)"
-
-xenstored --pid-file /var/run/xen/xenstored.pid; echo "xenstored rc=$?"
-i=0; while [ ! -s /var/run/xen/xenstored.pid ] && [ $i -lt 50 ]; do usleep 100000; i=$((i+1)); done
-xen-init-dom0 >/dev/null; echo "xen-init-dom0 rc=$?"
-xenconsoled --pid-file=/var/run/xen/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
-up "xenstored + xenconsoled up"
 
 # The disks: a 32 MiB read-write image and a 4 MiB read-only one, with
 # markers dom0 wrote for the domU to find.
@@ -43,19 +27,8 @@ bp=$(sed -n 's/.*blkfront_params=\([^ ]*\).*/\1/p' /proc/cmdline)
 sed -e "s|@T0@|$t0|" -e "s|@T1@|$t1|" -e "s|@BP@|${bp:-none}|" /etc/xen/domu.cfg.in > /etc/xen/domu.cfg
 
 BPID=
-if [ $mode = pvio ]; then
-	pvio-blkback --hv xen --verbose --max-queues 2 > /var/log/pvio-blkback.log 2>&1 &
-	BPID=$!
-	# Ready when its device watch is registered: poll for the process
-	# and its xenstore socket (no fixed sleep).
-	i=0; while [ $i -lt 50 ]; do
-		ls -l /proc/$BPID/fd 2>/dev/null | grep -q socket && break
-		usleep 100000; i=$((i+1))
-	done
-	kill -0 $BPID 2>/dev/null && res blkback_started PASS "pid=$BPID" || { res blkback_started FAIL; cat /var/log/pvio-blkback.log; }
-	FD0=$(ls /proc/$BPID/fd | wc -l)
-	echo "pvio-blkback fds before xl create: $FD0"
-fi
+[ $mode = pvio ] && backend_start blkback /var/log/pvio-blkback.log \
+	pvio-blkback --hv xen --verbose --max-queues 2
 
 up "xl create"
 xl create /etc/xen/domu.cfg; rc=$?
@@ -97,11 +70,7 @@ fi
 got=$(head -c 12 /data/ro.img)
 [ "$got" = RO-DISK-MARK ] && res ro_image_untouched PASS || res ro_image_untouched FAIL "'$got'"
 
-if [ $mode = pvio ]; then
-	FD1=$(ls /proc/$BPID/fd | wc -l)
-	echo "pvio-blkback fds while connected: $FD1"
-	ls -l /proc/$BPID/fd | sed 's/^/  fd: /'
-fi
+[ $mode = pvio ] && backend_note_connected
 up "xl destroy"
 xl destroy domu; echo "xl destroy rc=$?"
 # The backend nodes go away when the backend has let go.
@@ -109,15 +78,8 @@ i=0; while [ $i -lt 240 ] && xenstore-read $BE/state >/dev/null 2>&1; do usleep 
 xenstore-read $BE/state >/dev/null 2>&1 && res backend_dir_removed FAIL "still there" \
 	|| res backend_dir_removed PASS "after $((i/4))s"
 if [ $mode = pvio ]; then
-	i=0; while [ $i -lt 160 ]; do
-		FD2=$(ls /proc/$BPID/fd 2>/dev/null | wc -l)
-		[ "$FD2" = "$FD0" ] && break
-		usleep 250000; i=$((i+1))
-	done
-	kill -0 $BPID 2>/dev/null && res blkback_survives_destroy PASS || res blkback_survives_destroy FAIL
-	[ "$FD2" = "$FD0" ] && res no_fd_leak PASS "fds before=$FD0 connected=$FD1 after=$FD2" \
-		|| { res no_fd_leak FAIL "fds before=$FD0 after=$FD2"; ls -l /proc/$BPID/fd; }
-	kill -TERM $BPID; wait $BPID; echo "pvio-blkback exit status $?"
+	backend_check_idle blkback
+	backend_stop blkback
 	echo "----- pvio-blkback log -----"; cat /var/log/pvio-blkback.log
 fi
 echo "----- hotplug log -----"; cat /var/log/xen/hotplug.log 2>/dev/null

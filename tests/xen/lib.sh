@@ -1,0 +1,157 @@
+# Shared by the nested-Xen tests (tests/xen/test_xen_*.sh; sourced, bash):
+# fetch the Debian packages, build the dom0/domU initramfs images, boot Xen
+# under QEMU TCG, and judge the RESULT lines the guests print.
+#   PVIO_XEN_LOG=FILE   keep the console log there
+#   PVIO_XEN_CACHE=DIR  where the downloaded packages are unpacked
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+skip() { echo "SKIP: $*"; exit 77; }
+
+# xen_setup BACKEND-BINARY: skip unless everything is here; then set R (the
+# unpacked packages), kver, M (its modules), BB (busybox) and work (a
+# temporary directory removed at exit, with QEMU if still running).
+xen_setup() {
+	command -v qemu-system-x86_64 >/dev/null ||
+		skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+	[ -x "$1" ] || skip "$1 not built"
+	ldd "$1" | grep -q libxengnttab ||
+		skip "pvio built without libxengnttab/libxenevtchn (hv/xen is a stub)"
+	"$here/fetch.sh" || skip "cannot fetch the Debian Xen/kernel/busybox packages"
+	cache=${PVIO_XEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvio-xen}
+	R=$cache/root
+	kver=$(ls "$R/lib/modules" | head -1)
+	M=$R/lib/modules/$kver/kernel
+	BB=$R/bin/busybox
+	work=$(mktemp -d /tmp/pvio-xen.XXXXXX)
+	qpid=
+	trap xen_cleanup EXIT
+	trap 'exit 1' INT TERM
+	export LD_LIBRARY_PATH=$R/usr/lib/x86_64-linux-gnu:$R/lib/x86_64-linux-gnu
+}
+
+xen_cleanup() {
+	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
+		kill "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+
+# addbin ROOT DIR FILE...: copy binaries and every shared library they need.
+addbin() {
+	local root=$1 dir=$2; shift 2
+	mkdir -p "$root/$dir" "$root/lib/x86_64-linux-gnu" "$root/lib64"
+	for f; do
+		cp -L "$f" "$root/$dir/" || return 1
+		ldd "$f" | awk '/=> \//{print $3} /^\t\/lib64/{print $1}' | while read -r l; do
+			case $l in
+			*/ld-linux-x86-64.so.2) cp -Ln "$l" "$root/lib64/" ;;
+			*) cp -Ln "$l" "$root/lib/x86_64-linux-gnu/" ;;
+			esac
+		done
+	done
+}
+
+mkcpio() { (cd "$1" && find . | "$BB" cpio -o -H newc 2>/dev/null | gzip -1) > "$2"; }
+
+# xen_mods ROOT MODULE...: copy kernel modules (paths under kernel/, no .ko).
+xen_mods() {
+	local root=$1; shift
+	mkdir -p "$root/mods"
+	for m; do
+		cp "$M/$m.ko" "$root/mods/" || skip "module $m missing from $kver"
+	done
+}
+
+# xen_domu ROOT INIT MODULE...: a domU initramfs tree (busybox, /init).
+xen_domu() {
+	local root=$1 init=$2; shift 2
+	mkdir -p "$root/bin"
+	cp "$BB" "$root/bin/busybox"
+	cp "$here/$init" "$root/init"
+	xen_mods "$root" "$@"
+}
+
+# xen_dom0 ROOT INIT MODULE...: a dom0 initramfs tree: busybox, /init and
+# dom0-common.sh, Xen's modules and toolstack, the domU kernel.
+xen_dom0() {
+	local root=$1 init=$2 X=$R/usr/lib/xen-4.17/bin gcc_s; shift 2
+	mkdir -p "$root/bin" "$root/boot" "$root/etc/xen/scripts" "$root/usr/bin"
+	cp "$BB" "$root/bin/busybox"
+	cp "$here/$init" "$root/init"
+	cp "$here/dom0-common.sh" "$root/etc/"
+	xen_mods "$root" drivers/xen/xen-privcmd drivers/xen/xenfs/xenfs drivers/xen/xen-evtchn \
+		drivers/xen/xen-gntdev drivers/xen/xen-gntalloc "$@"
+	addbin "$root" usr/lib/xen-4.17/bin "$X/xenstored" "$X/xen-init-dom0" "$X/xenconsoled" \
+		"$X/xl" "$X/libxl-save-helper" || return 1
+	addbin "$root" usr/bin "$R/usr/bin/xenstore" || return 1
+	for t in read write ls list rm exists; do ln -sf xenstore "$root/usr/bin/xenstore-$t"; done
+	gcc_s=$(gcc -print-file-name=libgcc_s.so.1 2>/dev/null)
+	[ -f "$gcc_s" ] || gcc_s=/lib/x86_64-linux-gnu/libgcc_s.so.1
+	cp -L "$gcc_s" "$root/lib/x86_64-linux-gnu/"   # xl's pthread_cancel needs it
+	xen_domu_kernel "$root/boot/vmlinux" || return 1
+}
+
+# xen_domu_kernel DEST: the domU kernel as a plain ELF image (the payload of
+# Debian's bzImage, unpacked once into the cache). libxl then loads it
+# without decompressing: libxc's in-dom0 XZ decompression failed now and
+# then here ("unable to XZ decompress kernel") on the same file that had
+# just booted another domU.
+xen_domu_kernel() {
+	local z=$R/boot/vmlinuz-$kver elf=$cache/vmlinux-$kver off
+	if [ ! -s "$elf" ]; then
+		off=$(LC_ALL=C grep -abo -m1 "$(printf '\3757zXZ')" "$z" | head -1 | cut -d: -f1)
+		[ -n "$off" ] || { echo "no XZ payload in $z" >&2; return 1; }
+		tail -c +$((off + 1)) "$z" | xz -dc --single-stream > "$elf.tmp" 2>/dev/null &&
+			mv "$elf.tmp" "$elf" || { echo "cannot unpack $z" >&2; rm -f "$elf.tmp"; return 1; }
+	fi
+	cp "$elf" "$1"
+}
+
+# xen_boot DOM0-ROOT CMDLINE-EXTRA: pack the dom0 image, boot Xen with it
+# (one vCPU: the machine is shared) until dom0 powers off; the console is
+# then in $log.txt.
+xen_boot() {
+	local start qrc
+	mkcpio "$1" "$work/dom0.gz"
+	gunzip -c "$R"/boot/xen-4.17-amd64.gz > "$work/xen"
+	cp "$R/boot/vmlinuz-$kver" "$work/vmlinuz"
+	echo "images: dom0 $(du -h "$work/dom0.gz" | cut -f1)"
+	log=${PVIO_XEN_LOG:-$work/console.log}
+	start=$(date +%s)
+	(cd "$work" && exec timeout 600 qemu-system-x86_64 -accel tcg -cpu max,-smap -m 2048 -smp 1 \
+		-nographic -no-reboot -kernel xen \
+		-append 'console=com1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1' \
+		-initrd "vmlinuz console=hvc0 $2,dom0.gz") < /dev/null > "$log" 2>&1 &
+	qpid=$!
+	wait "$qpid"; qrc=$?
+	qpid=
+	echo "QEMU exited with $qrc after $(( $(date +%s) - start ))s"
+	tr -d '\r' < "$log" > "$log.txt"
+}
+
+# xen_judge WHAT NEEDED-RESULT...: every needed RESULT passed (or skipped),
+# none failed, dom0 finished. Prints the console's tail on failure.
+xen_judge() {
+	local what=$1 fail=0 why= n; shift
+	echo "---------------- results"
+	grep -a '^RESULT' "$log.txt" | sort -u | tee "$work/results"
+	for n; do
+		grep -q "^RESULT $n \(PASS\|SKIP\)" "$work/results" || { why="$why $n"; fail=1; }
+	done
+	grep -q '^RESULT [a-z_0-9]* FAIL' "$work/results" && fail=1
+	grep -a -q 'DOM0-DONE' "$log.txt" || { why="$why dom0-did-not-finish"; fail=1; }
+	if [ $fail != 0 ]; then
+		echo "---------------- console (last 150 lines)"
+		tail -150 "$log.txt"
+		echo "---------------- failed"
+		grep '^RESULT [a-z_0-9]* FAIL' "$work/results"
+		echo "FAIL: $what: missing or failed:$why"
+		exit 1
+	fi
+	echo "PASS: $what in $(grep -a -o 'Xen version [0-9.]*' "$log.txt" | head -1)"
+	exit 0
+}
