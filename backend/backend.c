@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "ring/ratelimit.h"
 #include "xenstore/xenbus.h"
 
 #define MAX_DEVS 256
@@ -22,9 +22,7 @@ struct pvio_backend {
 	struct pvio_xenbus_devwatch *dw;
 	struct pvio_backend_dev *devs[MAX_DEVS];
 	uint64_t next_token;
-	/* rate limit for messages a frontend can trigger */
-	uint64_t log_second;
-	unsigned log_budget;
+	struct pvio_ratelimit log_rl;   /* messages a frontend can trigger */
 };
 
 void *pvio_backend_ctx(struct pvio_backend *be)
@@ -35,17 +33,10 @@ void *pvio_backend_ctx(struct pvio_backend *be)
 void pvio_backend_log(struct pvio_backend_dev *dev, const char *fmt, ...)
 {
 	struct pvio_backend *be = dev->be;
-	struct timespec ts;
 	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if ((uint64_t)ts.tv_sec != be->log_second) {
-		be->log_second = (uint64_t)ts.tv_sec;
-		be->log_budget = 20;
-	}
-	if (be->log_budget == 0)
+	if (!pvio_ratelimit_allow(&be->log_rl, 20, NULL))
 		return;
-	be->log_budget--;
 	fprintf(stderr, "%s: dom%u/%u: ", be->opts->ops->type, dev->fe_domid, dev->devid);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -16,6 +16,7 @@
 #include "grant-tables/pgrant.h"
 #include "hv/hv.h"
 #include "ring/blkif.h"
+#include "ring/ratelimit.h"
 #include "ring/ring.h"
 
 #define BLKBACK_MAX_RING_ORDER        4
@@ -95,8 +96,7 @@ struct blkback_queue {
 
 	/* counters */
 	uint64_t st_reqs, st_errors, st_bad, st_wakeups, st_spurious, st_notifies;
-	uint64_t log_budget;          /* guest-triggered log lines left this second */
-	uint64_t log_second;
+	struct pvio_ratelimit log_rl; /* guest-triggered log lines */
 };
 
 struct blkback_dev {

@@ -48,6 +48,7 @@
 #include "netback/nb_pkt.h"
 #include "netback/nb_tx.h"
 #include "ring/netif.h"
+#include "ring/ratelimit.h"
 #include "ring/ring.h"
 
 #define NB_MAX_PORTS          256     /* switch ports: vifs + uplinks */
@@ -214,7 +215,7 @@ struct nb_queue {
 	int      stop_fd;
 	int      stop;                           /* atomic */
 	struct nb_fwd *fwd;
-	uint64_t log_budget, log_second;
+	struct pvio_ratelimit log_rl;            /* guest-triggered log lines */
 };
 
 struct nb_vif_stats {

@@ -49,18 +49,14 @@
 
 void nb_queue_log(struct nb_queue *q, const char *fmt, ...)
 {
-	uint64_t sec = nb_now_ns() / 1000000000ull;
+	bool print, note;
 	va_list ap;
 
-	if (sec != q->log_second) {
-		if (q->log_budget == 0 && q->log_second)
-			fprintf(stderr, "netback: %s: (further messages were suppressed)\n", q->name);
-		q->log_second = sec;
-		q->log_budget = 10;
-	}
-	if (q->log_budget == 0)
+	print = pvio_ratelimit_allow(&q->log_rl, 10, &note);
+	if (note)
+		fprintf(stderr, "netback: %s: (further messages were suppressed)\n", q->name);
+	if (!print)
 		return;
-	q->log_budget--;
 	fprintf(stderr, "netback: %s: ", q->name);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
