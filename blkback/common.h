@@ -109,6 +109,7 @@ struct blkback_dev {
 	int      fd;
 	uint64_t size_bytes;
 	uint32_t sector_size;         /* logical, published as sector-size */
+	uint32_t phys_block;          /* physical-sector-size, discard-granularity */
 	bool     readonly;
 	bool     is_blockdev;
 	struct blkback_cfg cfg;

@@ -131,6 +131,21 @@ static int vbd_probe(struct pvio_backend_dev *dev)
 		r = -EINVAL;
 		goto err;
 	}
+	/* The unit the store writes in and frees holes in: the device's
+	 * physical block, the file system's block for a file; a power of two
+	 * from the logical sector size to 64 KiB, else the sector size. */
+	{
+		unsigned int pb = 0;
+
+		if (d->is_blockdev) {
+			if (ioctl(d->fd, BLKPBSZGET, &pb) < 0)
+				pb = 0;
+		} else {
+			pb = st.st_blksize > 0 ? (unsigned int)st.st_blksize : 0;
+		}
+		d->phys_block = pb >= d->sector_size && pb <= 65536 && !(pb & (pb - 1)) ?
+				pb : d->sector_size;
+	}
 	d->size_bytes -= d->size_bytes % d->sector_size;
 	if (d->size_bytes == 0) {
 		pvio_backend_log(dev, "%s is empty", params);
@@ -314,15 +329,14 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 		pvio_backend_printf(dev, tx, "sectors", "%llu",
 				    (unsigned long long)(d->size_bytes / d->unit));
 		pvio_backend_printf(dev, tx, "sector-size", "%u", d->sector_size);
-		pvio_backend_printf(dev, tx, "physical-sector-size", "%u",
-				    d->sector_size > 4096 ? d->sector_size : 4096);
+		pvio_backend_printf(dev, tx, "physical-sector-size", "%u", d->phys_block);
 		pvio_backend_printf(dev, tx, "info", "%u", d->readonly ? PVIO_VDISK_READONLY : 0);
 		pvio_backend_printf(dev, tx, "feature-flush-cache", "%d", d->cfg.flush);
 		pvio_backend_printf(dev, tx, "feature-barrier", "%d", d->cfg.barrier);
 		pvio_backend_printf(dev, tx, "feature-discard", "%d",
 				    d->cfg.discard && !d->readonly);
 		if (d->cfg.discard && !d->readonly) {
-			pvio_backend_printf(dev, tx, "discard-granularity", "%u", d->sector_size);
+			pvio_backend_printf(dev, tx, "discard-granularity", "%u", d->phys_block);
 			pvio_backend_printf(dev, tx, "discard-alignment", "0");
 			pvio_backend_printf(dev, tx, "discard-secure", "0");
 		}

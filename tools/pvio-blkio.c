@@ -811,10 +811,12 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "info")) {
 		printf("size %" PRIu64 " bytes\nsector-size %u\nsectors %" PRIu64 "\n"
 		       "readonly %d\nqueues %u\nring-order %u\nmax-segments %u\n"
-		       "persistent %d\nflush %d\nbarrier %d\ndiscard %d\nprotocol %s\n",
+		       "persistent %d\nflush %d\nbarrier %d\ndiscard %d\n"
+		       "discard-granularity %u\nprotocol %s\n",
 		       info.size_bytes, info.sector_size, info.sectors, info.readonly,
 		       info.nr_queues, info.ring_order, info.max_segs, info.persistent,
-		       info.flush, info.barrier, info.discard, info.protocol);
+		       info.flush, info.barrier, info.discard, info.discard_granularity,
+		       info.protocol);
 		rc = 0;
 	} else if (!strcmp(cmd, "write") || !strcmp(cmd, "read") || !strcmp(cmd, "discard")) {
 		uint64_t off, len = 0;
