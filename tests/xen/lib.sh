@@ -3,6 +3,7 @@
 # under QEMU TCG, and judge the RESULT lines the guests print.
 #   PVIO_XEN_LOG=FILE   keep the console log there
 #   PVIO_XEN_CACHE=DIR  where the downloaded packages are unpacked
+#   PVIO_XEN_CPU=MODEL  QEMU's virtual CPU (default below)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -115,14 +116,14 @@ xen_domu_kernel() {
 # (one vCPU: the machine is shared) until dom0 powers off; the console is
 # then in $log.txt.
 xen_boot() {
-	local start qrc
+	local start qrc cpu=${PVIO_XEN_CPU:-Nehalem}
 	mkcpio "$1" "$work/dom0.gz"
 	gunzip -c "$R"/boot/xen-4.17-amd64.gz > "$work/xen"
 	cp "$R/boot/vmlinuz-$kver" "$work/vmlinuz"
 	echo "images: dom0 $(du -h "$work/dom0.gz" | cut -f1)"
 	log=${PVIO_XEN_LOG:-$work/console.log}
 	start=$(date +%s)
-	(cd "$work" && exec timeout 600 qemu-system-x86_64 -accel tcg -cpu max,-smap -m 2048 -smp 1 \
+	(cd "$work" && exec timeout 600 qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 2048 -smp 1 \
 		-nographic -no-reboot -kernel xen \
 		-append 'console=com1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1' \
 		-initrd "vmlinuz console=hvc0 $2,dom0.gz") < /dev/null > "$log" 2>&1 &

@@ -1,16 +1,27 @@
 #!/bin/busybox sh
-# /init of the dom0 of tests/xen/test_xen_net.sh: pvio-netback --hv xen
-# (xen-netback NOT loaded) switches two PV domUs' unmodified xen-netfront
-# and a DPDK net_tap uplink (pvtap0, 10.0.0.254 in dom0) on bridge xenbr0.
+# /init of the dom0 of tests/xen/test_xen_net.sh. pviomode=pvio (kernel
+# command line): pvio-netback --hv xen (xen-netback NOT loaded) switches two
+# PV domUs' unmodified xen-netfront and a DPDK net_tap uplink (pvtap0,
+# 10.0.0.254 in dom0) on its bridge xenbr0. pviomode=kernel, the reference:
+# Linux xen-netback, its vifs and dom0's 10.0.0.254 on a Linux bridge.
 . /etc/dom0-common.sh
-dom0_start tun
-backend_start netback /var/log/pvio-netback.log pvio-netback --hv xen --verbose \
-	--max-queues 1 --mbufs 2047 --default-bridge xenbr0 --uplink xenbr0=net_tap0,iface=pvtap0 \
-	-- --no-huge -m 64 --no-pci --no-telemetry --file-prefix=nb -d /usr/lib/dpdk
-if ip addr add 10.0.0.254/24 dev pvtap0 && ip link set pvtap0 up; then
-	res tap_up PASS "$(ip -o addr show dev pvtap0 | awk '{print $2, $4}' | head -1)"
+mode=pvio; grep -q pviomode=kernel /proc/cmdline && mode=kernel
+up "INIT mode=$mode"
+if [ $mode = kernel ]; then
+	dom0_start llc stp bridge xen-netback
+	brctl addbr xenbr0; dif=xenbr0
 else
-	res tap_up FAIL; ip link
+	dom0_start tun
+	backend_start netback /var/log/pvio-netback.log pvio-netback --hv xen --verbose \
+		--max-queues 1 --mbufs 2047 --default-bridge xenbr0 \
+		--uplink xenbr0=net_tap0,iface=pvtap0 \
+		-- --no-huge -m 64 --no-pci --no-telemetry --file-prefix=nb -d /usr/lib/dpdk
+	dif=pvtap0
+fi
+if ip addr add 10.0.0.254/24 dev $dif && ip link set $dif up; then
+	res dom0_if_up PASS "$(ip -o addr show dev $dif | awk '{print $2, $4}' | head -1)"
+else
+	res dom0_if_up FAIL; ip link
 fi
 
 # Transfers with dom0: domU1 sends its blob to port 5001 and fetches dom0's
@@ -61,13 +72,15 @@ sz=$(wc -c < /tmp/from_domu1)
 ping -c 3 -W 2 10.0.0.1 > /tmp/ping0 2>&1 && res dom0_pings_domu1 PASS "$(tail -1 /tmp/ping0)" \
 	|| res dom0_pings_domu1 FAIL "$(cat /tmp/ping0)"
 
-backend_note_connected
-kill -USR1 $BPID
+[ $mode = pvio ] && { backend_note_connected; kill -USR1 $BPID; }
 up "xl destroy"
 xl destroy domu1; xl destroy domu2
-backend_check_idle netback
-backend_stop netback
-echo "----- pvio-netback log -----"; cat /var/log/pvio-netback.log
+if [ $mode = pvio ]; then
+	backend_check_idle netback
+	backend_stop netback
+	echo "----- pvio-netback log -----"; cat /var/log/pvio-netback.log
+fi
+echo "----- hotplug log -----"; cat /var/log/xen/hotplug.log 2>/dev/null
 for n in 1 2; do
 	echo "----- domU$n console log -----"; cat /var/log/xen/console/guest-domu$n.log
 done
