@@ -21,14 +21,11 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "frontend/blkfront_internal.h"
 #include "ring/pvio_atomic.h"
@@ -36,92 +33,18 @@
 
 #define PAGE PVIO_PAGE_SIZE
 
-/* ------------------------------------------------------------ logging */
-
-static void vlog(struct pvio_blkfront *f, const char *fmt, va_list ap)
-{
-	char buf[512];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "blkfront: %s: %s\n", f->name, buf);
-}
-
-void bf_log(struct pvio_blkfront *f, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(f, fmt, ap);
-	va_end(ap);
-}
-
-void bf_log_peer(struct pvio_blkfront *f, const char *fmt, ...)
-{
-	uint64_t sec = (uint64_t)bf_now_ms() / 1000;
-	bool print, note = false;
-	va_list ap;
-
-	pthread_mutex_lock(&f->log_lock);
-	if (sec != f->log_second) {
-		note = f->log_budget == 0 && f->log_second;
-		f->log_second = sec;
-		f->log_budget = 10;
-	}
-	print = f->log_budget > 0;
-	if (print)
-		f->log_budget--;
-	pthread_mutex_unlock(&f->log_lock);
-	if (note)
-		bf_log(f, "(further messages were suppressed)");
-	if (!print)
-		return;
-	va_start(ap, fmt);
-	vlog(f, fmt, ap);
-	va_end(ap);
-}
-
 /* ------------------------------------------------------------ wake-ups */
-
-static void efd_write(int fd)
-{
-	uint64_t one = 1;
-
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is saturated, the reader wakes anyway */
-	}
-}
-
-static void efd_drain(int fd)
-{
-	uint64_t v;
-
-	if (fd >= 0 && read(fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing to drain */
-	}
-}
-
-void bf_kick(struct pvio_blkfront *f)
-{
-	efd_write(f->kick_fd);
-}
 
 void bf_wake_queue(struct bf_queue *q)
 {
-	efd_write(q->ctl_fd);
+	fe_efd_write(q->ctl_fd);
 }
 
 void bf_disable(struct pvio_blkfront *f, const char *why)
 {
-	if (__atomic_exchange_n(&f->dead, 1, __ATOMIC_ACQ_REL) == 0)
-		bf_log(f, "disabling the device: %s", why);
-	bf_kick(f);
+	fe_disable(&f->fe, why);
 	for (unsigned i = 0; i < f->nr_queues; i++)
 		bf_wake_queue(&f->q[i]);
-}
-
-static bool is_dead(struct pvio_blkfront *f)
-{
-	return __atomic_load_n(&f->dead, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* ------------------------------------------------------------ deferred revokes */
@@ -462,7 +385,7 @@ static void maybe_complete(struct bf_queue *q, struct pvio_blkfront_req *r)
 		return;
 	r->_state = BFR_DONE;
 	if (r->_sync) {
-		efd_write(q->f->sync_fd);
+		fe_efd_write(q->f->sync_fd);
 		return;
 	}
 	r->_next = NULL;
@@ -678,7 +601,7 @@ static int issue_data_part(struct bf_queue *q, struct pvio_blkfront_req *r, uint
 			 * grants on its own (blkback after 1 s, Linux on a
 			 * timer), and pins of a backend that died are released
 			 * by the hypervisor. Wait a little for that. */
-			long long now = bf_now_ms();
+			long long now = fe_now_ms();
 			if (!q->nogrant_since)
 				q->nogrant_since = now;
 			if (now - q->nogrant_since < BF_NOGRANT_WAIT_MS)
@@ -928,8 +851,8 @@ static void service(struct bf_queue *q)
 	bool masked = false;
 	int k;
 
-	efd_drain(q->ctl_fd);
-	if (is_dead(f) && q->state != BFQ_DEAD)
+	fe_efd_drain(q->ctl_fd);
+	if (fe_dead(&f->fe) && q->state != BFQ_DEAD)
 		bf_queue_down_locked(q, true);
 	if (q->state != BFQ_UP)
 		return;
@@ -940,7 +863,7 @@ static void service(struct bf_queue *q)
 		pvio_evtchn_consume(q->ch);
 		masked = true;
 	} else {
-		efd_drain(q->ev_fd);
+		fe_efd_drain(q->ev_fd);
 	}
 	for (;;) {
 		if (process_responses(q) < 0)
@@ -976,7 +899,7 @@ broken:
 int bf_queue_init(struct pvio_blkfront *f, unsigned idx)
 {
 	struct bf_queue *q = &f->q[idx];
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
+	int r;
 
 	memset(q, 0, sizeof(*q));
 	q->f = f;
@@ -986,20 +909,10 @@ int bf_queue_init(struct pvio_blkfront *f, unsigned idx)
 	q->free_head = BF_NONE;
 	q->pc.free_head = q->pc.lru_head = q->pc.lru_tail = BF_NONE;
 	pthread_mutex_init(&q->lock, NULL);
-	q->epfd = epoll_create1(EPOLL_CLOEXEC);
-	q->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->epfd < 0 || q->ctl_fd < 0 || epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->ctl_fd, &ev) < 0) {
-		int e = -errno;
-
-		if (q->epfd >= 0)
-			close(q->epfd);
-		if (q->ctl_fd >= 0)
-			close(q->ctl_fd);
-		q->epfd = q->ctl_fd = -1;
+	r = fe_queue_fds_init(&q->epfd, &q->ctl_fd, 1);
+	if (r < 0)
 		pthread_mutex_destroy(&q->lock);
-		return e;
-	}
-	return 0;
+	return r;
 }
 
 static void free_shadows(struct bf_queue *q)
@@ -1022,11 +935,7 @@ void bf_queue_fini(struct bf_queue *q)
 	free(q->rq);
 	q->rq = NULL;
 	pc_free(&q->pc);
-	if (q->epfd >= 0)
-		close(q->epfd);
-	if (q->ctl_fd >= 0)
-		close(q->ctl_fd);
-	q->epfd = q->ctl_fd = -1;
+	fe_queue_fds_fini(&q->epfd, &q->ctl_fd);
 	pthread_mutex_destroy(&q->lock);
 }
 
@@ -1213,7 +1122,7 @@ void bf_queue_down_locked(struct bf_queue *q, bool fail)
 	/* Responses the backend produced before it went: take them (they
 	 * are real completions) -- unless we are failing everything, or the
 	 * backend already showed it is not to be trusted. */
-	if (!fail && is_dead(f))
+	if (!fail && fe_dead(&f->fe))
 		fail = true;
 	if (!fail && q->state == BFQ_UP && process_responses(q) < 0)
 		fail = true;
@@ -1351,7 +1260,7 @@ static int submit_locked(struct bf_queue *q, struct pvio_blkfront_req **reqs, un
 	const struct bf_params *p = &f->p;
 	int accepted = 0, ret = 0;
 
-	if (is_dead(f) && q->state != BFQ_DEAD)
+	if (fe_dead(&f->fe) && q->state != BFQ_DEAD)
 		bf_queue_down_locked(q, true);
 	if (q->state == BFQ_DEAD)
 		return -ENODEV;
@@ -1454,7 +1363,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 		return -EINVAL;
 	q = &f->q[queue];
 	if (timeout_ms > 0)
-		deadline = bf_now_ms() + timeout_ms;
+		deadline = fe_now_ms() + timeout_ms;
 	for (;;) {
 		unsigned k = 0;
 		bool dead;
@@ -1481,7 +1390,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 		if (timeout_ms == 0 || max == 0)
 			return 0;
 		if (timeout_ms > 0) {
-			long long l = deadline - bf_now_ms();
+			long long l = deadline - fe_now_ms();
 
 			if (l <= 0)
 				return 0;
@@ -1632,7 +1541,7 @@ static int sync_io(struct pvio_blkfront *f, uint8_t op, uint64_t off, void *buf,
 		pthread_mutex_unlock(&q->lock);
 		/* r lives on this stack until it is done: never return early. */
 		if (poll(pf, 2, -1) > 0 && pf[1].revents)
-			efd_drain(f->sync_fd);
+			fe_efd_drain(f->sync_fd);
 	}
 }
 
@@ -1779,6 +1688,6 @@ PVIO_EXPORT int pvio_blkfront_get_stats(struct pvio_blkfront *f, struct pvio_blk
 	s->deferred_now = f->def_n;
 	pthread_mutex_unlock(&f->def_lock);
 	s->reconnects = __atomic_load_n(&f->st_reconnects, __ATOMIC_RELAXED);
-	s->disabled = is_dead(f);
+	s->disabled = fe_dead(&f->fe);
 	return 0;
 }

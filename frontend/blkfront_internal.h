@@ -14,7 +14,8 @@
  *                queue (the q->lock hand-over orders the two).
  *   f->def_lock  the deferred-revoke list.
  *   f->sync_lock serialises the blocking helpers.
- * Atomics: f->dead, q->lost, f->stop (flags read without locks).
+ *   f->fe        see fe_common.h (its log_lock, its control-plane state).
+ * Atomics: f->fe.dead, q->lost, f->fe.stop (flags read without locks).
  */
 #ifndef PVIO_BLKFRONT_INTERNAL_H
 #define PVIO_BLKFRONT_INTERNAL_H
@@ -25,6 +26,7 @@
 
 #include "evtchn/evtchn.h"
 #include "frontend/blkfront.h"
+#include "frontend/fe_common.h"
 #include "hv/hv.h"
 #include "ring/blkif.h"
 #include "ring/ring.h"
@@ -176,27 +178,11 @@ struct bf_deferred {
 	bool     own_page;           /* free the page once the revoke succeeds */
 };
 
-/* Control-plane state: only open, close and the control thread touch it,
- * never at the same time. */
-struct bf_ctl {
-	struct pvio_xs_event ev;
-	int      watch_fd;
-	int      fe_state;           /* what we last wrote (-1: unknown) */
-	bool     be_mq;              /* the backend wrote multi-queue-max-queues */
-	bool     watching;
-	bool     connected_once;     /* later connections are reconnections */
-	char     state_path[300];
-};
-
 struct pvio_blkfront {
+	struct fe_dev fe;            /* name, store, paths, control thread, logs */
 	struct pvio_hv *hv;
-	struct pvio_xs *xs;
 	uint16_t domid, be_domid;
 	uint32_t vdev;
-	char     name[32];           /* "dom3/51712" for logs */
-	char     fe_path[256];
-	char     be_path[256];
-	char     token[64];
 	struct pvio_blkfront_opts opts;
 	char     protocol[16];
 	int      abi;
@@ -208,15 +194,8 @@ struct pvio_blkfront {
 	unsigned nr_queues;          /* fixed at the first connection */
 	struct bf_queue q[BF_MAX_QUEUES];
 
-	int      dead;               /* atomic: disabled for good */
-	int      stop;               /* atomic: close() in progress */
 	uint64_t st_reconnects;
-
-	/* control thread */
-	pthread_t thr;
-	bool     thr_running;
-	int      kick_fd;            /* eventfd: data path -> control thread */
-	int      stop_fd;
+	bool     connected_once;     /* control plane: later connections are reconnections */
 
 	/* revokes that failed, retried later (XSA-396) */
 	pthread_mutex_t def_lock;
@@ -228,22 +207,19 @@ struct pvio_blkfront {
 	/* blocking helpers */
 	pthread_mutex_t sync_lock;
 	int      sync_fd;            /* eventfd: a helper's request completed */
-
-	struct bf_ctl ctl;
-
-	/* rate limit of messages the backend can trigger */
-	pthread_mutex_t log_lock;
-	uint64_t log_second;
-	unsigned log_budget;
 };
 
-/* ---------------------------------------------------------- blkfront.c */
-
 /* Rate-limited message naming the device; for events a backend can cause. */
-void bf_log_peer(struct pvio_blkfront *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void bf_log(struct pvio_blkfront *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+#define bf_log_peer(f, ...) fe_log_peer(&(f)->fe, __VA_ARGS__)
+#define bf_log(f, ...)      fe_log(&(f)->fe, __VA_ARGS__)
+
+/* Wake the control thread. */
+static inline void bf_kick(struct pvio_blkfront *f)
+{
+	fe_kick(&f->fe);
+}
+
+/* ---------------------------------------------------------- blkfront.c */
 
 /* Per-device lifetime of a queue's fds and lock. */
 int  bf_queue_init(struct pvio_blkfront *f, unsigned idx);
@@ -267,8 +243,6 @@ void bf_queue_down_locked(struct bf_queue *q, bool fail);
 
 /* Mark the device dead (-ENODEV from now on) and wake everyone. */
 void bf_disable(struct pvio_blkfront *f, const char *why);
-/* Wake the control thread. */
-void bf_kick(struct pvio_blkfront *f);
 /* Wake a queue's sleepers (its fd polls readable). */
 void bf_wake_queue(struct bf_queue *q);
 
@@ -287,7 +261,5 @@ void bf_abandon_deferred(struct pvio_blkfront *f);
  * close() began. 0, -ETIMEDOUT, -ECONNRESET (the backend went away
  * meanwhile: try again), -EPROTO, -errno. */
 int bf_connect(struct pvio_blkfront *f, long long deadline_ms, bool cancellable);
-
-long long bf_now_ms(void);
 
 #endif /* PVIO_BLKFRONT_INTERNAL_H */

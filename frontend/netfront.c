@@ -31,8 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "frontend/netfront_internal.h"
 #include "ring/pvio_atomic.h"
@@ -44,90 +42,16 @@
 #define STAT_ADD(field, v) __atomic_add_fetch(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
 #define STAT_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
-/* ------------------------------------------------------------ logging */
-
-static void vlog(struct pvio_netfront *nf, const char *fmt, va_list ap)
-{
-	char buf[512];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "netfront: %s: %s\n", nf->name, buf);
-}
-
-void nf_log(struct pvio_netfront *nf, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(nf, fmt, ap);
-	va_end(ap);
-}
-
-void nf_log_peer(struct pvio_netfront *nf, const char *fmt, ...)
-{
-	uint64_t sec = (uint64_t)nf_now_ms() / 1000;
-	bool print, note = false;
-	va_list ap;
-
-	pthread_mutex_lock(&nf->log_lock);
-	if (sec != nf->log_second) {
-		note = nf->log_budget == 0 && nf->log_second;
-		nf->log_second = sec;
-		nf->log_budget = 10;
-	}
-	print = nf->log_budget > 0;
-	if (print)
-		nf->log_budget--;
-	pthread_mutex_unlock(&nf->log_lock);
-	if (note)
-		nf_log(nf, "(further messages were suppressed)");
-	if (!print)
-		return;
-	va_start(ap, fmt);
-	vlog(nf, fmt, ap);
-	va_end(ap);
-}
-
 /* ------------------------------------------------------------ wake-ups */
-
-static void efd_write(int fd)
-{
-	uint64_t one = 1;
-
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is saturated, the reader wakes anyway */
-	}
-}
-
-static void efd_drain(int fd)
-{
-	uint64_t v;
-
-	if (fd >= 0 && read(fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing to drain */
-	}
-}
-
-void nf_kick(struct pvio_netfront *nf)
-{
-	efd_write(nf->kick_fd);
-}
 
 void nf_wake_queue(struct nf_queue *q)
 {
-	efd_write(q->ctl_fd);
-}
-
-static bool is_dead(struct pvio_netfront *nf)
-{
-	return __atomic_load_n(&nf->dead, __ATOMIC_ACQUIRE) != 0;
+	fe_efd_write(q->ctl_fd);
 }
 
 void nf_disable(struct pvio_netfront *nf, const char *why)
 {
-	if (__atomic_exchange_n(&nf->dead, 1, __ATOMIC_ACQ_REL) == 0)
-		nf_log(nf, "disabling the device: %s", why);
-	nf_kick(nf);
+	fe_disable(&nf->fe, why);
 	for (unsigned i = 0; i < nf->nr_queues; i++)
 		nf_wake_queue(&nf->q[i]);
 }
@@ -616,7 +540,7 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 	if (!nf || queue >= nf->nr_queues || (n && !pkts))
 		return -EINVAL;
 	q = &nf->q[queue];
-	if (is_dead(nf)) {
+	if (fe_dead(&nf->fe)) {
 		kill_queue(q);
 		return -ENODEV;
 	}
@@ -649,13 +573,13 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 		if (k <= 0)
 			break;
 		done++;
-		if (is_dead(nf))
+		if (fe_dead(&nf->fe))
 			break;
 	}
 	tx_push(q);
 out:
 	pthread_mutex_unlock(&q->tx_lock);
-	if (is_dead(nf)) {
+	if (fe_dead(&nf->fe)) {
 		kill_queue(q);
 		if (!done)
 			return -ENODEV;
@@ -945,8 +869,8 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 		if (!pkts[i].data && pkts[i].cap)
 			return -EINVAL;
 	q = &nf->q[queue];
-	efd_drain(q->ctl_fd);
-	if (is_dead(nf)) {
+	fe_efd_drain(q->ctl_fd);
+	if (fe_dead(&nf->fe)) {
 		kill_queue(q);
 		return -ENODEV;
 	}
@@ -1014,7 +938,7 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 			nf_wake_queue(q);
 	}
 	pthread_mutex_unlock(&q->rx_lock);
-	if (broken || is_dead(nf)) {
+	if (broken || fe_dead(&nf->fe)) {
 		kill_queue(q);
 		return got ? (int)got : -ENODEV;
 	}
@@ -1033,7 +957,7 @@ PVIO_EXPORT int pvio_netfront_fd(struct pvio_netfront *nf, unsigned queue)
 int nf_queue_init(struct pvio_netfront *nf, unsigned idx)
 {
 	struct nf_queue *q = &nf->q[idx];
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 2 };
+	int r;
 
 	memset(q, 0, sizeof(*q));
 	q->nf = nf;
@@ -1043,32 +967,19 @@ int nf_queue_init(struct pvio_netfront *nf, unsigned idx)
 	q->tx_free = q->rx_free = NF_NONE;
 	pthread_mutex_init(&q->tx_lock, NULL);
 	pthread_mutex_init(&q->rx_lock, NULL);
-	q->epfd = epoll_create1(EPOLL_CLOEXEC);
-	q->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->epfd < 0 || q->ctl_fd < 0 || epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->ctl_fd, &ev) < 0) {
-		int e = -errno;
-
-		if (q->epfd >= 0)
-			close(q->epfd);
-		if (q->ctl_fd >= 0)
-			close(q->ctl_fd);
-		q->epfd = q->ctl_fd = -1;
+	r = fe_queue_fds_init(&q->epfd, &q->ctl_fd, 2);
+	if (r < 0) {
 		pthread_mutex_destroy(&q->tx_lock);
 		pthread_mutex_destroy(&q->rx_lock);
-		return e;
 	}
-	return 0;
+	return r;
 }
 
 void nf_queue_fini(struct nf_queue *q)
 {
 	free(q->scratch);
 	q->scratch = NULL;
-	if (q->epfd >= 0)
-		close(q->epfd);
-	if (q->ctl_fd >= 0)
-		close(q->ctl_fd);
-	q->epfd = q->ctl_fd = -1;
+	fe_queue_fds_fini(&q->epfd, &q->ctl_fd);
 	pthread_mutex_destroy(&q->tx_lock);
 	pthread_mutex_destroy(&q->rx_lock);
 }
@@ -1334,7 +1245,7 @@ PVIO_EXPORT int pvio_netfront_get_info(struct pvio_netfront *nf, struct pvio_net
 	info->split_evtchn = p->split;
 	info->max_tx_slots = p->max_tx_slots;
 	pthread_mutex_unlock(&nf->info_lock);
-	info->connected = !is_dead(nf) && nf->nr_queues > 0;
+	info->connected = !fe_dead(&nf->fe) && nf->nr_queues > 0;
 	for (unsigned i = 0; i < nf->nr_queues; i++)
 		if (__atomic_load_n(&nf->q[i].state, __ATOMIC_ACQUIRE) != NFQ_UP)
 			info->connected = false;
@@ -1366,7 +1277,7 @@ PVIO_EXPORT int pvio_netfront_get_stats(struct pvio_netfront *nf, struct pvio_ne
 	s->leaked_pages = nf->def_n + nf->st_abandoned;
 	pthread_mutex_unlock(&nf->def_lock);
 	s->reconnects = STAT_GET(nf->st_reconnects);
-	s->disabled = is_dead(nf);
+	s->disabled = fe_dead(&nf->fe);
 	return 0;
 }
 

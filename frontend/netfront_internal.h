@@ -11,9 +11,9 @@
  *                q->state under either one. Never held while sleeping.
  *   nf->info_lock nf->p (negotiated parameters) for get_info(); the control
  *                plane changes nf->p only while every queue is down.
- *   nf->log_lock the rate limit of messages a backend can trigger.
- * Atomics: nf->dead, nf->stop, q->lost, q->masked[] (flags read without
- * locks), counters read by get_stats().
+ *   nf->fe       see fe_common.h (its log_lock, its control-plane state).
+ * Atomics: nf->fe.dead, nf->fe.stop, q->lost, q->masked[] (flags read
+ * without locks), counters read by get_stats().
  */
 #ifndef PVIO_NETFRONT_INTERNAL_H
 #define PVIO_NETFRONT_INTERNAL_H
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "evtchn/evtchn.h"
+#include "frontend/fe_common.h"
 #include "frontend/netfront.h"
 #include "hv/hv.h"
 #include "ring/netif.h"
@@ -123,26 +124,11 @@ struct nf_queue {
 	uint64_t st_rx_trunc, st_notifies;
 };
 
-/* Control-plane state: only open, close and the control thread touch it,
- * never at the same time. */
-struct nf_ctl {
-	struct pvio_xs_event ev;
-	int      watch_fd;
-	int      fe_state;           /* what we last wrote (-1: unknown) */
-	bool     be_mq;              /* the backend wrote multi-queue-max-queues */
-	bool     watching;           /* the backend's state is watched */
-	char     state_path[300];
-};
-
 struct pvio_netfront {
+	struct fe_dev fe;            /* name, store, paths, control thread, logs */
 	struct pvio_hv *hv;
-	struct pvio_xs *xs;
 	uint16_t domid, be_domid;
 	uint32_t devid;
-	char     name[32];           /* "dom3/vif0" for logs */
-	char     fe_path[256];
-	char     be_path[256];
-	char     token[64];
 	struct pvio_netfront_opts opts;
 	uint8_t  mac[6];
 	unsigned mtu;
@@ -152,8 +138,6 @@ struct pvio_netfront {
 	unsigned nr_queues;          /* fixed at the first connection */
 	struct nf_queue q[NF_MAX_QUEUES];
 
-	int      dead;               /* atomic: disabled for good */
-	int      stop;               /* atomic: close() in progress */
 	uint64_t st_reconnects;
 
 	/* grants the backend still held when we revoked them: retried later,
@@ -162,27 +146,19 @@ struct pvio_netfront {
 	struct nf_deferred *def;
 	uint32_t def_n, def_cap;
 	uint64_t st_abandoned;       /* pages given up on for good */
-
-	/* control thread */
-	pthread_t thr;
-	bool     thr_running;
-	int      kick_fd;            /* eventfd: data path -> control thread */
-	int      stop_fd;
-
-	struct nf_ctl ctl;
-
-	pthread_mutex_t log_lock;
-	uint64_t log_second;
-	unsigned log_budget;
 };
 
-/* ---------------------------------------------------------- netfront.c */
-
-void nf_log(struct pvio_netfront *nf, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+#define nf_log(nf, ...)      fe_log(&(nf)->fe, __VA_ARGS__)
 /* Rate-limited: for events a backend can cause. */
-void nf_log_peer(struct pvio_netfront *nf, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+#define nf_log_peer(nf, ...) fe_log_peer(&(nf)->fe, __VA_ARGS__)
+
+/* Wake the control thread. */
+static inline void nf_kick(struct pvio_netfront *nf)
+{
+	fe_kick(&nf->fe);
+}
+
+/* ---------------------------------------------------------- netfront.c */
 
 /* Per-device lifetime of a queue's fds and locks. */
 int  nf_queue_init(struct pvio_netfront *nf, unsigned idx);
@@ -215,7 +191,6 @@ void nf_abandon_deferred(struct pvio_netfront *nf);
 
 /* Mark the device dead (-ENODEV from now on) and wake everyone. */
 void nf_disable(struct pvio_netfront *nf, const char *why);
-void nf_kick(struct pvio_netfront *nf);
 void nf_wake_queue(struct nf_queue *q);
 
 /* ---------------------------------------------------- netfront_xenbus.c */
@@ -225,7 +200,5 @@ void nf_wake_queue(struct nf_queue *q);
  * began. 0, -ETIMEDOUT, -ECONNRESET (the backend went away meanwhile: try
  * again), -ENODEV (unplugged), -EOPNOTSUPP, -EPROTO, -errno. */
 int nf_connect(struct pvio_netfront *nf, long long deadline_ms, bool cancellable);
-
-long long nf_now_ms(void);
 
 #endif /* PVIO_NETFRONT_INTERNAL_H */
