@@ -7,14 +7,16 @@
  *
  * Threads:
  *   control      the backend core's loop (xenbus.c): probe/connect/...
- *   vif queue    one per queue of each connected vif (netback.c): takes the
- *                guest's tx requests, forwards them; delivers its backlog
- *                into the guest's rx ring; queue 0 also serves the ctrl ring
- *   uplink       one per DPDK port (switch.c): rx_burst -> forward,
- *                backlog -> tx_burst
+ *   workers      --workers poller threads (worker.c), each running a set of
+ *                tasks to completion in one loop: vif queues (netback.c:
+ *                take the guest's tx requests and forward them, deliver the
+ *                queue's backlog into the guest's rx ring; queue 0 also
+ *                serves the ctrl ring) and uplinks (switch.c: rx_burst ->
+ *                forward, backlog -> tx_burst). Tasks go to the worker with
+ *                the fewest.
  *   signals      SIGUSR1 statistics, SIGTERM/SIGINT stop (pvio-netback.c)
  *
- * Packets cross threads only through backlogs (struct nb_outq): a DPDK
+ * Packets cross tasks only through backlogs (struct nb_outq): a DPDK
  * ring of mbuf pointers per destination queue, multi-producer single-
  * consumer, bounded in packets and bytes (XSA-392). A forwarder holds a
  * reference on each destination port for the duration of a burst
@@ -47,6 +49,7 @@
 #include "netback/nb_mactable.h"
 #include "netback/nb_pkt.h"
 #include "netback/nb_tx.h"
+#include "netback/worker.h"
 #include "ring/netif.h"
 #include "ring/ratelimit.h"
 #include "ring/ring.h"
@@ -76,6 +79,7 @@
 struct nb_cfg {
 	unsigned poll_us;          /* adaptive polling window; 0: always sleep */
 	unsigned max_queues;       /* multi-queue-max-queues */
+	unsigned workers;          /* poller threads (worker.c) */
 	unsigned backlog_pkts;     /* per destination queue (power of two) */
 	uint32_t backlog_bytes;
 	unsigned rx_drain_ms;      /* a guest that posts no rx buffers for this
@@ -209,11 +213,13 @@ struct nb_queue {
 	struct pvio_gnt_copy_op *rops;           /* NB_RX_OPS_MAX */
 	struct pvio_netif_rx_request *rreq;      /* nr_ents */
 
-	/* thread */
-	pthread_t thr;
-	bool     running;
-	int      stop_fd;
-	int      stop;                           /* atomic */
+	/* run by a worker */
+	struct nb_task task;
+	bool     running;                        /* attached to a worker */
+	bool     broken;                         /* protocol violation: only sleeps */
+	bool     ctrl;                           /* serves the ctrl ring too */
+	struct pvio_evtchn *chans[3];
+	unsigned nch;
 	struct nb_fwd *fwd;
 	struct pvio_ratelimit log_rl;            /* guest-triggered log lines */
 };
@@ -268,10 +274,8 @@ struct nb_uplink {
 	char     bridge[NB_BRIDGE_NAME_MAX];
 	struct nb_port *port;
 	int      intr_fd;                        /* rx interrupt fd, or -1 */
-	pthread_t thr;
+	struct nb_task task;                     /* run by a worker */
 	bool     running;
-	int      stop;                           /* atomic */
-	int      stop_fd;
 	struct nb_fwd *fwd;
 	struct rte_mbuf *pend[NB_BURST];
 	unsigned npend, pend_head, pend_tries;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvio-netback data path: one poller thread per vif queue.
+ * pvio-netback data path of a vif queue, run by a worker (worker.c) with
+ * the other queues and uplinks it serves.
  *
  *   tx (guest -> switch)
  *     copy every pending request to a private window (XSA-155), parse and
@@ -23,9 +24,10 @@
  *
  *   ctrl (queue 0 only): hash configuration requests (nb_hash.c, XSA-270)
  *
- *   sleep: spin for poll_us after the last work, then the final checks,
- *   unmask the ports (late EOI, XSA-332) and sleep on the event channels,
- *   the backlog's kick eventfd and the stop eventfd.
+ *   sleep: after poll_us without work in any of its tasks, the worker
+ *   asks for the final checks, unmask the ports (late EOI, XSA-332) and
+ *   sleeps on the event channels and the backlog's kick eventfd (with
+ *   the other tasks' fds).
  *
  * A protocol violation (ring overflow, a fatal tx request, a closed event
  * channel) stops this queue and asks the control plane to disconnect the
@@ -34,6 +36,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -735,138 +738,127 @@ static int ctrl_round(struct nb_queue *q)
 
 /* ------------------------------------------------------------ poller */
 
-static void *queue_thread(void *arg)
+/* The queue as a worker task (worker.h). */
+
+static unsigned queue_run(struct nb_task *t)
 {
-	struct nb_queue *q = arg;
-	struct nb_vif *v = q->vif;
-	struct nb_queue_stats *st = qst(q);
-	uint64_t poll_ns = (uint64_t)v->cfg->poll_us * 1000, last_work = nb_now_ns();
-	bool ctrl = q->idx == 0 && v->has_ctrl;
-	bool registered = rte_thread_register() == 0;
-	struct pvio_evtchn *chans[3];
-	struct pollfd pf[5];
-	unsigned nch = 0, npf;
-	bool broken = false;
+	struct nb_queue *q = (struct nb_queue *)((char *)t - offsetof(struct nb_queue, task));
+	unsigned work = 0;
+	int r;
 
-	chans[nch++] = q->ch_tx;
-	if (q->ch_rx != q->ch_tx)
-		chans[nch++] = q->ch_rx;
-	if (ctrl)
-		chans[nch++] = v->ch_ctrl;
-	for (unsigned i = 0; i < nch; i++)
-		pf[i] = (struct pollfd){ .fd = chans[i]->self_fd, .events = POLLIN };
-	pf[nch] = (struct pollfd){ .fd = q->outq->kick_fd, .events = POLLIN };
-	pf[nch + 1] = (struct pollfd){ .fd = q->stop_fd, .events = POLLIN };
-	npf = nch + 2;
-
-	while (!pvio_load_acquire(&q->stop)) {
-		int work = 0, r, timeout;
-
-		if (!broken) {
-			r = tx_round(q);
-			if (r < 0)
-				broken = true;
-			else
-				work += r;
-		}
-		if (!broken) {
-			r = rx_round(q);
-			if (r < 0)
-				broken = true;
-			else
-				work += r;
-		}
-		if (!broken && ctrl) {
-			r = ctrl_round(q);
-			if (r < 0)
-				broken = true;
-			else
-				work += r;
-		}
-		if (work) {
-			last_work = nb_now_ns();
-			continue;
-		}
-		/* Adaptive polling: spin for a while after work. The ports
-		 * stay masked meanwhile: the frontend's kicks cost nothing. */
-		if (!broken && poll_ns && nb_now_ns() - last_work < poll_ns) {
-			/* Read the clock every few dozen pauses only. */
-			for (int i = 0; i < 32; i++)
-				pvio_cpu_relax();
-			continue;
-		}
-		pvio_store_relaxed(&q->outq->sleeping, 1);
-		/* Store-load: `sleeping` before the last look at the backlog;
-		 * pairs with the fence in the forwarders' kick_all(). */
-		pvio_mb();
-		timeout = 1000;
-		if (!broken) {
-			bool backlog = q->stage_head < q->nstage || rte_ring_count(q->outq->ring);
-
-			r = pvio_ring_back_final_check(&q->tx);
-			if (r > 0 || (ctrl && pvio_ring_back_final_check(&v->ctrl) > 0)) {
-				pvio_store_relaxed(&q->outq->sleeping, 0);
-				continue;
-			}
-			if (r < 0) {
-				broken = true;
-				mark_broken(q, "tx ring producer index overflow");
-			}
-			if (backlog) {
-				if (q->stage_head == q->nstage) {
-					/* New packets: try them now. */
-					pvio_store_relaxed(&q->outq->sleeping, 0);
-					continue;
-				}
-				/* Stalled on rx buffers: rx_slots() asked for a
-				 * notification; wake to drop the backlog in time,
-				 * or to poll a frontend that does not notify. */
-				timeout = v->rx_notify ? (int)v->cfg->rx_drain_ms / 4 + 1 : 1;
-			}
-			/* Requests held back for want of mbufs: retry soon. */
-			if (q->win_count)
-				timeout = 1;
-		}
-		/* Late EOI: unmask only now that everything is drained. */
-		for (unsigned i = 0; i < nch; i++)
-			pvio_evtchn_unmask(chans[i]);
-		r = poll(pf, npf, broken ? -1 : timeout);
-		pvio_store_relaxed(&q->outq->sleeping, 0);
-		if (r < 0 && errno != EINTR)
-			break;
-		nb_st_add(&st->wakeups, 1);
-		for (unsigned i = 0; i < nch; i++) {
-			if (pf[i].revents) {
-				if (!pvio_evtchn_consume(chans[i]))
-					nb_st_add(&st->spurious, 1);
-				if (!broken &&
-				    pvio_evtchn_peer_state(chans[i]) == PVIO_EVTCHN_CLOSED) {
-					broken = true;
-					mark_broken(q, "the frontend closed its event channel");
-				}
-			} else {
-				pvio_evtchn_mask(chans[i]);
-			}
-		}
-		if (pf[nch].revents) {
-			uint64_t x;
-
-			if (read(q->outq->kick_fd, &x, sizeof(x)) < 0) {
-				/* nothing to drain */
-			}
-		}
-		last_work = nb_now_ns();
+	if (q->broken)
+		return 0;
+	r = tx_round(q);
+	if (r < 0)
+		goto broken;
+	work += (unsigned)r;
+	r = rx_round(q);
+	if (r < 0)
+		goto broken;
+	work += (unsigned)r;
+	if (q->ctrl) {
+		r = ctrl_round(q);
+		if (r < 0)
+			goto broken;
+		work += (unsigned)r;
 	}
-	if (registered)
-		rte_thread_unregister();
-	return NULL;
+	return work;
+broken:
+	q->broken = true;
+	return work;
 }
+
+static bool queue_sleep(struct nb_task *t, struct pollfd *pf, unsigned *nfd, int *timeout)
+{
+	struct nb_queue *q = (struct nb_queue *)((char *)t - offsetof(struct nb_queue, task));
+	struct nb_vif *v = q->vif;
+	int r;
+
+	pvio_store_relaxed(&q->outq->sleeping, 1);
+	/* Store-load: `sleeping` before the last look at the backlog;
+	 * pairs with the fence in the forwarders' kick_all(). */
+	pvio_mb();
+	*timeout = 1000;
+	if (!q->broken) {
+		bool backlog = q->stage_head < q->nstage || rte_ring_count(q->outq->ring);
+
+		r = pvio_ring_back_final_check(&q->tx);
+		if (r > 0 || (q->ctrl && pvio_ring_back_final_check(&v->ctrl) > 0)) {
+			pvio_store_relaxed(&q->outq->sleeping, 0);
+			return true;
+		}
+		if (r < 0) {
+			q->broken = true;
+			mark_broken(q, "tx ring producer index overflow");
+		}
+		if (backlog && !q->broken) {
+			if (q->stage_head == q->nstage) {
+				/* New packets: try them now. */
+				pvio_store_relaxed(&q->outq->sleeping, 0);
+				return true;
+			}
+			/* Stalled on rx buffers: rx_slots() asked for a
+			 * notification; wake to drop the backlog in time,
+			 * or to poll a frontend that does not notify. */
+			*timeout = v->rx_notify ? (int)v->cfg->rx_drain_ms / 4 + 1 : 1;
+		}
+		/* Requests held back for want of mbufs: retry soon. */
+		if (q->win_count && !q->broken)
+			*timeout = 1;
+	}
+	if (q->broken)
+		*timeout = -1;
+	/* Late EOI: unmask only now that everything is drained. */
+	for (unsigned i = 0; i < q->nch; i++) {
+		pvio_evtchn_unmask(q->chans[i]);
+		pf[i] = (struct pollfd){ .fd = q->chans[i]->self_fd, .events = POLLIN };
+	}
+	pf[q->nch] = (struct pollfd){ .fd = q->outq->kick_fd, .events = POLLIN };
+	*nfd = q->nch + 1;
+	return false;
+}
+
+static void queue_wake(struct nb_task *t, const struct pollfd *pf, unsigned nfd, bool slept)
+{
+	struct nb_queue *q = (struct nb_queue *)((char *)t - offsetof(struct nb_queue, task));
+	struct nb_queue_stats *st = qst(q);
+
+	(void)nfd;
+	pvio_store_relaxed(&q->outq->sleeping, 0);
+	if (slept)
+		nb_st_add(&st->wakeups, 1);
+	for (unsigned i = 0; i < q->nch; i++) {
+		if (pf[i].revents) {
+			if (!pvio_evtchn_consume(q->chans[i]))
+				nb_st_add(&st->spurious, 1);
+			if (!q->broken &&
+			    pvio_evtchn_peer_state(q->chans[i]) == PVIO_EVTCHN_CLOSED) {
+				q->broken = true;
+				mark_broken(q, "the frontend closed its event channel");
+			}
+		} else {
+			pvio_evtchn_mask(q->chans[i]);
+		}
+	}
+	if (pf[q->nch].revents) {
+		uint64_t x;
+
+		if (read(q->outq->kick_fd, &x, sizeof(x)) < 0) {
+			/* nothing to drain */
+		}
+	}
+}
+
+static const struct nb_task_ops queue_task_ops = {
+	.run = queue_run,
+	.sleep = queue_sleep,
+	.wake = queue_wake,
+};
 
 int nb_queue_start(struct nb_queue *q)
 {
 	struct nb_vif *v = q->vif;
 	uint32_t nt = q->tx.nr_ents, nr = q->rx.nr_ents;
-	char tname[16];
 	int r;
 
 	q->txwin = calloc(nt, sizeof(*q->txwin));
@@ -888,17 +880,18 @@ int nb_queue_start(struct nb_queue *q)
 	q->outq = &v->port->outq[q->idx];
 	q->nstage = q->stage_head = 0;
 	q->stall_since = 0;
-	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->stop_fd < 0) {
-		r = -errno;
-		goto err;
-	}
-	q->stop = 0;
-	r = -pthread_create(&q->thr, NULL, queue_thread, q);
+	q->broken = false;
+	q->ctrl = q->idx == 0 && v->has_ctrl;
+	q->nch = 0;
+	q->chans[q->nch++] = q->ch_tx;
+	if (q->ch_rx != q->ch_tx)
+		q->chans[q->nch++] = q->ch_rx;
+	if (q->ctrl)
+		q->chans[q->nch++] = v->ch_ctrl;
+	q->task.ops = &queue_task_ops;
+	r = nb_task_attach(&q->task);
 	if (r < 0)
 		goto err;
-	snprintf(tname, sizeof(tname), "nb%u.%u-q%u", v->fe_domid, v->devid, q->idx);
-	pthread_setname_np(q->thr, tname);
 	q->running = true;
 	return 0;
 err:
@@ -908,19 +901,10 @@ err:
 
 void nb_queue_stop(struct nb_queue *q)
 {
-	uint64_t one = 1;
-
 	if (q->running) {
-		pvio_store_release(&q->stop, 1);
-		if (write(q->stop_fd, &one, sizeof(one)) < 0) {
-			/* cannot fail on a fresh eventfd */
-		}
-		pthread_join(q->thr, NULL);
+		nb_task_detach(&q->task);
 		q->running = false;
 	}
-	if (q->stop_fd > 0)
-		close(q->stop_fd);
-	q->stop_fd = -1;
 	/* Packets taken out of the backlog and not delivered. */
 	if (q->outq) {
 		uint64_t bytes = 0;

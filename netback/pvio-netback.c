@@ -63,6 +63,9 @@ static void usage(FILE *f)
 		"  --default-bridge NAME   bridge of vifs without a 'bridge' key and of\n"
 		"                          unassigned uplinks (default br0)\n"
 		"  --max-queues N          multi-queue-max-queues (default: CPUs, max %d)\n"
+		"  --workers N             poller threads serving all vif queues and\n"
+		"                          uplinks (default: half the CPUs, at least 1;\n"
+		"                          max %d)\n"
 		"  --poll-us N             adaptive polling window (default %d; 0: always sleep)\n"
 		"  --backlog-pkts N        per-queue backlog toward a guest, packets (default %d)\n"
 		"  --backlog-bytes N       ... and bytes (default %u)\n"
@@ -81,7 +84,7 @@ static void usage(FILE *f)
 		"  --help\n"
 		"Default EAL arguments: --no-huge -m 1024 --no-pci\n"
 		"  --file-prefix=pvio-netback-<pid> --no-telemetry\n",
-		NB_MAX_QUEUES, NB_DEFAULT_POLL_US, NB_DEFAULT_BACKLOG_PKTS,
+		NB_MAX_QUEUES, NB_MAX_WORKERS, NB_DEFAULT_POLL_US, NB_DEFAULT_BACKLOG_PKTS,
 		NB_DEFAULT_BACKLOG_BYTES, NB_DEFAULT_RX_DRAIN_MS, NB_DEFAULT_MAC_AGE_S,
 		NB_DEFAULT_MAC_ENTRIES, NB_DEFAULT_MBUFS);
 }
@@ -188,10 +191,11 @@ int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_UPLINK, O_VDEV, O_DEFBR, O_MAXQ, O_POLL, O_BPKTS, O_BBYTES,
 	       O_DRAIN, O_AGE, O_MACN, O_MBUFS, O_NOSG, O_NOGSO, O_NOCSUM6, O_NOMCAST,
-	       O_NOSPLIT, O_NOCTRL, O_STATS, O_READY, O_VERBOSE, O_HELP, O_HV };
+	       O_NOSPLIT, O_NOCTRL, O_STATS, O_READY, O_VERBOSE, O_HELP, O_HV, O_WORKERS };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "hv", required_argument, NULL, O_HV },
+		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "uplink", required_argument, NULL, O_UPLINK },
 		{ "vdev", required_argument, NULL, O_VDEV },
 		{ "default-bridge", required_argument, NULL, O_DEFBR },
@@ -240,6 +244,10 @@ int main(int argc, char **argv)
 	sigset_t mask;
 
 	cfg.max_queues = ncpu > 0 ? (unsigned)(ncpu > NB_MAX_QUEUES ? NB_MAX_QUEUES : ncpu) : 1;
+	/* Half the CPUs poll for the guests, the other half run them. */
+	cfg.workers = ncpu > 3 ? (unsigned)(ncpu / 2) : 1;
+	if (cfg.workers > NB_MAX_WORKERS)
+		cfg.workers = NB_MAX_WORKERS;
 	/* Split our arguments from EAL's at "--". */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
@@ -333,6 +341,10 @@ int main(int argc, char **argv)
 			if (parse_uint("--ready-fd", optarg, 0, 1u << 20, &v))
 				return 2;
 			ready_fd = (int)v;
+			break;
+		case O_WORKERS:
+			if (parse_uint("--workers", optarg, 1, NB_MAX_WORKERS, &cfg.workers))
+				return 2;
 			break;
 		case O_HV:
 			if (strcmp(optarg, "xen") && strcmp(optarg, "socket")) {
@@ -436,8 +448,9 @@ int main(int argc, char **argv)
 	r = nb_uplinks_start(spec, nspec);
 	if (r < 0)
 		goto out_uplinks;
-	fprintf(stderr, "pvio-netback: serving vifs (%u uplink(s), %u mbufs, max %u queues)\n",
-		nb_sw.nr_uplinks, nb_sw.pool_size, cfg.max_queues);
+	fprintf(stderr, "pvio-netback: serving vifs (%u uplink(s), %u mbufs, max %u queues, "
+		"%u worker(s))\n", nb_sw.nr_uplinks, nb_sw.pool_size, cfg.max_queues,
+		cfg.workers);
 
 	g_stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (g_stop_efd < 0 || pthread_create(&g_sig_thr, NULL, signal_thread, NULL) != 0)

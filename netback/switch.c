@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ static uint32_t now_s(void)
 
 int nb_switch_init(const struct nb_cfg *cfg)
 {
+	int r;
+
 	nb_sw.cfg = *cfg;
 	for (unsigned i = 0; i < NB_MAX_PORTS; i++)
 		nb_sw.ports[i].idx = (uint16_t)i;
@@ -61,11 +64,20 @@ int nb_switch_init(const struct nb_cfg *cfg)
 			cfg->nb_mbufs, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	r = nb_workers_start(cfg->workers, cfg->poll_us);
+	if (r < 0) {
+		fprintf(stderr, "netback: cannot start %u worker(s): %s\n", cfg->workers,
+			strerror(-r));
+		rte_mempool_free(nb_sw.pool);
+		nb_sw.pool = NULL;
+		return r;
+	}
 	return 0;
 }
 
 void nb_switch_fini(void)
 {
+	nb_workers_stop();
 	for (unsigned i = 0; i < NB_MAX_BRIDGES; i++)
 		if (nb_sw.bridges[i].used) {
 			nb_mt_fini(&nb_sw.bridges[i].mt);
@@ -743,70 +755,75 @@ static unsigned uplink_tx(struct nb_uplink *u)
 	return sent;
 }
 
-static void *uplink_thread(void *arg)
+/* The uplink as a worker task (worker.h). */
+
+static unsigned uplink_run(struct nb_task *t)
 {
-	struct nb_uplink *u = arg;
-	struct nb_outq *q = &u->port->outq[0];
-	uint64_t poll_ns = (uint64_t)nb_sw.cfg.poll_us * 1000, last = nb_now_ns();
+	struct nb_uplink *u = (struct nb_uplink *)((char *)t - offsetof(struct nb_uplink, task));
 	struct rte_mbuf *pkts[NB_BURST];
-	bool registered = rte_thread_register() == 0;
+	unsigned work = 0;
+	uint16_t n = rte_eth_rx_burst(u->port_id, 0, pkts, NB_BURST);
 
-	while (!pvio_load_acquire(&u->stop)) {
-		unsigned work = 0;
-		uint16_t n = rte_eth_rx_burst(u->port_id, 0, pkts, NB_BURST);
-
-		if (n) {
-			for (unsigned i = 0; i < n; i++) {
-				/* Nothing a port says about a packet is metadata
-				 * for the guests. */
-				pkts[i]->ol_flags = 0;
-				nb_st_add(&u->rx_bytes, pkts[i]->pkt_len);
-			}
-			nb_st_add(&u->rx_pkts, n);
-			nb_fwd_input(u->fwd, pkts, n);
-			work += n;
+	if (n) {
+		for (unsigned i = 0; i < n; i++) {
+			/* Nothing a port says about a packet is metadata for
+			 * the guests. */
+			pkts[i]->ol_flags = 0;
+			nb_st_add(&u->rx_bytes, pkts[i]->pkt_len);
 		}
-		work += uplink_tx(u);
-		if (work) {
-			last = nb_now_ns();
-			continue;
-		}
-		if (nb_now_ns() - last < poll_ns) {
-			for (int i = 0; i < 32; i++)
-				pvio_cpu_relax();
-			continue;
-		}
-		/* Sleep: until a forwarder kicks our backlog, the port has a
-		 * packet (rx interrupt), or 1 ms passed (ports without one). */
-		pvio_store_relaxed(&q->sleeping, 1);
-		/* Store-load: `sleeping` before the last look at the ring;
-		 * pairs with the fence in kick_all(). */
-		pvio_mb();
-		if (rte_ring_count(q->ring) || u->pend_head < u->npend) {
-			pvio_store_relaxed(&q->sleeping, 0);
-			continue;
-		}
-		{
-			struct pollfd pf[3] = {
-				{ .fd = q->kick_fd, .events = POLLIN },
-				{ .fd = u->stop_fd, .events = POLLIN },
-				{ .fd = u->intr_fd, .events = POLLIN },
-			};
-			uint64_t v;
-
-			poll(pf, u->intr_fd >= 0 ? 3 : 2, u->intr_fd >= 0 ? 1000 : 1);
-			pvio_store_relaxed(&q->sleeping, 0);
-			if (pf[0].revents && read(q->kick_fd, &v, sizeof(v)) < 0) {
-				/* nothing to drain */
-			}
-			nb_st_add(&u->wakeups, 1);
-		}
-		last = nb_now_ns();
+		nb_st_add(&u->rx_pkts, n);
+		nb_fwd_input(u->fwd, pkts, n);
+		work += n;
 	}
-	if (registered)
-		rte_thread_unregister();
-	return NULL;
+	return work + uplink_tx(u);
 }
+
+/* Sleep until a forwarder kicks our backlog, the port has a packet (rx
+ * interrupt), or 1 ms passed (ports without one). */
+static bool uplink_sleep(struct nb_task *t, struct pollfd *pf, unsigned *nfd, int *timeout)
+{
+	struct nb_uplink *u = (struct nb_uplink *)((char *)t - offsetof(struct nb_uplink, task));
+	struct nb_outq *q = &u->port->outq[0];
+
+	pvio_store_relaxed(&q->sleeping, 1);
+	/* Store-load: `sleeping` before the last look at the ring; pairs
+	 * with the fence in kick_all(). */
+	pvio_mb();
+	if (rte_ring_count(q->ring) || u->pend_head < u->npend) {
+		pvio_store_relaxed(&q->sleeping, 0);
+		return true;
+	}
+	pf[0] = (struct pollfd){ .fd = q->kick_fd, .events = POLLIN };
+	*nfd = 1;
+	if (u->intr_fd >= 0) {
+		pf[(*nfd)++] = (struct pollfd){ .fd = u->intr_fd, .events = POLLIN };
+		*timeout = 1000;
+	} else {
+		*timeout = 1;
+	}
+	return false;
+}
+
+static void uplink_wake(struct nb_task *t, const struct pollfd *pf, unsigned nfd, bool slept)
+{
+	struct nb_uplink *u = (struct nb_uplink *)((char *)t - offsetof(struct nb_uplink, task));
+	struct nb_outq *q = &u->port->outq[0];
+	uint64_t v;
+
+	(void)nfd;
+	pvio_store_relaxed(&q->sleeping, 0);
+	if (pf[0].revents && read(q->kick_fd, &v, sizeof(v)) < 0) {
+		/* nothing to drain */
+	}
+	if (slept)
+		nb_st_add(&u->wakeups, 1);
+}
+
+static const struct nb_task_ops uplink_task_ops = {
+	.run = uplink_run,
+	.sleep = uplink_sleep,
+	.wake = uplink_wake,
+};
 
 static bool is_driver(uint16_t pid, const char *drv)
 {
@@ -883,11 +900,9 @@ static int uplink_setup(struct nb_uplink *u)
 	u->fwd = nb_fwd_new(u->port, &u->fst);
 	if (!u->fwd)
 		return -ENOMEM;
-	u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (u->stop_fd < 0)
-		return -errno;
 	nb_port_up(u->port);
-	r = -pthread_create(&u->thr, NULL, uplink_thread, u);
+	u->task.ops = &uplink_task_ops;
+	r = nb_task_attach(&u->task);
 	if (r < 0)
 		return r;
 	u->running = true;
@@ -913,7 +928,6 @@ int nb_uplinks_start(const struct nb_uplink_spec *spec, unsigned n)
 		u = &nb_sw.uplinks[nb_sw.nr_uplinks];
 		memset(u, 0, sizeof(*u));
 		u->port_id = pid;
-		u->stop_fd = -1;
 		u->intr_fd = -1;
 		if (rte_eth_dev_get_name_by_port(pid, name) != 0)
 			snprintf(name, sizeof(name), "port%u", pid);
@@ -946,16 +960,11 @@ void nb_uplinks_stop(void)
 {
 	for (unsigned i = 0; i < nb_sw.nr_uplinks; i++) {
 		struct nb_uplink *u = &nb_sw.uplinks[i];
-		uint64_t one = 1;
 
 		if (u->port)
 			nb_port_down(u->port);
 		if (u->running) {
-			pvio_store_release(&u->stop, 1);
-			if (write(u->stop_fd, &one, sizeof(one)) < 0) {
-				/* a fresh eventfd cannot be full */
-			}
-			pthread_join(u->thr, NULL);
+			nb_task_detach(&u->task);
 			u->running = false;
 		}
 		if (u->port) {
@@ -965,9 +974,6 @@ void nb_uplinks_stop(void)
 		}
 		rte_eth_dev_stop(u->port_id);
 		rte_eth_dev_close(u->port_id);
-		if (u->stop_fd >= 0)
-			close(u->stop_fd);
-		u->stop_fd = -1;
 		nb_fwd_free(u->fwd);
 		u->fwd = NULL;
 	}

@@ -54,7 +54,6 @@ static int vif_probe(struct pvio_backend_dev *dev)
 	for (unsigned i = 0; i < NB_MAX_QUEUES; i++) {
 		v->q[i].vif = v;
 		v->q[i].idx = i;
-		v->q[i].stop_fd = -1;
 		snprintf(v->q[i].name, sizeof(v->q[i].name), "%s-q%u", v->name, i);
 	}
 

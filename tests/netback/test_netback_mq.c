@@ -3,7 +3,8 @@
  * pvio-netback end to end: multi-queue, split event channels, the control
  * ring and multicast control.
  *   - guest M connects 3 queues with split event channels and a ctrl ring
- *     (netback --max-queues 4); flows from A spread over its queues
+ *     (netback --max-queues 4 --workers 3); flows from A spread over its
+ *     queues
  *   - M configures Toeplitz hashing (key, flags, a mapping table) through
  *     its ctrl ring: every frame then arrives on queue mapping[hash % 8]
  *     with a HASH extra-info whose value matches the Toeplitz hash computed
@@ -275,7 +276,9 @@ static void test_mcast(void)
 
 int main(void)
 {
-	static const char *const args[] = { "--max-queues", "4", NULL };
+	/* Three workers: the queues are spread over them, so frames cross
+	 * between pollers (backlog kicks, sleeping workers woken). */
+	static const char *const args[] = { "--max-queues", "4", "--workers", "3", NULL };
 	struct nbf_opts o[NG] = {
 		{ .sg = true },
 		{ .sg = true, .nq = NQ, .split = true, .ctrl = true, .mcast = true },
