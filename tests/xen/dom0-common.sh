@@ -61,11 +61,15 @@ backend_check_idle() {
 		|| { res ${name}_no_mapping_leak FAIL "grant mappings before=$MAP0 after=$map"; cat /proc/$BPID/maps; }
 }
 
-# backend_note_connected: fds and mappings while the domains run.
+# backend_note_connected: fds and mappings while the domains run, and the
+# CPU time each of the backend's threads used so far (clock ticks).
 backend_note_connected() {
 	FD1=$(fds $BPID); MAP1=$(gntmaps $BPID)
 	echo "backend fds while connected: $FD1, grant mappings: $MAP1"
 	ls -l /proc/$BPID/fd | sed 's/^/  fd: /'
+	for t in /proc/$BPID/task/*; do
+		echo "  thread $(cat $t/comm): utime+stime $(awk '{print $14 + $15}' $t/stat) ticks"
+	done
 }
 
 # backend_stop NAME: SIGTERM; it must exit 0 (netback: no mbuf missing).
