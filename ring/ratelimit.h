@@ -27,15 +27,11 @@ struct pvio_ratelimit {
  * new second after an earlier one ran out of budget: the caller says once
  * that messages were suppressed (before its own message, if any).
  */
-static inline bool pvio_ratelimit_allow(struct pvio_ratelimit *rl, unsigned burst,
-					bool *suppressed)
+static inline bool pvio_ratelimit_allow_at(struct pvio_ratelimit *rl, unsigned burst,
+					   uint64_t sec, bool *suppressed)
 {
-	struct timespec ts;
-	uint64_t sec;
 	bool note = false;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sec = (uint64_t)ts.tv_sec;
 	if (sec != rl->second) {
 		note = rl->budget == 0 && rl->second;
 		rl->second = sec;
@@ -47,6 +43,16 @@ static inline bool pvio_ratelimit_allow(struct pvio_ratelimit *rl, unsigned burs
 		return false;
 	rl->budget--;
 	return true;
+}
+
+/* The same, now (CLOCK_MONOTONIC seconds; _at takes them from the caller). */
+static inline bool pvio_ratelimit_allow(struct pvio_ratelimit *rl, unsigned burst,
+					bool *suppressed)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return pvio_ratelimit_allow_at(rl, burst, (uint64_t)ts.tv_sec, suppressed);
 }
 
 #endif /* PVIO_RATELIMIT_H */

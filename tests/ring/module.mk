@@ -9,3 +9,4 @@ TEST_BINS += tests/ring/test_ring_xen_interop
 SRCS_test_ring_xen_interop := tests/ring/xen_side.c
 TEST_BINS += tests/ring/test_ring_stress
 TEST_BINS += tests/ring/test_ring_hostile
+TEST_BINS += tests/ring/test_ratelimit
