@@ -33,10 +33,14 @@ void *pvio_backend_ctx(struct pvio_backend *be)
 void pvio_backend_log(struct pvio_backend_dev *dev, const char *fmt, ...)
 {
 	struct pvio_backend *be = dev->be;
+	bool note;
 	va_list ap;
 
-	if (!pvio_ratelimit_allow(&be->log_rl, 20, NULL))
+	/* One budget for every device of this backend: 20 a second. */
+	if (!pvio_ratelimit_allow(&be->log_rl, 20, &note))
 		return;
+	if (note)
+		fprintf(stderr, "%s: (further messages were suppressed)\n", be->opts->ops->type);
 	fprintf(stderr, "%s: dom%u/%u: ", be->opts->ops->type, dev->fe_domid, dev->devid);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
