@@ -30,6 +30,13 @@ void *pvio_backend_ctx(struct pvio_backend *be)
 	return be->opts->ctx;
 }
 
+unsigned pvio_backend_default_poll_us(unsigned dflt_us, long ncpus)
+{
+	if (ncpus <= 0)
+		ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return ncpus == 1 ? 0 : dflt_us;
+}
+
 void pvio_backend_log(struct pvio_backend_dev *dev, const char *fmt, ...)
 {
 	struct pvio_backend *be = dev->be;

@@ -91,6 +91,15 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts);
 
 void *pvio_backend_ctx(struct pvio_backend *be);
 
+/* The adaptive-polling window (microseconds) a backend uses when the user
+ * gave none: dflt_us, or 0 (always sleep on the event channel) when only
+ * one CPU is online (ncpus; 0: ask the system). On one CPU a spinning
+ * poller only takes the time that the peers it waits for need to make
+ * progress: the dom0 processes it serves, and under Xen the guests'
+ * vCPUs when they share the physical CPU. Linux's own backends never
+ * spin. */
+unsigned pvio_backend_default_poll_us(unsigned dflt_us, long ncpus);
+
 /* Helpers for drivers: read/write <be_path>/<key>, <fe_path>/<key>. */
 int pvio_backend_read(struct pvio_backend_dev *dev, bool frontend, const char *key,
 		      char *buf, size_t size);

@@ -34,8 +34,9 @@ static void usage(FILE *f)
 		"  --socket PATH       pviod's control socket (default $PVIO_SOCKET or\n"
 		"                      /run/pvio/pviod.sock)\n"
 		"  --engine NAME       io_uring (default), libaio, psync; per device: engine=\n"
-		"  --poll-us N         adaptive polling window in microseconds (default %d;\n"
-		"                      0 = always sleep on the event channel)\n"
+		"  --poll-us N         adaptive polling window in microseconds (default %d,\n"
+		"                      0 when one CPU is online; 0 = always sleep on the\n"
+		"                      event channel)\n"
 		"  --max-queues N      multi-queue-max-queues (default: number of CPUs)\n"
 		"  --max-ring-order N  max-ring-page-order, 0..4 (default 4)\n"
 		"  --max-indirect N    feature-max-indirect-segments, 0 = off (default 256)\n"
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
 	struct pvio_backend_opts bo = { .ops = &pvio_blkback_ops, .domain_idle = domain_idle };
 	const char *sock = NULL, *hv = NULL;
 	int ready_fd = -1;
+	bool poll_given = false;
 	unsigned v;
 	sigset_t mask;
 	int c, r;
@@ -113,7 +115,11 @@ int main(int argc, char **argv)
 			}
 			snprintf(cfg.engine, sizeof(cfg.engine), "%s", optarg);
 			break;
-		case 'p': if (parse_uint("--poll-us", optarg, 1000000, &cfg.poll_us)) return 2; break;
+		case 'p':
+			if (parse_uint("--poll-us", optarg, 1000000, &cfg.poll_us))
+				return 2;
+			poll_given = true;
+			break;
 		case 'q':
 			if (parse_uint("--max-queues", optarg, BLKBACK_MAX_QUEUES, &cfg.max_queues) ||
 			    cfg.max_queues == 0) {
@@ -147,6 +153,11 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "pvio-blkback: unexpected argument '%s'\n", argv[optind]);
 		return 2;
+	}
+	if (!poll_given && cfg.poll_us && !pvio_backend_default_poll_us(cfg.poll_us, 0)) {
+		cfg.poll_us = 0;
+		fprintf(stderr, "pvio-blkback: one CPU online: adaptive polling off (--poll-us N "
+			"to spin)\n");
 	}
 	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;

@@ -66,7 +66,8 @@ static void usage(FILE *f)
 		"  --workers N             poller threads serving all vif queues and\n"
 		"                          uplinks (default: half the CPUs, at least 1;\n"
 		"                          max %d)\n"
-		"  --poll-us N             adaptive polling window (default %d; 0: always sleep)\n"
+		"  --poll-us N             adaptive polling window (default %d, 0 when one\n"
+		"                          CPU is online; 0: always sleep)\n"
 		"  --backlog-pkts N        per-queue backlog toward a guest, packets (default %d)\n"
 		"  --backlog-bytes N       ... and bytes (default %u)\n"
 		"  --rx-drain-ms N         drop a guest's backlog after N ms without rx\n"
@@ -238,6 +239,7 @@ int main(int argc, char **argv)
 	const char *sock = NULL, *hv = NULL;
 	unsigned nspec = 0, nvdev = 0, v;
 	int eal_argc = 0, user_eal = -1, c, r, rc = 1, ready_fd = -1;
+	bool poll_given = false;
 	bool auto_prefix = false;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cpu_set_t cpus;
@@ -302,6 +304,7 @@ int main(int argc, char **argv)
 		case O_POLL:
 			if (parse_uint("--poll-us", optarg, 0, 1000000, &cfg.poll_us))
 				return 2;
+			poll_given = true;
 			break;
 		case O_BPKTS:
 			if (parse_uint("--backlog-pkts", optarg, 2, 1u << 20, &v))
@@ -363,6 +366,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvio-netback: unexpected argument '%s' (EAL arguments go after "
 			"\"--\")\n", argv[optind]);
 		return 2;
+	}
+	if (!poll_given && cfg.poll_us && !pvio_backend_default_poll_us(cfg.poll_us, 0)) {
+		cfg.poll_us = 0;
+		fprintf(stderr, "pvio-netback: one CPU online: adaptive polling off (--poll-us N "
+			"to spin)\n");
 	}
 	for (unsigned i = 0; i < nspec; i++)
 		if (!spec[i].bridge[0])

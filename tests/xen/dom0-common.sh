@@ -39,6 +39,12 @@ backend_start() {
 	fi
 	FD0=$(fds $BPID); MAP0=$(gntmaps $BPID)
 	echo "$name fds=$FD0 grant mappings=$MAP0 before xl create"
+	# dom0 has one vCPU (shared with the domUs: QEMU gives Xen one CPU):
+	# without --poll-us the backend must not spin.
+	if [ "$(nproc)" = 1 ]; then
+		grep -q 'one CPU online: adaptive polling off' "$logf" &&
+			res ${name}_no_spin_one_cpu PASS || res ${name}_no_spin_one_cpu FAIL
+	fi
 }
 fds() { ls /proc/$1/fd 2>/dev/null | wc -l; }
 # Mappings of granted pages (gntdev) in the process.

@@ -56,5 +56,5 @@ need="xl_create xvda_present size sector_size domu_reads_dom0_mark domu_write_ma
  image_sees_domu_write indirect_segments direct_1MiB_writes image_sees_direct_writes flush
  discard ro_disk_readable ro_disk_refuses_write ro_image_untouched domu_finished backend_dir_removed"
 [ "$mode" = pvio ] && need="$need blkback_started blkback_survives_destroy blkback_no_fd_leak
- blkback_no_mapping_leak"
+ blkback_no_mapping_leak blkback_no_spin_one_cpu"
 xen_judge "unmodified Linux xen-blkfront against the $mode backend" $need

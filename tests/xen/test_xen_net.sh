@@ -49,5 +49,5 @@ need="dom0_if_up xl_create_1 xl_create_2 vif_connected_dom1 vif_connected_dom2 f
  ping_20x1400 ping_dom0_tap dom0_pings_domu1 transfer_domu1_to_domu2 transfer_domu1_to_dom0
  transfer_dom0_to_domu1"
 [ "$mode" = pvio ] && need="$need netback_started netback_survives_destroy netback_no_fd_leak
- netback_no_mapping_leak netback_clean_exit"
+ netback_no_mapping_leak netback_no_spin_one_cpu netback_clean_exit"
 xen_judge "two unmodified Linux xen-netfronts and dom0 switched by the $mode backend" $need

@@ -1,0 +1,2 @@
+# tests/backend: the backend core's helpers (backend/backend.h).
+TEST_BINS += tests/backend/test_poll_default
