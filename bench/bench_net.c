@@ -9,12 +9,20 @@
  *              (pvio-netback's stats, SIGUSR1 snapshots)
  *        vhost-user: dpdk-testpmd virtio-user txonly (CPU 0) -> vhost-user
  *              rxonly (CPU 1); memif: client txonly -> server rxonly
- *   rx   pvio: dpdk-testpmd memif client txonly (CPU 0, the generator:
- *              pvio-netback cannot generate from net_null/net_ring, whose
- *              frames carry no valid source MAC) -> pvio-netback's memif
- *              uplink (CPU 1) -> pvio-netio recv (guest, CPU 0)
+ *   rx   pvio: pvio-netback generates (a net_pcap uplink replaying a
+ *              file of 64 frames without end, infinite_rx=1) -> its switch
+ *              -> the guest's rx ring (CPU 1) -> pvio-netio recv (guest,
+ *              CPU 0): the backend generates, as vhost-user's does
+ *              (net_null/net_ring frames carry no valid source MAC). A
+ *              pvio side of its own (pviod, pvio-netback, one guest) is
+ *              started for each run, so nothing spins in the other cases.
  *        vhost-user: vhost txonly -> virtio-user rxonly; memif: server
  *              txonly -> client rxonly
+ *   rx-peer  pvio only: dpdk-testpmd memif client txonly (CPU 0, shared
+ *              with the guest) -> pvio-netback's memif uplink (CPU 1) ->
+ *              pvio-netio recv (guest, CPU 0): traffic from another DPDK
+ *              process; three processes on two CPUs (baseline_value is
+ *              the vhost-user rx figure for reference)
  *   g2g  pvio only: pvio-netio send (guest A) -> pvio-netback's switch ->
  *              pvio-netio recv (guest B); three processes, no DPDK peer
  *              (baseline_value is the vhost-user tx figure for reference)
@@ -46,9 +54,16 @@
 #define MAX_PIDS 16
 
 enum impl { I_PVIO, I_VHOST, I_MEMIF, NR_IMPL };
-enum dir { D_TX, D_RX, D_G2G, NR_DIR };
+enum dir { D_TX, D_RX, D_RXPEER, D_G2G, NR_DIR };
 static const char *impl_name[NR_IMPL] = { "pvio", "dpdk-vhost-user", "dpdk-memif" };
-static const char *dir_name[NR_DIR] = { "tx", "rx", "g2g" };
+static const char *dir_name[NR_DIR] = { "tx", "rx", "rx-peer", "g2g" };
+/* The DPDK figure a pvio-only case is shown against. */
+static const unsigned base_dir[NR_DIR] = { D_TX, D_RX, D_RX, D_TX };
+
+static bool pvio_only(unsigned d)
+{
+	return d == D_RXPEER || d == D_G2G;
+}
 static const unsigned sizes[] = { 64, 1500 };
 #define NR_SIZES 2
 
@@ -65,6 +80,8 @@ struct env {
 	double warm, secs;
 	int seq;                   /* for unique DPDK prefixes */
 	const char *nb_poll_us;    /* pvio-netback --poll-us, NULL: its default */
+	const char *only;          /* --case NAME: run only that case ("rx-64B") */
+	int only_impl;             /* --impl NAME: only that implementation, or -1 */
 };
 
 static pid_t g_pids[MAX_PIDS];  /* everything we started and not yet reaped */
@@ -527,6 +544,10 @@ static int recv_wait(struct env *e, pid_t rp, int rfd, struct cpus *tmpl, struct
 	return out->ok ? 0 : -1;
 }
 
+static int write_pcap(const char *path, unsigned size);
+static int pv_start(struct env *e, const char *gen_pcap);
+static void pv_stop(struct env *e);
+
 static int pvio_run(struct env *e, enum dir d, unsigned size, struct res *out)
 {
 	char sz[16], wsec[32], ssec[32], tsec[32], json[2048];
@@ -572,6 +593,35 @@ static int pvio_run(struct env *e, enum dir d, unsigned size, struct res *out)
 		goto out;
 	}
 	if (d == D_RX) {
+		struct env g = *e;
+		char pcap[400];
+		char *args[] = { "recv", "0", "--warmup", wsec, "--seconds", ssec, "--no-verify",
+				 "--quiet", "--timeout", "30" };
+
+		snprintf(pcap, sizeof(pcap), "%s/gen-%u.pcap", e->dir, size);
+		g.pviod = g.netback = -1;
+		if (write_pcap(pcap, size) < 0 || pv_start(&g, pcap) < 0) {
+			fprintf(stderr, "bench net: cannot start the generating pvio side\n");
+		} else {
+			rp = netio_start(&g, "grx", 0, args, 10, true, &ofd);
+			if (rp > 0) {
+				tmpl.n = 2;
+				tmpl.pid[0] = g.netback;
+				tmpl.pid[1] = rp;
+				r = recv_wait(&g, rp, ofd, &tmpl, out, json, sizeof(json));
+				rp = -1;
+				ofd = -1;
+			}
+		}
+		if (rp > 0)
+			stop_pid(rp, SIGTERM);
+		pv_stop(&g);
+		/* Back to the main pvio side's store. */
+		setenv("PVIO_SOCKET", e->sock, 1);
+		setenv("XENSTORED_PATH", e->xs, 1);
+		goto out;
+	}
+	if (d == D_RXPEER) {
 		char *args[] = { "recv", "0", "--warmup", wsec, "--seconds", ssec, "--no-verify",
 				 "--quiet", "--timeout", "30" };
 		char vc[400];
@@ -620,10 +670,44 @@ out:
 	return r;
 }
 
-static int pv_start(struct env *e)
+/* A pcap file of 64 frames of `size` bytes (L2, no FCS) from a unicast
+ * MAC toward the rx guest's (MAC_RX), each with its index in the payload. */
+static int write_pcap(const char *path, unsigned size)
+{
+	static const uint8_t dst[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x20 };
+	static const uint8_t src[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+	uint32_t gh[6] = { 0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 1 };  /* LINKTYPE_ETHERNET */
+	uint8_t f[2048];
+	FILE *fp;
+
+	if (size < 60 || size > sizeof(f))
+		return -1;
+	fp = fopen(path, "wb");
+	if (!fp)
+		return -1;
+	fwrite(gh, sizeof(gh), 1, fp);
+	for (uint32_t i = 0; i < 64; i++) {
+		uint32_t rh[4] = { 0, i, size, size };   /* ts_sec, ts_usec, incl, orig */
+
+		memset(f, (int)i, size);
+		memcpy(f, dst, 6);
+		memcpy(f + 6, src, 6);
+		f[12] = 0x88;   /* local experimental ethertype */
+		f[13] = 0xb6;
+		fwrite(rh, sizeof(rh), 1, fp);
+		fwrite(f, size, 1, fp);
+	}
+	return fclose(fp) == 0 ? 0 : -1;
+}
+
+/* Start pviod, pvio-netback (CPU 1) and the guests. gen_pcap NULL: the
+ * main side (uplinks net_null, memif; guests gtx, grx, ga, gb); else the
+ * generating side of the rx case: one net_pcap uplink replaying gen_pcap
+ * without end, and the guest grx on its bridge. */
+static int pv_start(struct env *e, const char *gen_pcap)
 {
 	char tmpl[] = "/tmp/pvio-bench-net-XXXXXX", rfd[16], bin[600], b[8], log[400];
-	char up1[64], up2[400];
+	char up1[512], up2[400];
 	int p[2];
 
 	if (!mkdtemp(tmpl))
@@ -658,13 +742,30 @@ static int pv_start(struct env *e)
 	snprintf(rfd, sizeof(rfd), "%d", p[1]);
 	snprintf(bin, sizeof(bin), "%s/netback/pvio-netback", e->build);
 	snprintf(log, sizeof(log), "%s/netback.log", e->dir);
-	snprintf(up1, sizeof(up1), "brnull=net_null0,no-rx=1");
-	snprintf(up2, sizeof(up2), "brmem=net_memif0,role=server,socket=%s,socket-abstract=no",
-		 e->memif);
+	if (gen_pcap) {
+		if (snprintf(up1, sizeof(up1), "brgen=net_pcap0,rx_pcap=%s,infinite_rx=1",
+			     gen_pcap) >= (int)sizeof(up1))
+			return -1;
+		snprintf(up2, sizeof(up2), "brgen");   /* (no second uplink) */
+	} else {
+		snprintf(up1, sizeof(up1), "brnull=net_null0,no-rx=1");
+		snprintf(up2, sizeof(up2),
+			 "brmem=net_memif0,role=server,socket=%s,socket-abstract=no", e->memif);
+	}
 	{
-		char *av[] = { bin, "--socket", e->sock, "--ready-fd", rfd, "--stats-file", e->stats,
-			       "--max-queues", "1", "--uplink", up1, "--uplink", up2,
-			       e->nb_poll_us ? "--poll-us" : NULL, (char *)e->nb_poll_us, NULL };
+		char *av[20] = { bin, "--socket", e->sock, "--ready-fd", rfd, "--stats-file",
+				 e->stats, "--max-queues", "1", "--uplink", up1 };
+		int k = 11;
+
+		if (!gen_pcap) {
+			av[k++] = "--uplink";
+			av[k++] = up2;
+		}
+		if (e->nb_poll_us) {
+			av[k++] = "--poll-us";
+			av[k++] = (char *)e->nb_poll_us;
+		}
+		av[k] = NULL;
 		/* All of pvio-netback's threads on CPU 1 (they inherit it). */
 		e->netback = spawn(av, 1, -1, -1, log);
 	}
@@ -677,13 +778,17 @@ static int pv_start(struct env *e)
 	close(p[0]);
 	static const char *doms[][3] = { { "gtx", MAC_TX, "brnull" }, { "grx", MAC_RX, "brmem" },
 					 { "ga", MAC_GA, "brg" }, { "gb", MAC_GB, "brg" } };
-	for (unsigned i = 0; i < 4; i++) {
+	static const char *gdoms[][3] = { { "grx", MAC_RX, "brgen" } };
+	const char *(*dl)[3] = gen_pcap ? gdoms : doms;
+	unsigned nd = gen_pcap ? 1 : 4;
+
+	for (unsigned i = 0; i < nd; i++) {
 		char spec[128];
-		char *c[] = { e->pvio, "create", (char *)doms[i][0], "memory=64M", NULL };
-		snprintf(spec, sizeof(spec), "mac=%s,bridge=%s", doms[i][1], doms[i][2]);
-		char *a[] = { e->pvio, "network-attach", (char *)doms[i][0], spec, NULL };
+		char *c[] = { e->pvio, "create", (char *)dl[i][0], "memory=64M", NULL };
+		snprintf(spec, sizeof(spec), "mac=%s,bridge=%s", dl[i][1], dl[i][2]);
+		char *a[] = { e->pvio, "network-attach", (char *)dl[i][0], spec, NULL };
 		if (run_quiet(c) != 0 || run_quiet(a) != 0) {
-			fprintf(stderr, "bench net: cannot create guest %s\n", doms[i][0]);
+			fprintf(stderr, "bench net: cannot create guest %s\n", dl[i][0]);
 			return -1;
 		}
 	}
@@ -703,7 +808,7 @@ static void pv_stop(struct env *e)
 	}
 	if (e->pviod > 0)
 		stop_pid(e->pviod, SIGTERM);
-	kill_all();
+	e->netback = e->pviod = -1;
 	if (!getenv("PVIO_BENCH_KEEP") && strncmp(e->dir, "/tmp/pvio-bench-net-", 20) == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 		if (system(cmd) != 0)
@@ -741,6 +846,9 @@ static void net_usage(FILE *f)
 	fprintf(f, "  net options: --seconds S   measured window per run (default 4; --quick: 1)\n"
 		   "               --warmup S    warm-up before the window (default 2; --quick: 1)\n"
 		   "               --nb-poll-us N  pvio-netback's --poll-us (default: its own, 50)\n"
+		   "               --case NAME   only that case (tx-64B, rx-1500B, g2g-64B, ...;\n"
+		   "                             with --out, to keep the full results)\n"
+		   "               --impl NAME   only pvio, dpdk-vhost-user or dpdk-memif (profiling)\n"
 		   "               --testpmd PATH (default dpdk-testpmd from PATH, package dpdk-dev)\n"
 		   "  Needs root (DPDK runtime folders), pvio-netback (libdpdk) and dpdk-testpmd.\n");
 }
@@ -759,6 +867,15 @@ struct cell {
 	struct res r[NR_IMPL];
 };
 
+/* Is `name` the case of direction d, size index s ("rx-64B")? */
+static bool case_is(const char *name, unsigned d, unsigned s)
+{
+	char n[32];
+
+	snprintf(n, sizeof(n), "%s-%uB", dir_name[d], sizes[s]);
+	return strcmp(name, n) == 0;
+}
+
 static int net_run(const struct bench_opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -766,9 +883,11 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "testpmd", required_argument, NULL, 'p' },
 		{ "nb-poll-us", required_argument, NULL, 'P' },
+		{ "case", required_argument, NULL, 'c' },
+		{ "impl", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct env e = { .pviod = -1, .netback = -1 };
+	struct env e = { .pviod = -1, .netback = -1, .only_impl = -1 };
 	int reps = o->quick ? 1 : o->reps, c, rc = 0;
 	struct cell (*res)[NR_DIR][NR_SIZES];
 	char load0[128], load1[128];
@@ -783,7 +902,30 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 		case 'w': e.warm = atof(optarg); if (e.warm < 0) return 2; break;
 		case 'p': e.testpmd = optarg; break;
 		case 'P': e.nb_poll_us = optarg; break;
+		case 'c': e.only = optarg; break;
+		case 'i':
+			for (e.only_impl = NR_IMPL - 1; e.only_impl >= 0; e.only_impl--)
+				if (strcmp(optarg, impl_name[e.only_impl]) == 0)
+					break;
+			if (e.only_impl < 0) {
+				fprintf(stderr, "bench net: --impl: no '%s' (pvio, dpdk-vhost-user, "
+					"dpdk-memif)\n", optarg);
+				return 2;
+			}
+			break;
 		default: return 2;
+		}
+	}
+	if (e.only) {
+		bool known = false;
+
+		for (unsigned s = 0; s < NR_SIZES; s++)
+			for (unsigned d = 0; d < NR_DIR; d++)
+				known |= case_is(e.only, d, s);
+		if (!known) {
+			fprintf(stderr, "bench net: --case: no case '%s' (tx|rx|g2g-64B|1500B)\n",
+				e.only);
+			return 2;
 		}
 	}
 	if (!e.testpmd) {
@@ -810,7 +952,7 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 	}
 	loadavg(load0, sizeof(load0));
 	bench_progress("net: starting pviod, pvio-netback and 4 guests");
-	if (pv_start(&e) < 0) {
+	if (pv_start(&e, NULL) < 0) {
 		fprintf(stderr, "bench net: cannot start the pvio side from %s\n", e.build);
 		rc = 1;
 		goto out;
@@ -822,7 +964,10 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 				for (unsigned im = 0; im < NR_IMPL && !g_sig; im++) {
 					struct res *x = &res[r][d][s].r[im];
 
-					if (d == D_G2G && im != I_PVIO)
+					if (pvio_only(d) && im != I_PVIO)
+						continue;
+					if ((e.only && !case_is(e.only, d, s)) ||
+					    (e.only_impl >= 0 && (int)im != e.only_impl))
 						continue;
 					bench_progress("net: rep %d/%d %s %uB: %s", r + 1, reps,
 						       dir_name[d], sizes[s], impl_name[im]);
@@ -838,6 +983,7 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 		rc = 1;
 out:
 	pv_stop(&e);
+	kill_all();
 	bench_progress_done();
 	loadavg(load1, sizeof(load1));
 	if (rc) {
@@ -870,8 +1016,10 @@ out:
 	bench_json_int(&j, "reps", reps);
 	bench_json_str(&j, "netback_poll_us", e.nb_poll_us ? e.nb_poll_us : "default (50)");
 	bench_json_str(&j, "note", "rates at the receiver, L2 frame bytes; cpu_ns_per_pkt: CPU "
-		       "of every process of the pipeline over the window / frames; g2g has no "
-		       "DPDK peer (baseline_value = vhost-user tx, same size)");
+		       "of every process of the pipeline over the window / frames; rx: "
+		       "pvio-netback generates (net_pcap infinite_rx), as vhost txonly does; "
+		       "rx-peer (memif generator sharing the guest's CPU) and g2g have no "
+		       "DPDK peer (baseline_value = vhost-user rx / tx, same size)");
 	bench_json_arr_begin(&j, "cases");
 	FILE *outs[2] = { stdout, tf };
 	for (int w = 0; w < 2; w++) {
@@ -881,14 +1029,14 @@ out:
 			"pv Mpps", "vh Mpps", "mf Mpps", "ratio", "pv Gb/s", "vh Gb/s", "mf Gb/s",
 			"pv ns/p", "vh ns/p", "mf ns/p", "pv cpu", "vh cpu");
 	}
-	double chart[NR_DIR][NR_SIZES];
+	double chart[NR_DIR][NR_SIZES] = { { 0 } };
 	for (unsigned s = 0; s < NR_SIZES; s++)
 		for (unsigned d = 0; d < NR_DIR; d++) {
 			struct res m[NR_IMPL];
 			char name[32];
 
 			for (unsigned im = 0; im < NR_IMPL; im++) {
-				unsigned src = (d == D_G2G && im != I_PVIO) ? D_TX : d;
+				unsigned src = (pvio_only(d) && im != I_PVIO) ? base_dir[d] : d;
 #define MED(field) (({ for (int r = 0; r < reps; r++) v[r] = res[r][src][s].r[im].field; }), \
 		    bench_median(v, (size_t)reps))
 				m[im].mpps = MED(mpps);
@@ -897,7 +1045,9 @@ out:
 				m[im].cpu_util = MED(cpu_util);
 #undef MED
 			}
-			if (d == D_G2G)
+			if (e.only && !case_is(e.only, d, s))
+				continue;
+			if (pvio_only(d))
 				m[I_MEMIF] = (struct res){ 0 };
 			snprintf(name, sizeof(name), "%s-%uB", dir_name[d], sizes[s]);
 			double ratio = m[I_VHOST].mpps > 0 ? m[I_PVIO].mpps / m[I_VHOST].mpps : 0;
@@ -924,21 +1074,23 @@ out:
 			bench_json_num(&j, "baseline_cpu_ns_per_pkt", m[I_VHOST].cpu_ns_pkt);
 			bench_json_num(&j, "pvio_cpus_busy", m[I_PVIO].cpu_util);
 			bench_json_num(&j, "baseline_cpus_busy", m[I_VHOST].cpu_util);
-			if (d != D_G2G) {
+			if (!pvio_only(d)) {
 				bench_json_num(&j, "memif_value", m[I_MEMIF].mpps);
 				bench_json_num(&j, "memif_gbps", m[I_MEMIF].gbps);
 				bench_json_num(&j, "memif_cpu_ns_per_pkt", m[I_MEMIF].cpu_ns_pkt);
 			} else
-				bench_json_str(&j, "baseline_note", "no 3-process DPDK peer: "
-					       "vhost-user tx figure for reference");
+				bench_json_str(&j, "baseline_note", d == D_G2G ?
+					       "no 3-process DPDK peer: vhost-user tx figure for "
+					       "reference" : "no 3-process DPDK peer: vhost-user rx "
+					       "figure for reference");
 			bench_json_arr_begin(&j, "reps");
 			for (int r = 0; r < reps; r++) {
-				unsigned src = d == D_G2G ? D_TX : d;
+				unsigned src = base_dir[d];
 
 				bench_json_obj_begin(&j, NULL);
 				bench_json_num(&j, "pvio", res[r][d][s].r[I_PVIO].mpps);
 				bench_json_num(&j, "baseline", res[r][src][s].r[I_VHOST].mpps);
-				if (d != D_G2G)
+				if (!pvio_only(d))
 					bench_json_num(&j, "memif", res[r][d][s].r[I_MEMIF].mpps);
 				bench_json_num(&j, "pvio_cpus_busy", res[r][d][s].r[I_PVIO].cpu_util);
 				bench_json_num(&j, "baseline_cpus_busy",
@@ -954,6 +1106,9 @@ out:
 	for (int w = 0; w < 2; w++)
 		fprintf(outs[w], "pv/vh/mf: pvio / dpdk vhost-user / dpdk memif; ratio = pvio/vhost "
 			"Mpps; ns/p: CPU ns per frame, all processes; cpu: CPUs busy (of 2)\n"
+			"rx: pvio-netback generates (net_pcap, infinite_rx) -> guest, as vhost txonly "
+			"-> virtio-user\nrx-peer: testpmd memif txonly (on the guest's CPU) -> "
+			"pvio-netback -> guest (no DPDK peer; vh = vhost rx)\n"
 			"g2g: guest -> pvio-netback -> guest (no DPDK peer; vh = vhost tx)\n");
 	fclose(tf);
 	printf("JSON: %s\n", path);
