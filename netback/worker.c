@@ -136,8 +136,10 @@ static void *worker_main(void *arg)
 				pvio_cpu_relax();
 			continue;
 		}
+		/* No spinning after a wake-up that brings no work (the 1 ms
+		 * timer of ports without an rx interrupt): the window opens
+		 * at the next work found. */
 		worker_sleep(w);
-		last = nb_now_ns();
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (registered)
