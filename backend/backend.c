@@ -37,6 +37,14 @@ unsigned pvio_backend_default_poll_us(unsigned dflt_us, long ncpus)
 	return ncpus == 1 ? 0 : dflt_us;
 }
 
+unsigned pvio_backend_poll_us(const char *prog, unsigned poll_us, bool given)
+{
+	if (given || !poll_us || pvio_backend_default_poll_us(poll_us, 0))
+		return poll_us;
+	fprintf(stderr, "%s: one CPU online: adaptive polling off (--poll-us N to spin)\n", prog);
+	return 0;
+}
+
 void pvio_backend_log(struct pvio_backend_dev *dev, const char *fmt, ...)
 {
 	struct pvio_backend *be = dev->be;

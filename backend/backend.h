@@ -99,6 +99,10 @@ void *pvio_backend_ctx(struct pvio_backend *be);
  * vCPUs when they share the physical CPU. Linux's own backends never
  * spin. */
 unsigned pvio_backend_default_poll_us(unsigned dflt_us, long ncpus);
+/* For a daemon's --poll-us: poll_us when the user gave it, else the rule
+ * above on this machine, said on stderr (prefixed by prog) when it turns
+ * polling off. */
+unsigned pvio_backend_poll_us(const char *prog, unsigned poll_us, bool given);
 
 /* Helpers for drivers: read/write <be_path>/<key>, <fe_path>/<key>. */
 int pvio_backend_read(struct pvio_backend_dev *dev, bool frontend, const char *key,

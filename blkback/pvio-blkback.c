@@ -154,11 +154,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvio-blkback: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (!poll_given && cfg.poll_us && !pvio_backend_default_poll_us(cfg.poll_us, 0)) {
-		cfg.poll_us = 0;
-		fprintf(stderr, "pvio-blkback: one CPU online: adaptive polling off (--poll-us N "
-			"to spin)\n");
-	}
+	cfg.poll_us = pvio_backend_poll_us("pvio-blkback", cfg.poll_us, poll_given);
 	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;
 	if (ready_fd >= 0)

@@ -367,11 +367,7 @@ int main(int argc, char **argv)
 			"\"--\")\n", argv[optind]);
 		return 2;
 	}
-	if (!poll_given && cfg.poll_us && !pvio_backend_default_poll_us(cfg.poll_us, 0)) {
-		cfg.poll_us = 0;
-		fprintf(stderr, "pvio-netback: one CPU online: adaptive polling off (--poll-us N "
-			"to spin)\n");
-	}
+	cfg.poll_us = pvio_backend_poll_us("pvio-netback", cfg.poll_us, poll_given);
 	for (unsigned i = 0; i < nspec; i++)
 		if (!spec[i].bridge[0])
 			snprintf(spec[i].bridge, sizeof(spec[i].bridge), "%s", nb_default_bridge);
