@@ -50,21 +50,21 @@ fds() { ls /proc/$1/fd 2>/dev/null | wc -l; }
 # Mappings of granted pages (gntdev) in the process.
 gntmaps() { grep -c /dev/xen/gntdev /proc/$1/maps 2>/dev/null; }
 
-# backend_check_idle NAME: after the domains are gone, the backend is still
-# running and holds the fds and grant mappings it had before (waits up to
-# 40 s for the teardown).
+# backend_check_idle NAME [SUFFIX]: after the domains are gone, the backend
+# is still running and holds the fds and grant mappings it had before
+# (waits up to 40 s for the teardown); SUFFIX ends the RESULT names.
 backend_check_idle() {
-	local name=$1 i=0 fd map
+	local name=$1 s=${2:-} i=0 fd map
 	while [ $i -lt 160 ]; do
 		fd=$(fds $BPID); map=$(gntmaps $BPID)
 		[ "$fd" = "$FD0" ] && [ "$map" = "$MAP0" ] && break
 		usleep 250000; i=$((i+1))
 	done
-	kill -0 $BPID 2>/dev/null && res ${name}_survives_destroy PASS || res ${name}_survives_destroy FAIL
-	[ "$fd" = "$FD0" ] && res ${name}_no_fd_leak PASS "fds before=$FD0 connected=$FD1 after=$fd" \
-		|| { res ${name}_no_fd_leak FAIL "fds before=$FD0 after=$fd"; ls -l /proc/$BPID/fd; }
-	[ "$map" = "$MAP0" ] && res ${name}_no_mapping_leak PASS "grant mappings before=$MAP0 connected=$MAP1 after=$map" \
-		|| { res ${name}_no_mapping_leak FAIL "grant mappings before=$MAP0 after=$map"; cat /proc/$BPID/maps; }
+	kill -0 $BPID 2>/dev/null && res ${name}_survives_destroy$s PASS || res ${name}_survives_destroy$s FAIL
+	[ "$fd" = "$FD0" ] && res ${name}_no_fd_leak$s PASS "fds before=$FD0 connected=$FD1 after=$fd" \
+		|| { res ${name}_no_fd_leak$s FAIL "fds before=$FD0 after=$fd"; ls -l /proc/$BPID/fd; }
+	[ "$map" = "$MAP0" ] && res ${name}_no_mapping_leak$s PASS "grant mappings before=$MAP0 connected=$MAP1 after=$map" \
+		|| { res ${name}_no_mapping_leak$s FAIL "grant mappings before=$MAP0 after=$map"; cat /proc/$BPID/maps; }
 }
 
 # backend_note_connected: fds and mappings while the domains run, and the

@@ -11,6 +11,18 @@ bp=$(sed -n 's/.*blkfront_params=\([^ ]*\).*/\1/p' /proc/cmdline | tr : ' '); [ 
 echo "insmod xen-blkfront $bp"
 insmod /mods/xen-blkfront.ko $bp || echo "insmod xen-blkfront FAILED"
 i=0; while { [ ! -b /dev/xvda ] || [ ! -b /dev/xvdb ]; } && [ $i -lt 60 ]; do usleep 250000; i=$((i+1)); done
+# pviopass=2: the second domU on the same disks, after the first was
+# destroyed: it finds what the first wrote and writes its own marker.
+if grep -q pviopass=2 /proc/cmdline; then
+	[ -b /dev/xvda ] && res second_xvda_present PASS || res second_xvda_present FAIL
+	got=$(dd if=/dev/xvda bs=512 skip=6144 count=1 2>/dev/null | head -c 17)
+	[ "$got" = DOMU-MARK-AT-3MiB ] && res second_domu_reads_first PASS "offset 3 MiB: $got" \
+		|| res second_domu_reads_first FAIL "'$got'"
+	echo "DOMU2-MARK-AT-5MiB" | dd of=/dev/xvda bs=512 seek=10240 conv=sync,fsync 2>/dev/null \
+		&& res second_domu_write PASS || res second_domu_write FAIL
+	echo "DOMU-CHECKS-DONE"
+	while true; do sleep 60; done
+fi
 [ -b /dev/xvda ] && res xvda_present PASS || res xvda_present FAIL
 Q=/sys/block/xvda/queue
 echo "SYSFS size=$(cat /sys/block/xvda/size) logical_block_size=$(cat $Q/logical_block_size) physical_block_size=$(cat $Q/physical_block_size) max_segments=$(cat $Q/max_segments) max_hw_sectors_kb=$(cat $Q/max_hw_sectors_kb) max_sectors_kb=$(cat $Q/max_sectors_kb) write_cache=$(cat $Q/write_cache 2>/dev/null) discard_max_bytes=$(cat $Q/discard_max_bytes) discard_granularity=$(cat $Q/discard_granularity) nr_hw_queues=$(ls /sys/block/xvda/mq 2>/dev/null | wc -l) ro=$(cat /sys/block/xvda/ro)"

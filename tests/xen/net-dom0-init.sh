@@ -75,13 +75,30 @@ ping -c 3 -W 2 10.0.0.1 > /tmp/ping0 2>&1 && res dom0_pings_domu1 PASS "$(tail -
 [ $mode = pvio ] && { backend_note_connected; kill -USR1 $BPID; }
 up "xl destroy"
 xl destroy domu1; xl destroy domu2
+[ $mode = pvio ] && backend_check_idle netback
+
+# Ready for the next domain: a third domU, created once both are gone,
+# reaches dom0 and fetches 1 MiB from it intact; its teardown leaks nothing.
+dd if=/dev/urandom of=/tmp/blob3 bs=1M count=1 2>/dev/null
+B3=$(md5sum < /tmp/blob3 | cut -d' ' -f1)
+nc -l -p 5003 < /tmp/blob3 &
+up "xl create domu3"
+sed "s/@N@/3/g" /etc/xen/net.cfg.in > /etc/xen/domu3.cfg
+xl create /etc/xen/domu3.cfg && res xl_create_3 PASS || res xl_create_3 FAIL
+C3=/var/log/xen/console/guest-domu3.log
+i=0; while [ $i -lt 600 ] && ! grep -q NET-DONE $C3 2>/dev/null; do usleep 250000; i=$((i+1)); done
+got3=$(sed -n 's/^THIRD-MD5 \([0-9a-f]*\).*/\1/p' $C3 | head -1)
+[ "$got3" = "$B3" ] && res transfer_dom0_to_third_domu PASS "1 MiB md5 $B3" \
+	|| res transfer_dom0_to_third_domu FAIL "sent '$B3' received '$got3' (after $((i/4)) s)"
+[ $mode = pvio ] && backend_note_connected
+xl destroy domu3
 if [ $mode = pvio ]; then
-	backend_check_idle netback
+	backend_check_idle netback _third
 	backend_stop netback
 	echo "----- pvio-netback log -----"; cat /var/log/pvio-netback.log
 fi
 echo "----- hotplug log -----"; cat /var/log/xen/hotplug.log 2>/dev/null
-for n in 1 2; do
+for n in 1 2 3; do
 	echo "----- domU$n console log -----"; cat /var/log/xen/console/guest-domu$n.log
 done
 echo "----- end domU console log -----"

@@ -24,6 +24,16 @@ send() {
 	return 1
 }
 
+# domU 3 comes after the others were destroyed: dom0 and 1 MiB from it.
+if [ "$n" = 3 ]; then
+	ok=0; i=0
+	while [ $i -lt 120 ]; do ping -c 1 -W 1 10.0.0.254 >/dev/null 2>&1 && { ok=1; break; }; i=$((i+1)); done
+	[ $ok = 1 ] && res third_domu_pings_dom0 PASS "after $i tries" || res third_domu_pings_dom0 FAIL
+	nc 10.0.0.254 5003 <&4 > /tmp/from0 || echo "fetch from dom0 failed"
+	echo "THIRD-MD5 $(md5sum < /tmp/from0 | cut -d' ' -f1) $(wc -c < /tmp/from0) bytes"
+	echo "NET-DONE"
+	while true; do sleep 60; done
+fi
 if [ "$n" = 2 ]; then
 	nc -l -p 5000 <&4 > /tmp/rx
 	echo "RECV-MD5 $(md5sum < /tmp/rx | cut -d' ' -f1) $(wc -c < /tmp/rx) bytes"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # timeout: 900
 # pvio-blkback --hv xen serving the unmodified Linux xen-blkfront of a PV
-# domU, in a real Xen 4.17 nested under QEMU TCG (no KVM needed).
+# domU, in a real Xen 4.17 nested under QEMU TCG (no KVM needed); after
+# `xl destroy` a second domU on the same disks finds the first one's data and
+# writes its own, and the backend leaks nothing either time.
 # Debian's Xen, kernel and busybox are apt-get download'ed into a cache
 # (nothing is installed); needs qemu-system-x86_64 (skips without it).
 #   PVIO_XEN_BACKEND=kernel   the same checks against Linux xen-blkback
@@ -54,7 +56,10 @@ echo "---------------- pvio-blkback log"
 sed -n '/^----- pvio-blkback log/,/^----- hotplug log/p' "$log.txt" | head -60
 need="xl_create xvda_present size sector_size domu_reads_dom0_mark domu_write_mark
  image_sees_domu_write indirect_segments direct_1MiB_writes image_sees_direct_writes flush
- discard ro_disk_readable ro_disk_refuses_write ro_image_untouched domu_finished backend_dir_removed"
+ discard ro_disk_readable ro_disk_refuses_write ro_image_untouched domu_finished backend_dir_removed
+ xl_create_second second_xvda_present second_domu_reads_first second_domu_write
+ image_sees_second_domu_write second_backend_dir_removed"
 [ "$mode" = pvio ] && need="$need blkback_started blkback_survives_destroy blkback_no_fd_leak
- blkback_no_mapping_leak blkback_no_spin_one_cpu"
+ blkback_no_mapping_leak blkback_no_spin_one_cpu blkback_survives_destroy_second
+ blkback_no_fd_leak_second blkback_no_mapping_leak_second"
 xen_judge "unmodified Linux xen-blkfront against the $mode backend" $need

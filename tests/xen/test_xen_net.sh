@@ -4,7 +4,8 @@
 # PV domUs and a DPDK net_tap uplink into dom0, in a real Xen 4.17 nested
 # under QEMU TCG: pings between the domUs and to dom0, 4 MiB transfers
 # domU->domU, domU->dom0 and dom0->domU checked by md5, teardown leaves
-# pvio-netback with the fds and grant mappings it started with.
+# pvio-netback with the fds and grant mappings it started with, and a third
+# domU created afterwards reaches dom0 and fetches 1 MiB intact.
 # Debian's Xen, kernel and busybox are apt-get download'ed into a cache
 # (nothing is installed); needs qemu-system-x86_64 (skips without it).
 #   PVIO_XEN_BACKEND=kernel   the same checks against Linux xen-netback
@@ -47,7 +48,8 @@ sed -n '/^----- pvio-netback log/,/^----- domU1 console/p' "$log.txt" | grep -v 
 grep -a 'transfer times' "$log.txt"
 need="dom0_if_up xl_create_1 xl_create_2 vif_connected_dom1 vif_connected_dom2 first_ping
  ping_20x1400 ping_dom0_tap dom0_pings_domu1 transfer_domu1_to_domu2 transfer_domu1_to_dom0
- transfer_dom0_to_domu1"
+ transfer_dom0_to_domu1 xl_create_3 third_domu_pings_dom0 transfer_dom0_to_third_domu"
 [ "$mode" = pvio ] && need="$need netback_started netback_survives_destroy netback_no_fd_leak
- netback_no_mapping_leak netback_no_spin_one_cpu netback_clean_exit"
+ netback_no_mapping_leak netback_no_spin_one_cpu netback_survives_destroy_third
+ netback_no_fd_leak_third netback_no_mapping_leak_third netback_clean_exit"
 xen_judge "two unmodified Linux xen-netfronts and dom0 switched by the $mode backend" $need
