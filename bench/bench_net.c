@@ -746,7 +746,6 @@ static int pv_start(struct env *e, const char *gen_pcap)
 		if (snprintf(up1, sizeof(up1), "brgen=net_pcap0,rx_pcap=%s,infinite_rx=1",
 			     gen_pcap) >= (int)sizeof(up1))
 			return -1;
-		snprintf(up2, sizeof(up2), "brgen");   /* (no second uplink) */
 	} else {
 		snprintf(up1, sizeof(up1), "brnull=net_null0,no-rx=1");
 		snprintf(up2, sizeof(up2),
