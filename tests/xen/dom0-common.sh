@@ -47,6 +47,21 @@ backend_start() {
 	fi
 }
 fds() { ls /proc/$1/fd 2>/dev/null | wc -l; }
+# console_wait FILE WORD: wait up to 150 s for WORD in a domU's console log;
+# sets WAITED (seconds).
+console_wait() {
+	local i=0
+	while [ $i -lt 600 ] && ! grep -q "$2" "$1" 2>/dev/null; do usleep 250000; i=$((i+1)); done
+	WAITED=$((i/4))
+}
+# backend_dir_gone RESULT-NAME PATH: the backend let go of a destroyed
+# domain's device, i.e. its directory PATH went away (waits up to 60 s).
+backend_dir_gone() {
+	local i=0
+	while [ $i -lt 240 ] && xenstore-read "$2/state" >/dev/null 2>&1; do usleep 250000; i=$((i+1)); done
+	xenstore-read "$2/state" >/dev/null 2>&1 && res "$1" FAIL "still there" \
+		|| res "$1" PASS "after $((i/4))s"
+}
 # Mappings of granted pages (gntdev) in the process.
 gntmaps() { grep -c /dev/xen/gntdev /proc/$1/maps 2>/dev/null; }
 

@@ -74,9 +74,7 @@ got=$(head -c 12 /data/ro.img)
 up "xl destroy"
 xl destroy domu; echo "xl destroy rc=$?"
 # The backend nodes go away when the backend has let go.
-i=0; while [ $i -lt 240 ] && xenstore-read $BE/state >/dev/null 2>&1; do usleep 250000; i=$((i+1)); done
-xenstore-read $BE/state >/dev/null 2>&1 && res backend_dir_removed FAIL "still there" \
-	|| res backend_dir_removed PASS "after $((i/4))s"
+backend_dir_gone backend_dir_removed $BE
 [ $mode = pvio ] && backend_check_idle blkback
 
 # Ready for the next domain: a second domU on the same disks finds what the
@@ -86,16 +84,13 @@ sed -e 's/^name = "domu"/name = "domu2"/' -e 's/^extra = "/extra = "pviopass=2 /
 	/etc/xen/domu.cfg > /etc/xen/domu2.cfg
 xl create /etc/xen/domu2.cfg && res xl_create_second PASS || res xl_create_second FAIL
 D2=$(xl domid domu2 2>/dev/null); C2=/var/log/xen/console/guest-domu2.log
-i=0; while [ $i -lt 600 ] && ! grep -q DOMU-CHECKS-DONE $C2 2>/dev/null; do usleep 250000; i=$((i+1)); done
+console_wait $C2 DOMU-CHECKS-DONE
 got=$(dd if=/data/disk.img bs=512 skip=10240 count=1 2>/dev/null | head -c 18)
 [ "$got" = DOMU2-MARK-AT-5MiB ] && res image_sees_second_domu_write PASS "offset 5 MiB: $got" \
-	|| res image_sees_second_domu_write FAIL "offset 5 MiB: '$got' (domU2 done after $((i/4))s)"
+	|| res image_sees_second_domu_write FAIL "offset 5 MiB: '$got' (domU2 done after ${WAITED}s)"
 [ $mode = pvio ] && backend_note_connected
 xl destroy domu2; echo "xl destroy domu2 rc=$?"
-BE2=/local/domain/0/backend/vbd/$D2/51712
-i=0; while [ $i -lt 240 ] && xenstore-read $BE2/state >/dev/null 2>&1; do usleep 250000; i=$((i+1)); done
-xenstore-read $BE2/state >/dev/null 2>&1 && res second_backend_dir_removed FAIL "still there" \
-	|| res second_backend_dir_removed PASS "after $((i/4))s"
+backend_dir_gone second_backend_dir_removed /local/domain/0/backend/vbd/$D2/51712
 if [ $mode = pvio ]; then
 	backend_check_idle blkback _second
 	backend_stop blkback

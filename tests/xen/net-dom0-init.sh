@@ -86,10 +86,10 @@ up "xl create domu3"
 sed "s/@N@/3/g" /etc/xen/net.cfg.in > /etc/xen/domu3.cfg
 xl create /etc/xen/domu3.cfg && res xl_create_3 PASS || res xl_create_3 FAIL
 C3=/var/log/xen/console/guest-domu3.log
-i=0; while [ $i -lt 600 ] && ! grep -q NET-DONE $C3 2>/dev/null; do usleep 250000; i=$((i+1)); done
+console_wait $C3 NET-DONE
 got3=$(sed -n 's/^THIRD-MD5 \([0-9a-f]*\).*/\1/p' $C3 | head -1)
 [ "$got3" = "$B3" ] && res transfer_dom0_to_third_domu PASS "1 MiB md5 $B3" \
-	|| res transfer_dom0_to_third_domu FAIL "sent '$B3' received '$got3' (after $((i/4)) s)"
+	|| res transfer_dom0_to_third_domu FAIL "sent '$B3' received '$got3' (after ${WAITED} s)"
 [ $mode = pvio ] && backend_note_connected
 xl destroy domu3
 if [ $mode = pvio ]; then
