@@ -1,2 +1,2 @@
 # backend/: the backend core (device discovery, xenbus state machine).
-LIB_SRCS += backend/backend.c
+LIB_SRCS += backend/backend.c backend/worker.c

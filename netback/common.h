@@ -7,7 +7,7 @@
  *
  * Threads:
  *   control      the backend core's loop (xenbus.c): probe/connect/...
- *   workers      --workers poller threads (worker.c), each running a set of
+ *   workers      --workers poller threads (backend/worker.h), each running a set of
  *                tasks to completion in one loop: vif queues (netback.c:
  *                take the guest's tx requests and forward them, deliver the
  *                queue's backlog into the guest's rx ring; queue 0 also
@@ -44,12 +44,12 @@
 #include <rte_ring.h>
 
 #include "backend/backend.h"
+#include "backend/worker.h"
 #include "hv/hv.h"
 #include "netback/nb_hash.h"
 #include "netback/nb_mactable.h"
 #include "netback/nb_pkt.h"
 #include "netback/nb_tx.h"
-#include "netback/worker.h"
 #include "ring/netif.h"
 #include "ring/ratelimit.h"
 #include "ring/ring.h"
@@ -60,6 +60,7 @@
 #define NB_MAX_QUEUES         8       /* per vif */
 #define NB_NAME_MAX           64
 #define NB_BRIDGE_NAME_MAX    16
+#define NB_MAX_WORKERS        PVIO_WORKERS_MAX
 #define NB_BURST              32
 #define NB_MBUF_DATA          4096    /* data bytes per mbuf segment: one page */
 #define NB_MCAST_MAX          64      /* multicast addresses per vif (Linux's) */
@@ -214,7 +215,7 @@ struct nb_queue {
 	struct pvio_netif_rx_request *rreq;      /* nr_ents */
 
 	/* run by a worker */
-	struct nb_task task;
+	struct pvio_task task;
 	bool     running;                        /* attached to a worker */
 	bool     broken;                         /* protocol violation: only sleeps */
 	bool     ctrl;                           /* serves the ctrl ring too */
@@ -274,7 +275,7 @@ struct nb_uplink {
 	char     bridge[NB_BRIDGE_NAME_MAX];
 	struct nb_port *port;
 	int      intr_fd;                        /* rx interrupt fd, or -1 */
-	struct nb_task task;                     /* run by a worker */
+	struct pvio_task task;                   /* run by a worker */
 	bool     running;
 	struct nb_fwd *fwd;
 	struct rte_mbuf *pend[NB_BURST];
@@ -297,6 +298,7 @@ struct nb_switch {
 	unsigned nr_uplinks;
 	struct nb_vif *vifs[NB_MAX_PORTS];       /* probed vifs, for statistics */
 	uint64_t stats_seq;
+	struct pvio_workers *workers;            /* the poller threads */
 };
 
 extern struct nb_switch nb_sw;

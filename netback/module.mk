@@ -8,16 +8,15 @@ LIB_SRCS += netback/nb_pkt.c netback/nb_tx.c netback/nb_mactable.c netback/nb_ha
 
 # The daemon: the switch and uplinks (switch.c), the vif data path
 # (netback.c), the vif control plane (xenbus.c), the poller threads
-# (worker.c). Only these objects see
+# (backend/worker.c). Only these objects see
 # DPDK's cflags (-march=corei7, -include rte_config.h).
 ifneq ($(call have,libdpdk),)
 NB_DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk)
 BINS += netback/pvio-netback
-SRCS_pvio-netback := netback/switch.c netback/netback.c netback/xenbus.c netback/worker.c
+SRCS_pvio-netback := netback/switch.c netback/netback.c netback/xenbus.c
 LIBS_pvio-netback := $(shell pkg-config --libs libdpdk)
 CFLAGS_netback_pvio-netback := $(NB_DPDK_CFLAGS)
 CFLAGS_netback_switch := $(NB_DPDK_CFLAGS)
 CFLAGS_netback_netback := $(NB_DPDK_CFLAGS)
 CFLAGS_netback_xenbus := $(NB_DPDK_CFLAGS)
-CFLAGS_netback_worker := $(NB_DPDK_CFLAGS)
 endif

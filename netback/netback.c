@@ -738,9 +738,9 @@ static int ctrl_round(struct nb_queue *q)
 
 /* ------------------------------------------------------------ poller */
 
-/* The queue as a worker task (worker.h). */
+/* The queue as a worker task (backend/worker.h). */
 
-static unsigned queue_run(struct nb_task *t)
+static unsigned queue_run(struct pvio_task *t)
 {
 	struct nb_queue *q = (struct nb_queue *)((char *)t - offsetof(struct nb_queue, task));
 	unsigned work = 0;
@@ -768,7 +768,9 @@ broken:
 	return work;
 }
 
-static bool queue_sleep(struct nb_task *t, struct pollfd *pf, unsigned *nfd, int *timeout)
+/* Final checks, unmask; fds[0..nch) are the event channels, fds[nch] the
+ * backlog's kick. */
+static bool queue_arm(struct pvio_task *t, int *timeout)
 {
 	struct nb_queue *q = (struct nb_queue *)((char *)t - offsetof(struct nb_queue, task));
 	struct nb_vif *v = q->vif;
@@ -806,29 +808,26 @@ static bool queue_sleep(struct nb_task *t, struct pollfd *pf, unsigned *nfd, int
 		if (q->win_count && !q->broken)
 			*timeout = 1;
 	}
-	if (q->broken)
+	if (q->broken) {
+		/* Only the control plane's disconnect wakes a broken queue. */
 		*timeout = -1;
-	/* Late EOI: unmask only now that everything is drained. */
-	for (unsigned i = 0; i < q->nch; i++) {
-		pvio_evtchn_unmask(q->chans[i]);
-		pf[i] = (struct pollfd){ .fd = q->chans[i]->self_fd, .events = POLLIN };
+		return false;
 	}
-	pf[q->nch] = (struct pollfd){ .fd = q->outq->kick_fd, .events = POLLIN };
-	*nfd = q->nch + 1;
+	/* Late EOI: unmask only now that everything is drained. */
+	for (unsigned i = 0; i < q->nch; i++)
+		pvio_evtchn_unmask(q->chans[i]);
 	return false;
 }
 
-static void queue_wake(struct nb_task *t, const struct pollfd *pf, unsigned nfd, bool slept)
+static void queue_woken(struct pvio_task *t, unsigned fd_mask)
 {
 	struct nb_queue *q = (struct nb_queue *)((char *)t - offsetof(struct nb_queue, task));
 	struct nb_queue_stats *st = qst(q);
 
-	(void)nfd;
 	pvio_store_relaxed(&q->outq->sleeping, 0);
-	if (slept)
-		nb_st_add(&st->wakeups, 1);
+	nb_st_add(&st->wakeups, 1);
 	for (unsigned i = 0; i < q->nch; i++) {
-		if (pf[i].revents) {
+		if (fd_mask & (1u << i)) {
 			if (!pvio_evtchn_consume(q->chans[i]))
 				nb_st_add(&st->spurious, 1);
 			if (!q->broken &&
@@ -840,7 +839,7 @@ static void queue_wake(struct nb_task *t, const struct pollfd *pf, unsigned nfd,
 			pvio_evtchn_mask(q->chans[i]);
 		}
 	}
-	if (pf[q->nch].revents) {
+	if (fd_mask & (1u << q->nch)) {
 		uint64_t x;
 
 		if (read(q->outq->kick_fd, &x, sizeof(x)) < 0) {
@@ -849,10 +848,10 @@ static void queue_wake(struct nb_task *t, const struct pollfd *pf, unsigned nfd,
 	}
 }
 
-static const struct nb_task_ops queue_task_ops = {
+static const struct pvio_task_ops queue_task_ops = {
 	.run = queue_run,
-	.sleep = queue_sleep,
-	.wake = queue_wake,
+	.arm = queue_arm,
+	.woken = queue_woken,
 };
 
 int nb_queue_start(struct nb_queue *q)
@@ -889,7 +888,11 @@ int nb_queue_start(struct nb_queue *q)
 	if (q->ctrl)
 		q->chans[q->nch++] = v->ch_ctrl;
 	q->task.ops = &queue_task_ops;
-	r = nb_task_attach(&q->task);
+	q->task.nfds = 0;
+	for (unsigned i = 0; i < q->nch; i++)
+		q->task.fds[q->task.nfds++] = q->chans[i]->self_fd;
+	q->task.fds[q->task.nfds++] = q->outq->kick_fd;
+	r = pvio_task_attach(nb_sw.workers, &q->task);
 	if (r < 0)
 		goto err;
 	q->running = true;
@@ -902,7 +905,7 @@ err:
 void nb_queue_stop(struct nb_queue *q)
 {
 	if (q->running) {
-		nb_task_detach(&q->task);
+		pvio_task_detach(&q->task);
 		q->running = false;
 	}
 	/* Packets taken out of the backlog and not delivered. */

@@ -48,6 +48,20 @@ static uint32_t now_s(void)
 
 /* ------------------------------------------------------------ set-up */
 
+/* Workers call DPDK (mempools, rings, ethdevs): they register with EAL. */
+static __thread bool worker_registered;
+
+static void worker_thread_init(void)
+{
+	worker_registered = rte_thread_register() == 0;
+}
+
+static void worker_thread_fini(void)
+{
+	if (worker_registered)
+		rte_thread_unregister();
+}
+
 int nb_switch_init(const struct nb_cfg *cfg)
 {
 	int r;
@@ -64,7 +78,11 @@ int nb_switch_init(const struct nb_cfg *cfg)
 			cfg->nb_mbufs, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	r = nb_workers_start(cfg->workers, cfg->poll_us);
+	r = pvio_workers_create(&(struct pvio_workers_cfg){
+					.n = cfg->workers, .poll_us = cfg->poll_us,
+					.name = "nb-worker", .thread_init = worker_thread_init,
+					.thread_fini = worker_thread_fini },
+				&nb_sw.workers);
 	if (r < 0) {
 		fprintf(stderr, "netback: cannot start %u worker(s): %s\n", cfg->workers,
 			strerror(-r));
@@ -77,7 +95,8 @@ int nb_switch_init(const struct nb_cfg *cfg)
 
 void nb_switch_fini(void)
 {
-	nb_workers_stop();
+	pvio_workers_destroy(nb_sw.workers);
+	nb_sw.workers = NULL;
 	for (unsigned i = 0; i < NB_MAX_BRIDGES; i++)
 		if (nb_sw.bridges[i].used) {
 			nb_mt_fini(&nb_sw.bridges[i].mt);
@@ -755,9 +774,9 @@ static unsigned uplink_tx(struct nb_uplink *u)
 	return sent;
 }
 
-/* The uplink as a worker task (worker.h). */
+/* The uplink as a worker task (backend/worker.h). */
 
-static unsigned uplink_run(struct nb_task *t)
+static unsigned uplink_run(struct pvio_task *t)
 {
 	struct nb_uplink *u = (struct nb_uplink *)((char *)t - offsetof(struct nb_uplink, task));
 	struct rte_mbuf *pkts[NB_BURST];
@@ -778,9 +797,9 @@ static unsigned uplink_run(struct nb_task *t)
 	return work + uplink_tx(u);
 }
 
-/* Sleep until a forwarder kicks our backlog, the port has a packet (rx
- * interrupt), or 1 ms passed (ports without one). */
-static bool uplink_sleep(struct nb_task *t, struct pollfd *pf, unsigned *nfd, int *timeout)
+/* Sleep until a forwarder kicks our backlog (fds[0]), the port has a
+ * packet (rx interrupt, fds[1]), or 1 ms passed (ports without one). */
+static bool uplink_arm(struct pvio_task *t, int *timeout)
 {
 	struct nb_uplink *u = (struct nb_uplink *)((char *)t - offsetof(struct nb_uplink, task));
 	struct nb_outq *q = &u->port->outq[0];
@@ -793,36 +812,27 @@ static bool uplink_sleep(struct nb_task *t, struct pollfd *pf, unsigned *nfd, in
 		pvio_store_relaxed(&q->sleeping, 0);
 		return true;
 	}
-	pf[0] = (struct pollfd){ .fd = q->kick_fd, .events = POLLIN };
-	*nfd = 1;
-	if (u->intr_fd >= 0) {
-		pf[(*nfd)++] = (struct pollfd){ .fd = u->intr_fd, .events = POLLIN };
-		*timeout = 1000;
-	} else {
-		*timeout = 1;
-	}
+	*timeout = u->intr_fd >= 0 ? 1000 : 1;
 	return false;
 }
 
-static void uplink_wake(struct nb_task *t, const struct pollfd *pf, unsigned nfd, bool slept)
+static void uplink_woken(struct pvio_task *t, unsigned fd_mask)
 {
 	struct nb_uplink *u = (struct nb_uplink *)((char *)t - offsetof(struct nb_uplink, task));
 	struct nb_outq *q = &u->port->outq[0];
 	uint64_t v;
 
-	(void)nfd;
 	pvio_store_relaxed(&q->sleeping, 0);
-	if (pf[0].revents && read(q->kick_fd, &v, sizeof(v)) < 0) {
+	if ((fd_mask & 1) && read(q->kick_fd, &v, sizeof(v)) < 0) {
 		/* nothing to drain */
 	}
-	if (slept)
-		nb_st_add(&u->wakeups, 1);
+	nb_st_add(&u->wakeups, 1);
 }
 
-static const struct nb_task_ops uplink_task_ops = {
+static const struct pvio_task_ops uplink_task_ops = {
 	.run = uplink_run,
-	.sleep = uplink_sleep,
-	.wake = uplink_wake,
+	.arm = uplink_arm,
+	.woken = uplink_woken,
 };
 
 static bool is_driver(uint16_t pid, const char *drv)
@@ -902,7 +912,11 @@ static int uplink_setup(struct nb_uplink *u)
 		return -ENOMEM;
 	nb_port_up(u->port);
 	u->task.ops = &uplink_task_ops;
-	r = nb_task_attach(&u->task);
+	u->task.fds[0] = u->port->outq[0].kick_fd;
+	u->task.nfds = 1;
+	if (u->intr_fd >= 0)
+		u->task.fds[u->task.nfds++] = u->intr_fd;
+	r = pvio_task_attach(nb_sw.workers, &u->task);
 	if (r < 0)
 		return r;
 	u->running = true;
@@ -964,7 +978,7 @@ void nb_uplinks_stop(void)
 		if (u->port)
 			nb_port_down(u->port);
 		if (u->running) {
-			nb_task_detach(&u->task);
+			pvio_task_detach(&u->task);
 			u->running = false;
 		}
 		if (u->port) {
