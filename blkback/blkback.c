@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvio-blkback data path: one poller thread per queue.
+ * pvio-blkback data path: each queue is a task of the backend's workers
+ * (backend/worker.h), run to completion in turn with the other queues.
  *
  *   take requests   read req_prod once, copy each request to private memory
  *                   (XSA-155), validate the copy, map its grants, queue the
@@ -8,12 +9,14 @@
  *   complete        reap engine completions, unmap (or keep persistent)
  *                   grants, write responses field by field (XSA-216), push
  *                   once per batch and notify only if the frontend asked
- *   sleep           spin for poll_us after the last work, then set req_event
- *                   (final check), unmask the port (late EOI, XSA-332) and
- *                   sleep on the event channel and the engine's fd
+ *   arm             after poll_us without work: set req_event (final check),
+ *                   unmask the port (late EOI, XSA-332); the worker wakes
+ *                   the queue when its event channel or engine fd fires
  *
- * Nothing a guest writes stops this thread except a broken ring (producer
- * overflow), which disconnects that frontend only.
+ * A run never blocks: a FLUSH/BARRIER that must wait for earlier I/O is
+ * held (a private copy) until the queue drains, and the queue takes no
+ * more requests meanwhile. Nothing a guest writes stops the queue except a
+ * broken ring (producer overflow), which disconnects that frontend only.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,21 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "blkback/common.h"
 #include "ring/pvio_atomic.h"
 
 #define NO_REQ UINT32_MAX
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void blkback_log_guest(struct blkback_queue *q, const char *fmt, ...)
 {
@@ -264,19 +258,6 @@ static int fetch_indirect(struct blkback_queue *q, const uint32_t *grefs, unsign
 
 /* ------------------------------------------------------------ requests */
 
-/* A request in a layout-independent form, filled from the private copy. */
-struct parsed {
-	uint8_t  op;
-	uint8_t  indirect_op;
-	uint8_t  discard_flag;
-	uint16_t nr_segments;
-	uint64_t id;
-	uint64_t sector;
-	uint64_t nr_sectors;                     /* discard */
-	uint32_t indirect_grefs[PVIO_BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
-	struct pvio_blkif_request_segment seg[PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST];
-};
-
 /* Fill p from a private copy of a request in either layout (the field names
  * are the same; only offsets differ). */
 #define PARSE_REQUEST(p, req, ind_t, disc_t) do {                               \
@@ -304,7 +285,7 @@ struct parsed {
 	}                                                                      \
 } while (0)
 
-static void take_request(struct blkback_queue *q, struct parsed *p)
+static void take_request(struct blkback_queue *q, struct blkback_parsed *p)
 {
 	if (q->dev->x86_32) {
 		union pvio_blkif_x86_32_slot u;
@@ -355,7 +336,7 @@ static void fail_req(struct blkback_queue *q, struct blkback_req *r, int16_t sta
 
 /* Turn one parsed request into engine work, or answer it at once.
  * Returns 1 if an I/O was queued, 0 if answered, -EBUSY to retry later. */
-static int start_request(struct blkback_queue *q, struct parsed *p)
+static int start_request(struct blkback_queue *q, struct blkback_parsed *p)
 {
 	struct blkback_dev *d = q->dev;
 	struct pvio_blkif_request_segment iseg[BLKBACK_MAX_INDIRECT_SEGS];
@@ -498,37 +479,40 @@ static void blkback__complete(struct blkback_queue *q, struct pvio_blk_io *io);
 /* Take up to BLKBACK_BATCH requests. Returns the number taken, or -EPROTO. */
 static int take_requests(struct blkback_queue *q)
 {
-	struct parsed p;
+	struct blkback_parsed p;
 	int n, taken = 0, queued = 0;
 
-	/* A FLUSH/BARRIER in progress holds later requests back. */
+	/* A FLUSH/BARRIER taken earlier starts once everything before it
+	 * completed; until it completes, later requests wait in the ring. */
+	if (q->held) {
+		if (q->inflight > 0)
+			return 0;
+		q->held = false;
+		if (start_request(q, &q->held_req) > 0)
+			pvio_blk_engine_submit(q->eng);
+		taken = 1;
+	}
+	/* The flush itself counts in inflight: none left, none draining
+	 * (also after a flush the engine refused). */
+	if (q->draining && q->inflight == 0)
+		q->draining = false;
 	if (q->draining)
-		return 0;
+		return taken;
 	n = pvio_ring_back_pending(&q->ring);
 	if (n < 0)
 		return n;
 	if (n > BLKBACK_BATCH)
 		n = BLKBACK_BATCH;
 	while (taken < n && q->free_head != NO_REQ) {
-		/* A flush must wait for everything before it: stop taking
-		 * requests once it is queued. */
 		take_request(q, &p);
 		taken++;
 		if ((p.op == PVIO_BLKIF_OP_FLUSH_DISKCACHE || p.op == PVIO_BLKIF_OP_WRITE_BARRIER) &&
 		    q->inflight > 0) {
-			/* Hold it until the queue drains: keep a private copy. */
-			if (queued)
-				pvio_blk_engine_submit(q->eng);
-			queued = 0;
-			/* Wait for in-flight I/O to finish before starting it. */
-			while (q->inflight > 0) {
-				struct pvio_blk_io *done[64];
-				int k = pvio_blk_engine_reap(q->eng, done, 64, true);
-				for (int i = 0; i < k; i++)
-					blkback__complete(q, done[i]);
-				if (k < 0)
-					break;
-			}
+			/* It must wait for everything before it: hold the
+			 * private copy and take nothing more meanwhile. */
+			q->held_req = p;
+			q->held = true;
+			break;
 		}
 		if (start_request(q, &p) > 0)
 			queued++;
@@ -616,96 +600,127 @@ static void mark_broken(struct blkback_queue *q, const char *why)
 	}
 }
 
-static void *poller(void *arg)
+static unsigned queue_run(struct pvio_task *t)
 {
-	struct blkback_queue *q = arg;
-	uint64_t poll_ns = (uint64_t)q->dev->cfg.poll_us * 1000;
-	uint64_t last_work = now_ns();
-	struct pollfd pf[3] = {
-		{ .fd = q->ch->self_fd, .events = POLLIN },
-		{ .fd = pvio_blk_engine_fd(q->eng), .events = POLLIN },
-		{ .fd = q->stop_fd, .events = POLLIN },
-	};
-	bool broken = false;
+	struct blkback_queue *q = (struct blkback_queue *)((char *)t -
+							   offsetof(struct blkback_queue, task));
+	unsigned work = 0;
+	bool stopping = pvio_load_acquire(&q->stopping);
 
-	while (!__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE)) {
-		int work = 0, n;
+	if (q->pg_on)
+		q->pg.now = pvio_task_now_ns(t) / 1000000;   /* ms, stamped on each put */
+	if (!q->broken && !stopping) {
+		int n = take_requests(q);
 
-		if (q->pg_on)
-			q->pg.now = now_ns() / 1000000;   /* ms, stamped on each put */
-		if (!broken) {
-			n = take_requests(q);
-			if (n < 0) {
-				broken = true;
-				mark_broken(q, "ring producer index overflow");
-			} else {
-				work += n;
-			}
-		}
-		work += reap(q);
-		push_responses(q);
-		if (work) {
-			last_work = now_ns();
-			continue;
-		}
-		/* Adaptive polling: keep spinning for a while after work. The
-		 * port stays masked meanwhile, so the frontend's kicks cost it
-		 * no system call. */
-		if (!broken && poll_ns && now_ns() - last_work < poll_ns) {
-			/* Read the clock every few dozen pauses only. */
-			for (int i = 0; i < 32; i++)
-				pvio_cpu_relax();
-			continue;
-		}
-		if (!broken) {
-			n = pvio_ring_back_final_check(&q->ring);
-			if (n > 0)
-				continue;
-			if (n < 0) {
-				broken = true;
-				mark_broken(q, "ring producer index overflow");
-			}
-		}
-		if (q->draining && pvio_blk_engine_inflight(q->eng) == 0)
-			q->draining = false;
-		/* Idle: unmap persistent grants unused for a while, so a
-		 * frontend that retired them can revoke them (Linux blkback
-		 * purges on a timer too). */
-		if (q->pg_on && q->pg.now > BLKBACK_PGRANT_IDLE_MS)
-			pvio_pgrant_purge(&q->pg, q->pg.now - BLKBACK_PGRANT_IDLE_MS);
-		/* Late EOI: unmask only now that everything is drained. */
-		pvio_evtchn_unmask(q->ch);
-		n = poll(pf, 3, pvio_blk_engine_inflight(q->eng) ? 100 : 1000);
-		if (n < 0 && errno != EINTR)
-			break;
-		q->st_wakeups++;
-		if (pf[0].revents) {
-			if (!pvio_evtchn_consume(q->ch))
-				q->st_spurious++;
-			if (!broken && pvio_evtchn_peer_state(q->ch) == PVIO_EVTCHN_CLOSED) {
-				broken = true;
-				mark_broken(q, "the frontend closed its event channel");
-			}
+		if (n < 0) {
+			q->broken = true;
+			mark_broken(q, "ring producer index overflow");
 		} else {
-			pvio_evtchn_mask(q->ch);
+			work += (unsigned)n;
 		}
-		if (pf[1].revents)
-			drain_fd(pf[1].fd);
-		last_work = now_ns();
 	}
-	/* Stop: wait for in-flight I/O (its grants must be released before
-	 * the ring goes away, XSA-350) and answer what completed. */
-	while (pvio_blk_engine_inflight(q->eng) > 0) {
-		struct pvio_blk_io *done[64];
-		int k = pvio_blk_engine_reap(q->eng, done, 64, true);
-		if (k <= 0)
-			break;
-		for (int i = 0; i < k; i++)
-			blkback__complete(q, done[i]);
+	work += (unsigned)reap(q);
+	push_responses(q);
+	if (stopping && !q->stopped && q->inflight == 0) {
+		/* Drained: every grant of a finished request is released before
+		 * the ring goes away (XSA-350). A held flush stays unanswered,
+		 * as requests still in the ring do: its data phase never
+		 * started, and blkfront re-issues it on reconnect. */
+		uint64_t one = 1;
+
+		q->held = false;
+		q->stopped = true;
+		if (write(q->done_fd, &one, sizeof(one)) < 0) {
+			/* cannot fail on a fresh eventfd */
+		}
 	}
-	if (!broken)
-		push_responses(q);
-	return NULL;
+	return work;
+}
+
+/* fds[0] the event channel, fds[1] the engine, fds[2] the control kick. */
+static bool queue_arm(struct pvio_task *t, int *timeout_ms)
+{
+	struct blkback_queue *q = (struct blkback_queue *)((char *)t -
+							   offsetof(struct blkback_queue, task));
+	bool stopping = pvio_load_acquire(&q->stopping);
+	/* Waiting for I/O before a flush: the engine's fd wakes us, the
+	 * ring can wait (its channel stays masked). */
+	bool waiting = q->held || q->draining;
+
+	if (!q->broken && !stopping && !waiting) {
+		int n = pvio_ring_back_final_check(&q->ring);
+
+		if (n > 0)
+			return true;
+		if (n < 0) {
+			q->broken = true;
+			mark_broken(q, "ring producer index overflow");
+		}
+	}
+	if (stopping && !q->stopped && !pvio_blk_engine_inflight(q->eng))
+		return true;
+	/* Idle: unmap persistent grants unused for a while, so a frontend
+	 * that retired them can revoke them (Linux blkback purges on a timer
+	 * too). */
+	if (q->pg_on && q->pg.now > BLKBACK_PGRANT_IDLE_MS)
+		pvio_pgrant_purge(&q->pg, q->pg.now - BLKBACK_PGRANT_IDLE_MS);
+	/* Late EOI: unmask only now that everything is drained. */
+	if (!q->broken && !stopping && !waiting)
+		pvio_evtchn_unmask(q->ch);
+	*timeout_ms = pvio_blk_engine_inflight(q->eng) ? 100 : 1000;
+	return false;
+}
+
+static void queue_woken(struct pvio_task *t, unsigned fd_mask)
+{
+	struct blkback_queue *q = (struct blkback_queue *)((char *)t -
+							   offsetof(struct blkback_queue, task));
+
+	q->st_wakeups++;
+	if (fd_mask & 1) {
+		if (!pvio_evtchn_consume(q->ch))
+			q->st_spurious++;
+		if (!q->broken && pvio_evtchn_peer_state(q->ch) == PVIO_EVTCHN_CLOSED) {
+			q->broken = true;
+			mark_broken(q, "the frontend closed its event channel");
+		}
+	} else {
+		pvio_evtchn_mask(q->ch);
+	}
+	if (fd_mask & 2)
+		drain_fd(q->task.fds[1]);
+	if (fd_mask & 4)
+		drain_fd(q->kick_fd);
+}
+
+static const struct pvio_task_ops queue_task_ops = {
+	.run = queue_run,
+	.arm = queue_arm,
+	.woken = queue_woken,
+};
+
+/* The process-wide workers, for a configuration that brings none. */
+static pthread_mutex_t g_workers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pvio_workers *g_workers;
+
+static struct pvio_workers *queue_workers(const struct blkback_cfg *cfg)
+{
+	struct pvio_workers *ws;
+
+	if (cfg->workers)
+		return cfg->workers;
+	pthread_mutex_lock(&g_workers_lock);
+	if (!g_workers) {
+		int r = pvio_workers_create(&(struct pvio_workers_cfg){
+						.n = cfg->nr_workers, .poll_us = cfg->poll_us,
+						.name = "blk-worker" },
+					    &g_workers);
+		if (r < 0)
+			fprintf(stderr, "blkback: cannot start the workers: %s\n", strerror(-r));
+	}
+	ws = g_workers;
+	pthread_mutex_unlock(&g_workers_lock);
+	return ws;
 }
 
 int blkback_queue_start(struct blkback_queue *q)
@@ -750,15 +765,25 @@ int blkback_queue_start(struct blkback_queue *q)
 			goto err;
 		q->pg_on = true;
 	}
-	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->stop_fd < 0) {
+	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	q->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->kick_fd < 0 || q->done_fd < 0) {
 		r = -errno;
 		goto err;
 	}
-	q->stop = 0;
-	r = -pthread_create(&q->thr, NULL, poller, q);
-	if (r < 0)
+	q->stopping = 0;
+	q->stopped = q->broken = q->held = q->draining = false;
+	q->task.ops = &queue_task_ops;
+	q->task.fds[0] = q->ch->self_fd;
+	q->task.fds[1] = pvio_blk_engine_fd(q->eng);
+	q->task.fds[2] = q->kick_fd;
+	q->task.nfds = 3;
+	r = pvio_task_attach(queue_workers(&d->cfg), &q->task);
+	if (r < 0) {
+		fprintf(stderr, "blkback: %s: cannot attach to a worker: %s\n", q->name,
+			strerror(-r));
 		goto err;
+	}
 	q->running = true;
 	return 0;
 err:
@@ -771,16 +796,30 @@ void blkback_queue_stop(struct blkback_queue *q)
 	uint64_t one = 1;
 
 	if (q->running) {
-		__atomic_store_n(&q->stop, 1, __ATOMIC_RELEASE);
-		if (write(q->stop_fd, &one, sizeof(one)) < 0) {
+		/* The worker drains the queue (an io_uring engine can be
+		 * reaped by its issuer only), then we take the task back. */
+		pvio_store_release(&q->stopping, 1);
+		if (write(q->kick_fd, &one, sizeof(one)) < 0) {
 			/* cannot fail on a fresh eventfd */
 		}
-		pthread_join(q->thr, NULL);
+		for (unsigned waited = 0;; waited += 5) {
+			struct pollfd pf = { .fd = q->done_fd, .events = POLLIN };
+
+			if (poll(&pf, 1, 5000) > 0)
+				break;
+			fprintf(stderr, "blkback: %s: still waiting for %u I/O(s) to finish (%u s)\n",
+				q->name, pvio_blk_engine_inflight(q->eng), waited + 5);
+		}
+		pvio_task_detach(&q->task);
 		q->running = false;
 	}
-	if (q->stop_fd > 0) {
-		close(q->stop_fd);
-		q->stop_fd = -1;
+	if (q->kick_fd > 0) {
+		close(q->kick_fd);
+		q->kick_fd = -1;
+	}
+	if (q->done_fd > 0) {
+		close(q->done_fd);
+		q->done_fd = -1;
 	}
 	if (q->pg_on) {
 		pvio_pgrant_fini(&q->pg);

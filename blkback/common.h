@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "backend/worker.h"
 #include "blkback/engine.h"
 #include "grant-tables/pgrant.h"
 #include "hv/hv.h"
@@ -34,6 +35,10 @@ struct blkback_cfg {
 	char     engine[16];        /* io_uring | libaio | psync */
 	bool     direct;            /* O_DIRECT */
 	unsigned poll_us;           /* adaptive polling window; 0: never spin */
+	unsigned nr_workers;        /* poller threads; 0: one per online CPU */
+	/* The poller threads the queues run on; NULL: a process-wide pool
+	 * made on first use with nr_workers and poll_us. */
+	struct pvio_workers *workers;
 	unsigned max_queues;
 	unsigned max_ring_order;
 	unsigned max_indirect;      /* 0: no indirect */
@@ -42,6 +47,19 @@ struct blkback_cfg {
 	bool     discard;
 	bool     flush;
 	bool     barrier;
+};
+
+/* A request in a layout-independent form, filled from the private copy. */
+struct blkback_parsed {
+	uint8_t  op;
+	uint8_t  indirect_op;
+	uint8_t  discard_flag;
+	uint16_t nr_segments;
+	uint64_t id;
+	uint64_t sector;
+	uint64_t nr_sectors;                     /* discard */
+	uint32_t indirect_grefs[PVIO_BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	struct pvio_blkif_request_segment seg[PVIO_BLKIF_MAX_SEGMENTS_PER_REQUEST];
 };
 
 /* One guest request in flight. */
@@ -84,15 +102,20 @@ struct blkback_queue {
 	uint32_t free_head;           /* UINT32_MAX: none */
 	uint32_t inflight;
 	bool     draining;            /* a FLUSH/BARRIER waits for the queue to drain */
+	bool     held;                /* held_req waits for in-flight I/O to finish */
+	struct blkback_parsed held_req;
 	struct pvio_pgrant_cache pg;
 	bool     pg_on;
 	unsigned rsp_pending;         /* responses written, not yet pushed */
 
-	/* thread */
-	pthread_t thr;
-	bool     running;
-	int      stop_fd;
-	int      stop;                /* atomic */
+	/* run by a worker (backend/worker.h) */
+	struct pvio_task task;
+	bool     running;             /* attached */
+	bool     broken;              /* protocol violation: takes no more requests */
+	int      stopping;            /* atomic: the control plane wants it drained */
+	bool     stopped;             /* drained and answered: done_fd written */
+	int      kick_fd;             /* eventfd: control plane -> task */
+	int      done_fd;             /* eventfd: task -> control plane */
 
 	/* counters */
 	uint64_t st_reqs, st_errors, st_bad, st_wakeups, st_spurious, st_notifies;

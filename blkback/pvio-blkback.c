@@ -37,6 +37,8 @@ static void usage(FILE *f)
 		"  --poll-us N         adaptive polling window in microseconds (default %d,\n"
 		"                      0 when one CPU is online; 0 = always sleep on the\n"
 		"                      event channel)\n"
+		"  --workers N         poller threads serving every queue of every device\n"
+		"                      (default: one per online CPU)\n"
 		"  --max-queues N      multi-queue-max-queues (default: number of CPUs)\n"
 		"  --max-ring-order N  max-ring-page-order, 0..4 (default 4)\n"
 		"  --max-indirect N    feature-max-indirect-segments, 0 = off (default 256)\n"
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
 		{ "engine", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "max-queues", required_argument, NULL, 'q' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "max-ring-order", required_argument, NULL, 'o' },
 		{ "max-indirect", required_argument, NULL, 'i' },
 		{ "no-persistent", no_argument, NULL, 'P' },
@@ -120,6 +123,14 @@ int main(int argc, char **argv)
 				return 2;
 			poll_given = true;
 			break;
+		case 'w':
+			if (parse_uint("--workers", optarg, PVIO_WORKERS_MAX, &cfg.nr_workers) ||
+			    cfg.nr_workers == 0) {
+				fprintf(stderr, "pvio-blkback: --workers must be 1..%d\n",
+					PVIO_WORKERS_MAX);
+				return 2;
+			}
+			break;
 		case 'q':
 			if (parse_uint("--max-queues", optarg, BLKBACK_MAX_QUEUES, &cfg.max_queues) ||
 			    cfg.max_queues == 0) {
@@ -157,6 +168,15 @@ int main(int argc, char **argv)
 	cfg.poll_us = pvio_backend_poll_us("pvio-blkback", cfg.poll_us, poll_given);
 	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;
+	r = pvio_workers_create(&(struct pvio_workers_cfg){ .n = cfg.nr_workers,
+							    .poll_us = cfg.poll_us,
+							    .name = "blk-worker" },
+				&cfg.workers);
+	if (r < 0) {
+		fprintf(stderr, "pvio-blkback: cannot start the workers: %s\n", strerror(-r));
+		pvio_hv_close(g_hv);
+		return 1;
+	}
 	if (ready_fd >= 0)
 		bo.ready_fd = &ready_fd;
 	sigemptyset(&mask);
@@ -169,6 +189,7 @@ int main(int argc, char **argv)
 	r = pvio_backend_run(g_hv, &bo);
 	if (r < 0)
 		fprintf(stderr, "pvio-blkback: %s\n", strerror(-r));
+	pvio_workers_destroy(cfg.workers);
 	pvio_hv_close(g_hv);
 	return r < 0 ? 1 : 0;
 }
