@@ -17,6 +17,6 @@ if ! make -j"$(nproc)" BUILD=build-san SANITIZE=address,undefined build-all >bui
 fi
 rm -f build-san.log
 tests=$(make -s print-tests BUILD=build-san SANITIZE=address,undefined |
-	tr ' ' '\n' | grep -E '/(ring|grant|hv|xenstore|blkengine|blkfront|blk|abi)/')
+	tr ' ' '\n' | grep -E '/(ring|grant|hv|xenstore|blkengine|blkfront|blk|abi|backend)/')
 [ -n "$tests" ] || { echo "FAIL: no tests found"; exit 1; }
 BUILD=build-san TEST_TIMEOUT=600 tests/run $tests
