@@ -63,6 +63,7 @@ struct opts {
 	uint8_t   dst[6];
 	bool      verify, announce, quiet;
 	int       ready_fd;
+	int       start_fd;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -156,6 +157,8 @@ static void usage(FILE *f)
 		"  --no-verify    recv: don't check payload checksums (sequence only)\n"
 		"  --no-announce  recv: don't broadcast our MAC first\n"
 		"  --ready-fd N   write \"ready\\n\" to fd N once the vif is connected\n"
+		"  --start-fd N   then wait until fd N reaches end of file (or a byte\n"
+		"                 comes) before starting: many guests start together\n"
 		"  --quiet        no human summary on stderr\n"
 		"  --help\n"
 		"Output: one JSON line on stdout (frames, bytes, seconds, pps, gbps, cpu_s,\n"
@@ -193,6 +196,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "no-verify", no_argument, NULL, 'V' },
 		{ "no-announce", no_argument, NULL, 'A' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "start-fd", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -208,6 +212,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->timeout_s = 30;
 	o->verify = o->announce = true;
 	o->ready_fd = -1;
+	o->start_fd = -1;
 	memset(o->dst, 0xff, 6);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -232,6 +237,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'V': o->verify = false; break;
 		case 'A': o->announce = false; break;
 		case 'r': o->ready_fd = (int)strtol(optarg, &end, 10); if (*end || o->ready_fd < 0) return -EINVAL; break;
+		case 'S': o->start_fd = (int)strtol(optarg, &end, 10); if (*end || o->start_fd < 0) return -EINVAL; break;
 		case 'q': o->quiet = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
@@ -633,6 +639,13 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			}
 			u = now_ns();
 			if (k == 1 && q.len >= HDR && get_le32(rb + 14) == MAGIC &&
+			    get_le64(rb + 18) == seq &&
+			    (q.len != o->size || memcmp(rb + HDR, f + HDR, o->size - HDR))) {
+				/* Our frame, changed on the way. */
+				fprintf(stderr, "pvio-netio: echo %llu: the frame came back "
+					"altered (%u bytes)\n", (unsigned long long)seq, q.len);
+				rc = -EBADMSG;
+			} else if (k == 1 && q.len >= HDR && get_le32(rb + 14) == MAGIC &&
 			    get_le64(rb + 18) == seq) {
 				r->rtt[r->nrtt++] = (double)(u - t) / 1e3;
 				r->frames++;
@@ -729,6 +742,13 @@ int main(int argc, char **argv)
 			/* the waiter went away */
 		}
 		close(o.ready_fd);
+	}
+	if (o.start_fd >= 0) {
+		char c;
+
+		while (read(o.start_fd, &c, 1) < 0 && errno == EINTR && !g_stop)
+			;
+		close(o.start_fd);
 	}
 	switch (o.mode) {
 	case M_SEND: r = do_send(nf, ep, &o, info.mac, &run); break;
