@@ -166,119 +166,7 @@ out:
 
 /* ------------------------------------------------------------ pvio */
 
-struct pv_env {
-	char dir[256];
-	char sock[300], xs[300];
-	char build[512];
-	pid_t pviod, blkback;
-	char dom[32];
-};
-
-static int run_cmd(char *const argv[], char *outbuf, size_t outlen)
-{
-	int p[2], st;
-	pid_t pid;
-	size_t n = 0;
-
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		if (outbuf) {
-			dup2(p[1], 1);
-		} else {
-			int nul = open("/dev/null", O_WRONLY);
-			if (nul >= 0)
-				dup2(nul, 1);
-		}
-		close(p[0]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	while (outbuf && n + 1 < outlen) {
-		ssize_t r = read(p[0], outbuf + n, outlen - n - 1);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	if (outbuf)
-		outbuf[n] = 0;
-	close(p[0]);
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static pid_t start_daemon(char *const argv[], int ready_fd)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int nul = open("/dev/null", O_WRONLY);
-		if (nul >= 0)
-			dup2(nul, 2);
-		(void)ready_fd;
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int pv_start(struct pv_env *e, const char *build)
-{
-	char tmpl[] = "/tmp/pvio-bench-XXXXXX", rfd[16], bin[600], buf[8];
-	int p[2];
-
-	if (!mkdtemp(tmpl))
-		return -1;
-	snprintf(e->dir, sizeof(e->dir), "%s", tmpl);
-	snprintf(e->sock, sizeof(e->sock), "%s/pviod.sock", tmpl);
-	snprintf(e->xs, sizeof(e->xs), "%s/xs.sock", tmpl);
-	snprintf(e->build, sizeof(e->build), "%s", build);
-	if (pipe(p) < 0)
-		return -1;
-	snprintf(rfd, sizeof(rfd), "%d", p[1]);
-	snprintf(bin, sizeof(bin), "%s/hv/pviod", build);
-	{
-		char *av[] = { bin, "--socket", e->sock, "--xs-socket", e->xs, "--ready-fd", rfd,
-			       NULL };
-		e->pviod = start_daemon(av, p[1]);
-	}
-	close(p[1]);
-	if (read(p[0], buf, sizeof(buf)) <= 0) {
-		close(p[0]);
-		return -1;
-	}
-	close(p[0]);
-	snprintf(bin, sizeof(bin), "%s/blkback/pvio-blkback", build);
-	{
-		char *av[] = { bin, "--socket", e->sock, NULL };
-		e->blkback = start_daemon(av, -1);
-	}
-	setenv("PVIO_SOCKET", e->sock, 1);
-	return 0;
-}
-
-static void pv_stop(struct pv_env *e)
-{
-	if (e->blkback > 0) {
-		kill(e->blkback, SIGTERM);
-		waitpid(e->blkback, NULL, 0);
-	}
-	if (e->pviod > 0) {
-		kill(e->pviod, SIGTERM);
-		waitpid(e->pviod, NULL, 0);
-	}
-	if (strncmp(e->dir, "/tmp/pvio-bench-", 16) == 0) {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "bench blk: could not remove %s\n", e->dir);
-	}
-}
-
-static int pv_attach(struct pv_env *e, const char *dom, const char *img, bool direct)
+static int pv_attach(struct bench_pv_env *e, const char *dom, const char *img, bool direct)
 {
 	char pvio[600], spec[700];
 
@@ -286,23 +174,23 @@ static int pv_attach(struct pv_env *e, const char *dom, const char *img, bool di
 	snprintf(e->dom, sizeof(e->dom), "%s", dom);
 	{
 		char *av[] = { pvio, "create", (char *)dom, "memory=512M", NULL };
-		if (run_cmd(av, NULL, 0) != 0)
+		if (bench_run_cmd(av, NULL, 0) != 0)
 			return -1;
 	}
 	snprintf(spec, sizeof(spec), "direct=%d, vdev=xvda, access=rw, target=%s", direct, img);
 	{
 		char *av[] = { pvio, "block-attach", (char *)dom, spec, NULL };
-		return run_cmd(av, NULL, 0) == 0 ? 0 : -1;
+		return bench_run_cmd(av, NULL, 0) == 0 ? 0 : -1;
 	}
 }
 
-static void pv_detach(struct pv_env *e)
+static void pv_detach(struct bench_pv_env *e)
 {
 	char pvio[600];
 
 	snprintf(pvio, sizeof(pvio), "%s/tools/pvio", e->build);
 	char *av[] = { pvio, "destroy", e->dom, NULL };
-	run_cmd(av, NULL, 0);
+	bench_run_cmd(av, NULL, 0);
 }
 
 /* The number after "key" (and a colon, spaces allowed: fio writes
@@ -322,7 +210,7 @@ static double json_num(const char *s, const char *key)
 	return strtod(p, NULL);
 }
 
-static int pv_run(struct pv_env *e, const struct blk_case *c, double secs, uint64_t size,
+static int pv_run(struct bench_pv_env *e, const struct blk_case *c, double secs, uint64_t size,
 		  struct result *out)
 {
 	char pvio[600], blkio[600], bs[32], qd[16], sec[32], sz[32], buf[1024];
@@ -340,7 +228,7 @@ static int pv_run(struct pv_env *e, const struct blk_case *c, double secs, uint6
 		       "xvda", "--rw", (char *)c->rw, "--bs", bs, "--qd", qd, "--seconds", sec,
 		       "--size-mb", sz, NULL };
 	be0 = bench_proc_cpu_ns(e->blkback);
-	r = run_cmd(av, buf, sizeof(buf));
+	r = bench_run_cmd(av, buf, sizeof(buf));
 	be1 = bench_proc_cpu_ns(e->blkback);
 	if (r != 0) {
 		fprintf(stderr, "bench blk: pvio run failed (%d): %s\n", r, buf);
@@ -441,7 +329,7 @@ static int blk_run(const struct bench_opts *o, int argc, char **argv)
 	char build[512], path[600], img[2][300];
 	struct result (*nat)[2][NR_CASES], (*pv)[2][NR_CASES];
 	double fio[2][NR_CASES];
-	struct pv_env env = { .pviod = -1, .blkback = -1 };
+	struct bench_pv_env env = { .pviod = -1, .blkback = -1 };
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -467,9 +355,9 @@ static int blk_run(const struct bench_opts *o, int argc, char **argv)
 		fprintf(stderr, "bench blk: cannot write the test files in /var/tmp\n");
 		return 1;
 	}
-	if (pv_start(&env, build) < 0) {
+	if (bench_pv_start(&env, build, NULL) < 0) {
 		fprintf(stderr, "bench blk: cannot start pviod/pvio-blkback from %s\n", build);
-		pv_stop(&env);
+		bench_pv_stop(&env);
 		return 1;
 	}
 	int rc = 0;
@@ -511,7 +399,7 @@ static int blk_run(const struct bench_opts *o, int argc, char **argv)
 		}
 		pv_detach(&env);
 	}
-	pv_stop(&env);
+	bench_pv_stop(&env);
 	unlink(img[0]);
 	unlink(img[1]);
 	bench_progress_done();

@@ -4,6 +4,9 @@
 #include "ring/pvio_atomic.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -547,3 +550,117 @@ void bench_progress_done(void)
 	}
 	progress_open = false;
 }
+
+/* ------------------------------------------------------------ processes */
+
+
+
+int bench_run_cmd(char *const argv[], char *outbuf, size_t outlen)
+{
+	int p[2], st;
+	pid_t pid;
+	size_t n = 0;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (outbuf) {
+			dup2(p[1], 1);
+		} else {
+			int nul = open("/dev/null", O_WRONLY);
+			if (nul >= 0)
+				dup2(nul, 1);
+		}
+		close(p[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while (outbuf && n + 1 < outlen) {
+		ssize_t r = read(p[0], outbuf + n, outlen - n - 1);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (outbuf)
+		outbuf[n] = 0;
+	close(p[0]);
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+pid_t bench_start_daemon(char *const argv[], int ready_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int nul = open("/dev/null", O_WRONLY);
+		if (nul >= 0)
+			dup2(nul, 2);
+		(void)ready_fd;
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int bench_pv_start(struct bench_pv_env *e, const char *build, const char *const *bb_args)
+{
+	char tmpl[] = "/tmp/pvio-bench-XXXXXX", rfd[16], bin[600], buf[8];
+	int p[2];
+
+	if (!mkdtemp(tmpl))
+		return -1;
+	snprintf(e->dir, sizeof(e->dir), "%s", tmpl);
+	snprintf(e->sock, sizeof(e->sock), "%s/pviod.sock", tmpl);
+	snprintf(e->xs, sizeof(e->xs), "%s/xs.sock", tmpl);
+	snprintf(e->build, sizeof(e->build), "%s", build);
+	if (pipe(p) < 0)
+		return -1;
+	snprintf(rfd, sizeof(rfd), "%d", p[1]);
+	snprintf(bin, sizeof(bin), "%s/hv/pviod", build);
+	{
+		char *av[] = { bin, "--socket", e->sock, "--xs-socket", e->xs, "--ready-fd", rfd,
+			       NULL };
+		e->pviod = bench_start_daemon(av, p[1]);
+	}
+	close(p[1]);
+	if (read(p[0], buf, sizeof(buf)) <= 0) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	snprintf(bin, sizeof(bin), "%s/blkback/pvio-blkback", build);
+	{
+		char *av[16] = { bin, "--socket", e->sock };
+		unsigned n = 3;
+
+		for (unsigned i = 0; bb_args && bb_args[i] && n < 15; i++)
+			av[n++] = (char *)bb_args[i];
+		av[n] = NULL;
+		e->blkback = bench_start_daemon(av, -1);
+	}
+	setenv("PVIO_SOCKET", e->sock, 1);
+	return 0;
+}
+
+void bench_pv_stop(struct bench_pv_env *e)
+{
+	if (e->blkback > 0) {
+		kill(e->blkback, SIGTERM);
+		waitpid(e->blkback, NULL, 0);
+	}
+	if (e->pviod > 0) {
+		kill(e->pviod, SIGTERM);
+		waitpid(e->pviod, NULL, 0);
+	}
+	if (strncmp(e->dir, "/tmp/pvio-bench-", 16) == 0) {
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "bench blk: could not remove %s\n", e->dir);
+	}
+}
+

@@ -121,4 +121,25 @@ void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Finish the progress display (clears the line on a tty). */
 void bench_progress_done(void);
 
+/* ------------------------------------------------------------ processes */
+
+/* Run argv[0] (a path) and wait: its exit status, or -1. Its stdout goes
+ * to outbuf (NUL-terminated) when given, else to /dev/null. */
+int bench_run_cmd(char *const argv[], char *outbuf, size_t outlen);
+/* Start a daemon (stderr to /dev/null); its pid. */
+pid_t bench_start_daemon(char *const argv[], int ready_fd);
+
+/* pviod and pvio-blkback in a fresh /tmp/pvio-bench-* folder, PVIO_SOCKET
+ * set for the toolstack. */
+struct bench_pv_env {
+	char dir[256];
+	char sock[300], xs[300];
+	char build[512];
+	pid_t pviod, blkback;
+	char dom[32];
+};
+/* bb_args: extra pvio-blkback options (NULL-terminated, may be NULL). */
+int  bench_pv_start(struct bench_pv_env *e, const char *build, const char *const *bb_args);
+void bench_pv_stop(struct bench_pv_env *e);
+
 #endif /* PVIO_BENCH_COMMON_H */

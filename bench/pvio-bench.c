@@ -22,7 +22,8 @@
 	X(hv) \
 	X(xs) \
 	X(blk) \
-	X(net)
+	X(net) \
+	X(scale)
 
 #define X(n) extern const struct bench_cmd bench_cmd_##n;
 BENCH_CMDS(X)

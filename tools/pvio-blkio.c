@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"                                   (lba, generation, checksum), verified by reads;\n"
 		"                                   a full verification pass at the end\n"
 		"  bench VDEV --rw randread|randwrite|read|write --bs B --qd D --seconds S\n"
+		"        [--size-mb M] [--ready-fd N: \"ready\" once connected]\n"
+		"        [--start-fd N: then start once fd N reaches end of file]\n"
 		"Frontend options (before COMMAND): --queues N --ring-order N --no-persistent\n"
 		"  --no-indirect --protocol x86_64-abi|x86_32-abi --no-large-sectors\n"
 		"  --timeout-ms N (handshake and reconnection)\n"
@@ -591,11 +593,14 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 		{ "qd", required_argument, NULL, 'q' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "size-mb", required_argument, NULL, 'z' },
+		{ "start-fd", required_argument, NULL, 'S' },
+		{ "ready-fd", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pvio_blkfront_info info;
 	const char *rw = "randread";
-	uint64_t bs = 4096, qd = 1, secs = 5, size_mb = 0;
+	uint64_t bs = 4096, qd = 1, secs = 5, size_mb = 0, start_fd = UINT64_MAX;
+	uint64_t ready_fd = UINT64_MAX;
 	int c;
 
 	optind = 1;
@@ -606,6 +611,8 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 		case 'q': if (parse_u64("--qd", optarg, &qd) || !qd || qd > 256) return 2; break;
 		case 's': if (parse_u64("--seconds", optarg, &secs)) return 2; break;
 		case 'z': if (parse_u64("--size-mb", optarg, &size_mb)) return 2; break;
+		case 'S': if (parse_u64("--start-fd", optarg, &start_fd) || start_fd > INT32_MAX) return 2; break;
+		case 'R': if (parse_u64("--ready-fd", optarg, &ready_fd) || ready_fd > INT32_MAX) return 2; break;
 		default: return 2;
 		}
 	}
@@ -634,6 +641,21 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 		reqs[i].op = wr ? PVIO_BLKFRONT_WRITE : PVIO_BLKFRONT_READ;
 		reqs[i].len = bs;
 		reqs[i].user = (void *)(uintptr_t)i;
+	}
+	if (ready_fd != UINT64_MAX) {
+		if (write((int)ready_fd, "ready\n", 6) < 0) {
+			/* the waiter went away */
+		}
+		close((int)ready_fd);
+	}
+	if (start_fd != UINT64_MAX) {
+		/* Connected and ready: wait for end of file (or a byte) on the
+		 * fd, so that many guests start together. */
+		char ch;
+
+		while (read((int)start_fd, &ch, 1) < 0 && errno == EINTR)
+			;
+		close((int)start_fd);
 	}
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
