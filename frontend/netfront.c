@@ -46,7 +46,16 @@
 
 void nf_wake_queue(struct nf_queue *q)
 {
+	/* Before the write: a poller that sees the flag clear may skip the
+	 * read (no system call), a poller that sees it set drains. */
+	__atomic_store_n(&q->ctl_pending, 1, __ATOMIC_RELEASE);
 	fe_efd_write(q->ctl_fd);
+}
+
+static void drain_ctl(struct nf_queue *q, bool always)
+{
+	if (__atomic_exchange_n(&q->ctl_pending, 0, __ATOMIC_ACQ_REL) || always)
+		fe_efd_drain(q->ctl_fd);
 }
 
 void nf_disable(struct pvio_netfront *nf, const char *why)
@@ -856,8 +865,10 @@ static int rx_wait_for(struct nf_queue *q, uint32_t need)
 	return pvio_ring_front_pending(&q->rx);
 }
 
-PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queue,
-					 struct pvio_nf_pkt *pkts, unsigned n)
+/* recv_burst (poll false) and poll (poll true): the same, except that a
+ * poll leaves the ports masked and makes no system call when idle. */
+static int rx_burst(struct pvio_netfront *nf, unsigned queue, struct pvio_nf_pkt *pkts,
+		    unsigned n, bool poll)
 {
 	struct nf_queue *q;
 	unsigned got = 0;
@@ -869,7 +880,7 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 		if (!pkts[i].data && pkts[i].cap)
 			return -EINVAL;
 	q = &nf->q[queue];
-	fe_efd_drain(q->ctl_fd);
+	drain_ctl(q, !poll);
 	if (fe_dead(&nf->fe)) {
 		kill_queue(q);
 		return -ENODEV;
@@ -881,7 +892,11 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 		pthread_mutex_unlock(&q->rx_lock);
 		return dead ? -ENODEV : 0;
 	}
-	take_events(q);
+	/* A poller takes the events once, on its first call after arm():
+	 * from then on the ports stay masked and nothing is read. */
+	if (!q->polling)
+		take_events(q);
+	q->polling = poll;
 
 	/* Completions first (their event may be the one we just took). */
 	pthread_mutex_lock(&q->tx_lock);
@@ -909,6 +924,9 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 		if (avail == 0) {
 			if (rx_refill(q))
 				rx_push(q, true);
+			/* A poller looks again soon: no rsp_event to set. */
+			if (poll)
+				break;
 			avail = pvio_ring_front_final_check(&q->rx);
 			if (avail == 0)
 				break;
@@ -930,11 +948,12 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 		rx_refill(q);
 		rx_push(q, true);
 	}
-	give_events(q);
+	if (!poll)
+		give_events(q);
 	if (!broken) {
 		check_lost(q);
 		/* Frames left behind by a full burst: stay readable. */
-		if (full && pvio_ring_front_pending(&q->rx) > 0)
+		if (!poll && full && pvio_ring_front_pending(&q->rx) > 0)
 			nf_wake_queue(q);
 	}
 	pthread_mutex_unlock(&q->rx_lock);
@@ -943,6 +962,51 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 		return got ? (int)got : -ENODEV;
 	}
 	return (int)got;
+}
+
+PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queue,
+					 struct pvio_nf_pkt *pkts, unsigned n)
+{
+	return rx_burst(nf, queue, pkts, n, false);
+}
+
+PVIO_EXPORT int pvio_netfront_poll(struct pvio_netfront *nf, unsigned queue,
+				   struct pvio_nf_pkt *pkts, unsigned n)
+{
+	return rx_burst(nf, queue, pkts, n, true);
+}
+
+PVIO_EXPORT int pvio_netfront_arm(struct pvio_netfront *nf, unsigned queue)
+{
+	struct nf_queue *q;
+	int work = 0;
+
+	if (!nf || queue >= nf->nr_queues)
+		return -EINVAL;
+	q = &nf->q[queue];
+	/* Whatever the control thread said before this is looked at by the
+	 * next poll; what it says after makes the fd readable. */
+	drain_ctl(q, true);
+	if (fe_dead(&nf->fe))
+		return 1;
+	pthread_mutex_lock(&q->rx_lock);
+	q->polling = false;
+	if (q->state != NFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_unlock(&q->rx_lock);
+		return 1;
+	}
+	give_events(q);
+	/* Final checks, after unmasking: anything published before the
+	 * backend could see rsp_event is found here, anything after notifies. */
+	if (pvio_ring_front_final_check(&q->rx) != 0)
+		work = 1;
+	pthread_mutex_lock(&q->tx_lock);
+	if (q->tx_busy && pvio_ring_front_final_check(&q->tx) != 0)
+		work = 1;
+	pthread_mutex_unlock(&q->tx_lock);
+	check_lost(q);
+	pthread_mutex_unlock(&q->rx_lock);
+	return work;
 }
 
 PVIO_EXPORT int pvio_netfront_fd(struct pvio_netfront *nf, unsigned queue)

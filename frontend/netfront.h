@@ -205,6 +205,23 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
 					 struct pvio_nf_pkt *pkts, unsigned n);
 
 /*
+ * Polling without notifications, as Linux's NAPI: a caller that will call
+ * again soon uses poll() instead of recv_burst(). It does the same work
+ * (frames in, tx completions reclaimed, rx pages reposted) but leaves the
+ * queue's event channels masked, so the backend's kicks cost neither side
+ * a system call, and makes none itself when there is nothing to do.
+ * Before sleeping on pvio_netfront_fd(), call arm(): it unmasks the
+ * channels and checks the rings once more; 1 means work came meanwhile
+ * (poll again rather than sleep), 0 that the fd fires on new work. A
+ * recv_burst() is a poll() and an arm() in one call. Returns as
+ * recv_burst; arm: 0, 1 (also when the connection changed: poll reports
+ * it), -EINVAL.
+ */
+PVIO_EXPORT int pvio_netfront_poll(struct pvio_netfront *nf, unsigned queue,
+				   struct pvio_nf_pkt *pkts, unsigned n);
+PVIO_EXPORT int pvio_netfront_arm(struct pvio_netfront *nf, unsigned queue);
+
+/*
  * An fd that polls readable when queue may have work: frames received, tx
  * room freed, or a connection change. Stable across reconnections (an epoll
  * fd), so it can stay in the caller's epoll set. When it fires, call

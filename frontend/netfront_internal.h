@@ -93,6 +93,9 @@ struct nf_queue {
 	int      ev_fd[2];
 	unsigned nports;             /* 1 (shared) or 2 (split) */
 	int      masked[2];          /* atomic: we took the event, unmask after work */
+	bool     polling;            /* rx_lock: pvio_netfront_poll() left the ports
+				      * masked; arm() or recv_burst() gives them back */
+	int      ctl_pending;        /* atomic: ctl_fd was written since the last drain */
 
 	/* tx (tx_lock) */
 	pthread_mutex_t tx_lock;

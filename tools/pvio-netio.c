@@ -17,8 +17,8 @@
  * time (reordered or duplicated). Other frames are counted as "other".
  *
  * recv announces its MAC with one broadcast frame first (the switch learns
- * it, so unicast toward it is not flooded), spins on recv_burst for
- * --poll-us after the last frame and then sleeps on the queue's fd.
+ * it, so unicast toward it is not flooded), polls (pvio_netfront_poll: ports masked) for
+ * --poll-us after the last frame, then arms and sleeps on the queue's fd.
  * send spins the same way when the tx ring is full.
  *
  * The result is one JSON line on stdout at the end (a human summary goes
@@ -346,6 +346,14 @@ static void wait_fd(int ep, int ms)
 		g_stop = 1;
 }
 
+/* A poller's sleep: unmask first (arm), and sleep only if nothing came
+ * meanwhile. */
+static void wait_queue(struct pvio_netfront *nf, int ep, int ms)
+{
+	if (pvio_netfront_arm(nf, 0) == 0)
+		wait_fd(ep, ms);
+}
+
 /* ------------------------------------------------------------ frames */
 
 static void build(uint8_t *f, unsigned size, const uint8_t dst[6], const uint8_t src[6],
@@ -505,7 +513,7 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			pk[i].data = bufs[i];
 			pk[i].cap = RXCAP;
 		}
-		n = pvio_netfront_recv_burst(nf, 0, pk, o->batch);
+		n = pvio_netfront_poll(nf, 0, pk, o->batch);
 		if (n < 0) {
 			fprintf(stderr, "pvio-netio: recv: %s\n", strerror(-n));
 			rc = n;
@@ -577,7 +585,7 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			}
 			if (t - last < poll_ns)
 				continue;
-			wait_fd(ep, 10);
+			wait_queue(nf, ep, 10);
 			if (!started)
 				continue;
 			last = now_ns();   /* woke up: spin again before sleeping */
@@ -632,7 +640,7 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			struct pvio_nf_pkt q = { .data = rb, .cap = RXCAP };
 			uint64_t u;
 
-			k = pvio_netfront_recv_burst(nf, 0, &q, 1);
+			k = pvio_netfront_poll(nf, 0, &q, 1);
 			if (k < 0) {
 				rc = k;
 				break;
@@ -659,7 +667,7 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 					(unsigned long long)seq);
 				rc = -ETIMEDOUT;
 			} else if (u - last > poll_ns) {
-				wait_fd(ep, 1);
+				wait_queue(nf, ep, 1);
 			}
 		}
 	}
