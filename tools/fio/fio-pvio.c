@@ -26,8 +26,8 @@
  * guest shares this process's one hypervisor connection and one blkfront
  * per disk. Each job takes the least used of the disk's queues, so numjobs
  * up to the number of queues gives one queue per job. Jobs sharing a queue
- * hand each other the completions they reap (a mailbox and an eventfd per
- * job).
+ * reap one at a time and hand each other's completions over (a mailbox
+ * per job, a condition variable per queue).
  *
  * Errors: a bad filename, a disk that does not exist or does not connect
  * fail the job at setup with a message naming the disk; a write or trim
@@ -41,14 +41,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,7 +136,12 @@ struct pv_dev {
 	struct pvio_blkfront *f;
 	struct pvio_blkfront_info info;
 	unsigned refs;
-	unsigned users[PVIO_BLKFRONT_MAX_QUEUES];   /* jobs per queue (atomic reads) */
+	struct pv_qs {
+		pthread_mutex_t lock;    /* reaping, the mailboxes of its jobs */
+		pthread_cond_t  cond;    /* a reap finished: mailboxes changed */
+		bool     reaping;        /* a job is in pvio_blkfront_reap */
+		unsigned users;          /* jobs on the queue (reg_lock) */
+	} qs[PVIO_BLKFRONT_MAX_QUEUES];
 	bool verbose;
 	bool warned_ro;
 };
@@ -164,12 +167,10 @@ struct pv_job {
 	struct pvio_blkfront_req **failed; /* refused at submit: reported as events */
 	unsigned nfailed;
 
-	/* Completions of ours that another job on the queue reaped. */
-	pthread_mutex_t mlock;
+	/* Completions of ours that another job on the queue reaped (under
+	 * the queue's qs.lock). */
 	struct io_u **mbox;
-	unsigned nmbox;                    /* atomic reads outside mlock */
-	int efd;                           /* written when mbox gains entries */
-	bool mlock_init;
+	unsigned nmbox;
 
 	bool warned;                       /* refused() said why once */
 
@@ -259,6 +260,15 @@ static int dev_get(const char *name, const struct pv_opts *o, struct pv_dev **ou
 		return r;
 	}
 	pvio_blkfront_get_info(d->f, &d->info);
+	for (unsigned i = 0; i < PVIO_BLKFRONT_MAX_QUEUES; i++) {
+		pthread_condattr_t ca;
+
+		pthread_mutex_init(&d->qs[i].lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&d->qs[i].cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	d->verbose = o->verbose;
 	d->refs = 1;
 	d->next = reg_devs;
@@ -298,6 +308,10 @@ static void dev_put(struct pv_dev *d)
 				 st.reconnects, st.reissued, st.disabled ? ", disabled" : "");
 	}
 	pvio_blkfront_close(d->f);
+	for (unsigned i = 0; i < PVIO_BLKFRONT_MAX_QUEUES; i++) {
+		pthread_mutex_destroy(&d->qs[i].lock);
+		pthread_cond_destroy(&d->qs[i].cond);
+	}
 	free(d);
 	hv_put();
 }
@@ -313,7 +327,6 @@ static struct pv_job *job_of(struct thread_data *td)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
-	j->efd = -1;
 	td->io_ops_data = j;
 	return j;
 }
@@ -393,21 +406,18 @@ static int pv_init(struct thread_data *td)
 	j->ev = calloc(j->depth, sizeof(*j->ev));
 	j->failed = calloc(j->depth, sizeof(*j->failed));
 	j->mbox = calloc(j->depth, sizeof(*j->mbox));
-	j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!j->pend || !j->reaped || !j->ev || !j->failed || !j->mbox || j->efd < 0) {
-		td_verror(td, j->efd < 0 ? errno : ENOMEM, "pvio init");
+	if (!j->pend || !j->reaped || !j->ev || !j->failed || !j->mbox) {
+		td_verror(td, ENOMEM, "pvio init");
 		return 1;
 	}
-	pthread_mutex_init(&j->mlock, NULL);
-	j->mlock_init = true;
 
 	/* The least used queue. */
 	pthread_mutex_lock(&reg_lock);
 	best = 0;
 	for (unsigned i = 1; i < d->info.nr_queues; i++)
-		if (d->users[i] < d->users[best])
+		if (d->qs[i].users < d->qs[best].users)
 			best = i;
-	__atomic_add_fetch(&d->users[best], 1, __ATOMIC_RELAXED);
+	d->qs[best].users++;
 	j->q = best;
 	j->has_queue = true;
 	pthread_mutex_unlock(&reg_lock);
@@ -425,13 +435,9 @@ static void pv_cleanup(struct thread_data *td)
 		return;
 	pthread_mutex_lock(&reg_lock);
 	if (j->has_queue)
-		__atomic_sub_fetch(&j->dev->users[j->q], 1, __ATOMIC_RELAXED);
+		j->dev->qs[j->q].users--;
 	dev_put(j->dev);
 	pthread_mutex_unlock(&reg_lock);
-	if (j->efd >= 0)
-		close(j->efd);
-	if (j->mlock_init)
-		pthread_mutex_destroy(&j->mlock);
 	free(j->pend);
 	free(j->reaped);
 	free(j->ev);
@@ -499,7 +505,6 @@ static enum fio_q_status pv_queue(struct thread_data *td, struct io_u *io_u)
 	struct pv_req *pr = io_u->engine_data;
 	struct pvio_blkfront_req *r = &pr->r;
 
-	fio_ro_check(td, io_u);
 	switch (io_u->ddir) {
 	case DDIR_READ:
 	case DDIR_WRITE:
@@ -615,30 +620,6 @@ static struct io_u *finish(struct pvio_blkfront_req *r)
 	return io_u;
 }
 
-static void mbox_post(struct pv_job *owner, struct io_u *io_u)
-{
-	pthread_mutex_lock(&owner->mlock);
-	owner->mbox[owner->nmbox] = io_u;
-	__atomic_store_n(&owner->nmbox, owner->nmbox + 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&owner->mlock);
-	if (write(owner->efd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
-		/* the counter is full: the owner is awake anyway */
-	}
-}
-
-static unsigned take_local(struct pv_job *j, unsigned nev, unsigned max)
-{
-	while (j->nfailed && nev < max)
-		j->ev[nev++] = finish(j->failed[--j->nfailed]);
-	if (nev < max && __atomic_load_n(&j->nmbox, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&j->mlock);
-		while (j->nmbox && nev < max)
-			j->ev[nev++] = j->mbox[--j->nmbox];
-		pthread_mutex_unlock(&j->mlock);
-	}
-	return nev;
-}
-
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -647,13 +628,38 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sleep on qs->cond until ms from now at most. Under qs->lock. */
+static void qs_wait(struct pv_qs *qs, long long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&qs->cond, &qs->lock, &ts);
+}
+
+/*
+ * Reap, one job of the queue at a time: the job that reaps hands the
+ * others' completions to their mailboxes and wakes them; the others wait
+ * for it (or take its place when it is done). A queue with one job pays
+ * an uncontended lock per call and nothing else; its reap is blkfront's
+ * (adaptive polling, then the event channel).
+ */
 static int pv_getevents(struct thread_data *td, unsigned int min, unsigned int max,
 			const struct timespec *t)
 {
 	struct pv_job *j = td->io_ops_data;
 	struct pv_dev *d = j->dev;
+	struct pv_qs *qs = &d->qs[j->q];
 	long long deadline = -1;
 	unsigned nev = 0;
+	bool polled = false;
+	int err = 0;
 
 	if (max > j->depth)
 		max = j->depth;
@@ -661,58 +667,57 @@ static int pv_getevents(struct thread_data *td, unsigned int min, unsigned int m
 		min = max;
 	if (t)
 		deadline = now_ms() + (long long)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+	if (j->npend)
+		submit_pending(j);
+	while (j->nfailed && nev < max)
+		j->ev[nev++] = finish(j->failed[--j->nfailed]);
+	pthread_mutex_lock(&qs->lock);
 	for (;;) {
-		bool shared = __atomic_load_n(&d->users[j->q], __ATOMIC_RELAXED) > 1;
-		int wait = 0, n;
+		long long left = deadline < 0 ? PV_WAIT_SLICE_MS : deadline - now_ms();
+		long long slice = left < 0 ? 0 : left > PV_WAIT_SLICE_MS ? PV_WAIT_SLICE_MS : left;
+		int n, wait;
 
+		while (j->nmbox && nev < max)
+			j->ev[nev++] = j->mbox[--j->nmbox];
+		if (nev == max || (nev >= min && polled) || (polled && left <= 0))
+			break;
+		if (qs->reaping) {
+			if (nev >= min)
+				break;
+			qs_wait(qs, slice);
+			continue;
+		}
+		qs->reaping = true;
+		pthread_mutex_unlock(&qs->lock);
 		if (j->npend)
 			submit_pending(j);
-		nev = take_local(j, nev, max);
-		if (nev < min && !shared) {
-			long long left = deadline < 0 ? PV_WAIT_SLICE_MS : deadline - now_ms();
+		wait = nev >= min ? 0 : (int)slice;
+		if (j->npend && wait > PV_RETRY_MS)
+			wait = PV_RETRY_MS;   /* the ring is full or reconnecting */
+		n = pvio_blkfront_reap(d->f, j->q, j->reaped, max - nev, wait);
+		pthread_mutex_lock(&qs->lock);
+		qs->reaping = false;
+		polled = true;
+		for (int i = 0; i < n; i++) {
+			struct pv_req *pr = (struct pv_req *)j->reaped[i];
+			struct io_u *io_u = finish(&pr->r);
 
-			wait = left <= 0 ? 0 : left > PV_WAIT_SLICE_MS ? PV_WAIT_SLICE_MS : (int)left;
-			if (j->npend && wait > PV_RETRY_MS)
-				wait = PV_RETRY_MS;
+			if (pr->job == j)
+				j->ev[nev++] = io_u;
+			else
+				pr->job->mbox[pr->job->nmbox++] = io_u;
 		}
-		if (nev < max) {
-			n = pvio_blkfront_reap(d->f, j->q, j->reaped, max - nev, wait);
-			if (n < 0) {
-				td_verror(td, -n, "pvio_blkfront_reap");
-				return n;
-			}
-			for (int i = 0; i < n; i++) {
-				struct pv_req *pr = (struct pv_req *)j->reaped[i];
-				struct io_u *io_u = finish(&pr->r);
-
-				if (pr->job == j)
-					j->ev[nev++] = io_u;
-				else
-					mbox_post(pr->job, io_u);
-			}
-		}
-		if (nev >= min || (deadline >= 0 && now_ms() >= deadline))
+		/* Without waiters this is a few atomics, no system call. */
+		pthread_cond_broadcast(&qs->cond);
+		if (n < 0) {
+			err = n;
 			break;
-		if (shared) {
-			/* Another job may reap ours: sleep on both the queue
-			 * and our mailbox. */
-			struct pollfd pf[2] = {
-				{ .fd = pvio_blkfront_fd(d->f, j->q), .events = POLLIN },
-				{ .fd = j->efd, .events = POLLIN },
-			};
-			long long left = deadline < 0 ? PV_WAIT_SLICE_MS : deadline - now_ms();
-			int ms = left > PV_WAIT_SLICE_MS ? PV_WAIT_SLICE_MS : (int)(left > 0 ? left : 0);
-
-			if (j->npend && ms > PV_RETRY_MS)
-				ms = PV_RETRY_MS;
-			if (poll(pf, 2, ms) > 0 && (pf[1].revents & POLLIN)) {
-				uint64_t v;
-
-				if (read(j->efd, &v, sizeof(v)) < 0) {
-					/* drained by an earlier read */
-				}
-			}
 		}
+	}
+	pthread_mutex_unlock(&qs->lock);
+	if (err && !nev) {
+		td_verror(td, -err, "pvio_blkfront_reap");
+		return err;
 	}
 	return (int)nev;
 }
