@@ -80,7 +80,8 @@ static struct fio_option options[] = {
 		.lname    = "pvio queues",
 		.type     = FIO_OPT_INT,
 		.off1     = offsetof(struct pv_opts, queues),
-		.help     = "Queues to negotiate per disk (0: min(backend, CPUs))",
+		.help     = "Queues to negotiate per disk (0: min(backend, CPUs); "
+			    "the first job to open the disk decides)",
 		.def      = "0",
 		.minval   = 0,
 		.maxval   = PVIO_BLKFRONT_MAX_QUEUES,
@@ -369,6 +370,10 @@ static int job_attach_dev(struct thread_data *td, struct pv_job *j)
 			log_err(PV ": %s has %u-byte sectors: block sizes must be multiples "
 				"of it\n", f->file_name, ss);
 			td_verror(td, EINVAL, "pvio bs");
+			pthread_mutex_lock(&reg_lock);
+			dev_put(j->dev);
+			pthread_mutex_unlock(&reg_lock);
+			j->dev = NULL;
 			return 1;
 		}
 	}
@@ -682,7 +687,7 @@ static int pv_getevents(struct thread_data *td, unsigned int min, unsigned int m
 		if (nev == max || (nev >= min && polled) || (polled && left <= 0))
 			break;
 		if (qs->reaping) {
-			if (nev >= min)
+			if (nev >= min || left <= 0)
 				break;
 			qs_wait(qs, slice);
 			continue;

@@ -26,9 +26,9 @@ $(BUILD)/tools/fio/fio-pvio.o: tools/fio/fio-pvio.c $(FIO_SRC)/config-host.h
 # libpvio linked in, its symbols kept private (only `ioengine` is exported);
 # -z nodelete: blkfront's threads never outlive the code they run; fio
 # itself provides log_err, __td_verror and the rest (it links -rdynamic).
-$(FIO_ENGINE): $(BUILD)/tools/fio/fio-pvio.o $(LIBA)
+$(FIO_ENGINE): $(BUILD)/tools/fio/fio-pvio.o $(BUILD)/libpvio.a
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) -shared -o $@ $< $(LIBA) $(LDFLAGS) $(LIB_LIBS) \
+	$(Q)$(CC) -shared -o $@ $< $(BUILD)/libpvio.a $(LDFLAGS) $(LIB_LIBS) \
 		-Wl,--exclude-libs,ALL -Wl,-z,nodelete
 
 .PHONY: fio
