@@ -15,11 +15,12 @@ fio_setup() {
 	[ -f "$ENG" ] || skip "no $ENG after make fio"
 }
 
-# pvfio GUEST ARGS...: the built fio, as a guest, with the engine.
+# pvfio GUEST ARGS...: the built fio, as a guest, with the engine (and no
+# verify state files left in the working directory).
 pvfio() {
 	local g=$1
 	shift
-	guest "$g" "$FIO" --thread --ioengine=external:"$ENG" "$@"
+	guest "$g" "$FIO" --thread --ioengine=external:"$ENG" --verify_state_save=0 "$@"
 }
 
 # no_verify_errors FILE: fio's output shows no verification failure.
