@@ -75,6 +75,46 @@ void bf_revoke_or_defer(struct pvio_blkfront *f, uint32_t ref, uint64_t gfn, boo
 		bf_log(f, "revoke of grant %u failed: %s", ref, strerror(-r));
 }
 
+/*
+ * Entry i (own_page) was revoked: if another deferred grant is on the same
+ * page (two queues' persistent grants of one buffer), that one owns the
+ * page now, and the page is freed only when the last grant on it is gone.
+ * true if ownership moved. Under def_lock.
+ */
+static bool def_pass_page(struct pvio_blkfront *f, uint32_t i)
+{
+	for (uint32_t j = 0; j < f->def_n; j++) {
+		if (j != i && f->def[j].gfn == f->def[i].gfn && !f->def[j].own_page) {
+			f->def[j].own_page = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The page gfn is being freed while grants on it wait on the deferred list
+ * (the backend still holds them, typically in its persistent cache until
+ * the disconnect): the page goes with the last of them. false if no
+ * grant of it is deferred.
+ */
+static bool def_adopt_page(struct pvio_blkfront *f, uint64_t gfn)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&f->def_lock);
+	for (uint32_t j = 0; j < f->def_n; j++) {
+		if (f->def[j].gfn == gfn && !f->def[j].own_page) {
+			f->def[j].own_page = true;
+			f->st_leaked_pages++;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->def_lock);
+	return found;
+}
+
 unsigned bf_retry_deferred(struct pvio_blkfront *f, unsigned budget)
 {
 	uint32_t i, limit, left;
@@ -89,7 +129,7 @@ unsigned bf_retry_deferred(struct pvio_blkfront *f, unsigned budget)
 		struct bf_deferred *d = &f->def[i];
 
 		if (pvio_hv_revoke(f->hv, d->ref) == 0) {
-			if (d->own_page) {
+			if (d->own_page && !def_pass_page(f, i)) {
 				pvio_hv_page_free(f->hv, d->gfn, 1);
 				f->st_leaked_pages--;
 			}
@@ -315,7 +355,9 @@ static void pc_flush(struct bf_queue *q)
 
 /*
  * Drop the persistent grant of gfn, if any (its page is being freed).
- * Returns 0 if the page may be reused, -EBUSY if a grant on it stays.
+ * Returns 0 if the page may be reused, 1 if the grant went to the deferred
+ * list (the backend holds it), -EBUSY if it is in use by a request in
+ * flight (it stays in the cache).
  */
 static int pc_forget(struct bf_queue *q, uint64_t gfn)
 {
@@ -334,7 +376,7 @@ static int pc_forget(struct bf_queue *q, uint64_t gfn)
 	if (pvio_hv_revoke(q->f->hv, c->e[i].gref) == 0)
 		return 0;
 	bf_revoke_or_defer(q->f, c->e[i].gref, gfn, false);
-	return -EBUSY;
+	return 1;
 }
 
 /* ------------------------------------------------------------ shadows */
@@ -1474,31 +1516,40 @@ PVIO_EXPORT void pvio_blkfront_buf_free(struct pvio_blkfront *f, void *buf, size
 	if (gfn < 0)
 		return;
 	for (uint64_t i = 0; i < np; i++) {
-		bool busy = false;
+		bool busy = false, deferred = false;
 
 		/* A persistent grant on the page must go before the page can be
 		 * handed out again (it may come back as a ring or someone
 		 * else's buffer). */
 		for (unsigned k = 0; k < f->nr_queues; k++) {
 			struct bf_queue *q = &f->q[k];
+			int r;
 
 			pthread_mutex_lock(&q->lock);
-			if (pc_forget(q, (uint64_t)gfn + i) < 0)
-				busy = true;
+			r = pc_forget(q, (uint64_t)gfn + i);
 			pthread_mutex_unlock(&q->lock);
+			busy |= r < 0;
+			deferred |= r > 0;
 		}
-		if (busy) {
-			kept++;
+		if (!busy && !deferred) {
+			pvio_hv_page_free(f->hv, (uint64_t)gfn + i, 1);
 			continue;
 		}
-		pvio_hv_page_free(f->hv, (uint64_t)gfn + i, 1);
+		/* The backend keeps the grant mapped (its persistent cache
+		 * does until the disconnect): the page waits with the grant on
+		 * the deferred list and is freed when the revoke succeeds, at
+		 * the latest once the backend closed. */
+		if (busy || !def_adopt_page(f, (uint64_t)gfn + i))
+			kept++;
 	}
 	if (kept) {
+		/* A grant still in use by a request in flight (the caller freed
+		 * a buffer under I/O), or no room to defer: never reused. */
 		pthread_mutex_lock(&f->def_lock);
 		f->st_leaked_pages += kept;
 		pthread_mutex_unlock(&f->def_lock);
-		bf_log_peer(f, "buf_free: %u page(s) still granted to the backend: never reused",
-			    kept);
+		bf_log(f, "buf_free: %u page(s) still in use by requests in flight: never reused",
+		       kept);
 	}
 }
 
@@ -1571,11 +1622,25 @@ static int rw_sync(struct pvio_blkfront *f, uint8_t op, uint64_t off, void *buf,
 		r = sync_io(f, op, off, buf, len);
 		goto out;
 	}
-	/* Not in guest memory (or misaligned): bounce. */
+	/* Not in guest memory (or misaligned): bounce, through one buffer
+	 * kept for the device's life (its pages stay persistently granted;
+	 * freeing them after each call would leave them to the backend's
+	 * cache until the disconnect). Grown up to 1 MiB as needed. */
 	while (chunk > PAGE && chunk / 2 >= len)
 		chunk /= 2;
-	while (!(b = pvio_blkfront_buf_alloc(f, chunk)) && chunk > PAGE)
-		chunk /= 2;
+	if (f->bounce_len < chunk) {
+		while (!(b = pvio_blkfront_buf_alloc(f, chunk)) && chunk > PAGE)
+			chunk /= 2;
+		if (b && chunk > f->bounce_len) {
+			pvio_blkfront_buf_free(f, f->bounce, f->bounce_len);
+			f->bounce = b;
+			f->bounce_len = chunk;
+		} else if (b) {
+			pvio_blkfront_buf_free(f, b, chunk);
+		}
+	}
+	b = f->bounce;
+	chunk = f->bounce_len;
 	if (!b) {
 		r = -ENOMEM;
 		goto out;
@@ -1592,7 +1657,6 @@ static int rw_sync(struct pvio_blkfront *f, uint8_t op, uint64_t off, void *buf,
 			memcpy((uint8_t *)buf + done, b, c);
 		done += c;
 	}
-	pvio_blkfront_buf_free(f, b, chunk);
 out:
 	pthread_mutex_unlock(&f->sync_lock);
 	return r;

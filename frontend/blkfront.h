@@ -89,10 +89,13 @@ PVIO_EXPORT int pvio_blkfront_open(struct pvio_hv *hv, uint32_t vdev,
 				   struct pvio_blkfront **out);
 
 /*
- * Disconnect (Closing, wait for the backend to close, Closed) and free
- * everything. Requests still in flight are abandoned. Grants the backend
- * still holds are never reused: their refs (and our own pages under them)
- * are leaked rather than handed out again (XSA-396). NULL is fine.
+ * Disconnect and free everything: Closing, wait for the backend's Closing;
+ * Closed, wait for the backend's Closed (it has unmapped the rings and its
+ * persistent grants by then; each wait bounded by opts.timeout_ms), then
+ * revoke every grant, so a normal close leaves nothing behind and says
+ * nothing. Requests still in flight are abandoned. Grants a backend still
+ * holds after that are never reused: their refs (and our own pages under
+ * them) are leaked rather than handed out again (XSA-396). NULL is fine.
  */
 PVIO_EXPORT void pvio_blkfront_close(struct pvio_blkfront *f);
 
@@ -131,7 +134,11 @@ PVIO_EXPORT int pvio_blkfront_get_stats(struct pvio_blkfront *f, struct pvio_blk
  * NULL on failure. */
 PVIO_EXPORT void *pvio_blkfront_buf_alloc(struct pvio_blkfront *f, size_t bytes);
 /* Free a buf_alloc'ed buffer (same bytes). Persistent grants on its pages
- * are revoked first; a page whose grant stays busy is never reused. */
+ * are revoked first; a page whose grant the backend still holds (its
+ * persistent cache keeps grants mapped until it evicts them or the device
+ * closes) waits with that grant and is freed once the revoke succeeds --
+ * at close at the latest. A page still under a request in flight is never
+ * reused. */
 PVIO_EXPORT void pvio_blkfront_buf_free(struct pvio_blkfront *f, void *buf, size_t bytes);
 
 /*

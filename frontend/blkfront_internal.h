@@ -207,6 +207,8 @@ struct pvio_blkfront {
 	/* blocking helpers */
 	pthread_mutex_t sync_lock;
 	int      sync_fd;            /* eventfd: a helper's request completed */
+	void    *bounce;             /* their bounce buffer (sync_lock), freed at close */
+	size_t   bounce_len;
 };
 
 /* Rate-limited message naming the device; for events a backend can cause. */

@@ -510,25 +510,39 @@ PVIO_EXPORT void pvio_blkfront_close(struct pvio_blkfront *f)
 		return;
 	c = &f->fe;
 	fe_stop_thread(c);
-	/* Closing, and wait until the backend stopped using the rings
-	 * (Closing/Closed) so that the revokes below succeed -- unless it is
-	 * not connected to us anyway (its ports closed, or we never got past
-	 * the handshake). A disabled device waits too: a backend that merely
+	/* The xenbus close handshake, as Linux blkfront walks it: Closing,
+	 * the backend answers Closing; Closed, the backend disconnects
+	 * (unmaps the rings and every persistent grant) and answers Closed.
+	 * Only then are our grants revoked, so that they all succeed and the
+	 * buffers the application freed while connected (whose grants the
+	 * backend kept cached) are reclaimed. Skipped when the backend is not
+	 * connected to us anyway (its ports closed, or we never got past the
+	 * handshake). A disabled device waits too: a backend that merely
 	 * misbehaved still lets go; a hostile one costs timeout_ms. */
 	if (c->fe_state != PVIO_XENBUS_STATE_CLOSED) {
 		bool wait = !any_lost(f) && (c->fe_state == PVIO_XENBUS_STATE_CONNECTED ||
 					     c->fe_state == PVIO_XENBUS_STATE_INITIALISED ||
 					     c->fe_state == PVIO_XENBUS_STATE_CLOSING);
+		long long deadline = fe_now_ms() + f->opts.timeout_ms;
 		enum pvio_xenbus_state be;
 
 		if (c->fe_state != PVIO_XENBUS_STATE_CLOSING)
 			set_fe_state(f, PVIO_XENBUS_STATE_CLOSING);
 		if (wait && fe_wait_be(c, M(CLOSING) | M(CLOSED) | M(UNKNOWN),
-				       fe_now_ms() + f->opts.timeout_ms, false, &be) < 0)
+				       deadline, false, &be) < 0) {
 			bf_log(f, "the backend did not close within %u ms", f->opts.timeout_ms);
+			wait = false;
+		}
+		set_fe_state(f, PVIO_XENBUS_STATE_CLOSED);
+		if (wait && fe_wait_be(c, M(CLOSED) | M(UNKNOWN), deadline, false, &be) < 0)
+			bf_log(f, "the backend did not reach Closed within %u ms",
+				f->opts.timeout_ms);
 	}
 	all_down(f, true);
-	set_fe_state(f, PVIO_XENBUS_STATE_CLOSED);
+	/* The bounce buffer of the blocking helpers: its grants are gone
+	 * with the queues' persistent caches. */
+	pvio_blkfront_buf_free(f, f->bounce, f->bounce_len);
+	f->bounce = NULL;
 	bf_abandon_deferred(f);
 	bf_free(f);
 }

@@ -17,7 +17,17 @@ got=$(guest g1 "$BLKIO" read xvda 33554432 512 | head -c 15)
 [ "$got" = "hello, pv world" ] || fail "read back '$got'"
 # the bytes are in the file, at that offset
 [ "$(dd if="$T/disk.img" bs=1 skip=33554432 count=15 status=none)" = "hello, pv world" ] || fail "file"
-guest g1 "$BLKIO" ${FEOPTS:-} verify xvda --ops 2000 --qd 16 --region-mb 16 || fail "verify"
+guest g1 "$BLKIO" ${FEOPTS:-} verify xvda --ops 2000 --qd 16 --region-mb 16 2>"$T/verify.err" ||
+	fail "verify: $(tail -3 "$T/verify.err")"
+# A normal exit is quiet: the frontend closes the device (Closing/Closed
+# handshake) before it ends grant access, so nothing is left to the backend
+# and pvio-blkio's stderr holds nothing but its own words.
+if [ -s "$T/verify.err" ]; then
+	cat "$T/verify.err"
+	fail "pvio-blkio verify wrote to stderr on a normal run"
+fi
+printf 'quiet' | guest g1 "$BLKIO" write xvda 0 2>"$T/write.err" || fail "write 2"
+[ -s "$T/write.err" ] && fail "pvio-blkio write wrote to stderr: $(cat "$T/write.err")"
 "$PVIO" block-list g1
 "$PVIO" block-detach g1 xvda || fail "detach"
 "$PVIO" destroy g1 || fail "destroy"
