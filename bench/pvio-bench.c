@@ -11,6 +11,8 @@
 #include "bench/bench_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,8 +178,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	{
-		int rc = cmd->run(&o, nrest, rest);
+		/* One benchmark at a time on this machine: two would measure
+		 * each other. PVIO_BENCH_LOCK=FILE names the lock. */
+		const char *lp = getenv("PVIO_BENCH_LOCK");
+		int lock = open(lp && *lp ? lp : "/tmp/pvio-bench.lock",
+				O_RDWR | O_CREAT | O_CLOEXEC, 0666), rc;
 
+		if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			fprintf(stderr, "pvio-bench: another pvio-bench is running; waiting for it\n");
+			if (flock(lock, LOCK_EX) < 0)
+				perror("pvio-bench: flock");
+		}
+		rc = cmd->run(&o, nrest, rest);
+		if (lock >= 0)
+			close(lock);
 		free(rest);
 		return rc;
 	}
