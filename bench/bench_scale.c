@@ -39,7 +39,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "  scale options: --guests N[,N...] (default 8,32,128; --quick: 8,32)\n"
 		   "                 --seconds S (per run, default 5; --quick: 2)\n"
-		   "                 --workers N, --poll-us N (passed to pvio-blkback)\n");
+		   "                 --workers N, --poll-us N (passed to pvio-blkback)\n"
+		   "                 --guest-poll-us N (the guests' blkfront spin, default 50)\n");
 }
 
 static int cmpd(const void *a, const void *b)
@@ -89,6 +90,9 @@ static int make_files(const char *dir, unsigned n)
 	return 0;
 }
 
+/* The guests' blkfront polling window (pvio-blkio --poll-us). */
+static const char *g_guest_poll = "50";
+
 struct guest {
 	pid_t pid;
 	int ready_fd, out_fd;
@@ -118,7 +122,7 @@ static int guest_spawn(const struct bench_pv_env *e, const char *dom, unsigned q
 	g->pid = fork();
 	if (g->pid == 0) {
 		char *av[] = { pvio, "run", "--domain", (char *)dom, "--", blkio, "--queues", "1",
-			       "bench", "xvda", "--rw", "randread", "--bs", "4096", "--qd", qds,
+			       "--poll-us", (char *)g_guest_poll, "bench", "xvda", "--rw", "randread", "--bs", "4096", "--qd", qds,
 			       "--seconds", ss, "--size-mb", szs, "--ready-fd", "3",
 			       "--start-fd", "4", NULL };
 		int nul = open("/dev/null", O_WRONLY);
@@ -284,6 +288,7 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "poll-us", required_argument, NULL, 'p' },
+		{ "guest-poll-us", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned ns[16], nn = 0, secs = o->quick ? 2 : 5, maxn = 0;
@@ -329,6 +334,13 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 			bb_args[nbb++] = "--poll-us";
 			bb_args[nbb++] = pollus;
 			break;
+		case 'G':
+			g_guest_poll = optarg;
+			if (strspn(optarg, "0123456789") != strlen(optarg) || !*optarg) {
+				fprintf(stderr, "bench scale: --guest-poll-us: a number of us\n");
+				return 2;
+			}
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -371,6 +383,7 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 	bench_json_machine(&j, o->repo);
 	bench_json_int(&j, "seconds", secs);
 	bench_json_int(&j, "qd_per_guest", SCALE_QD);
+	bench_json_str(&j, "guest_poll_us", g_guest_poll);
 	bench_json_str(&j, "blkback_args", nbb == 0 ? "" : nbb == 2 ? bb_args[1] : "custom");
 	bench_json_arr_begin(&j, "cases");
 	for (FILE *f = stdout; f; f = f == stdout ? tf : NULL)

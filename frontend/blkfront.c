@@ -33,6 +33,14 @@
 
 #define PAGE PVIO_PAGE_SIZE
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* ------------------------------------------------------------ wake-ups */
 
 void bf_wake_queue(struct bf_queue *q)
@@ -945,6 +953,7 @@ int bf_queue_init(struct pvio_blkfront *f, unsigned idx)
 
 	memset(q, 0, sizeof(*q));
 	q->f = f;
+	pvio_pollwin_init(&q->pollwin, f->opts.poll_us * 1000u);
 	q->idx = idx;
 	q->state = BFQ_DOWN;
 	q->ev_fd = -1;
@@ -1439,27 +1448,25 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 			left = (int)l;
 		}
 		/* Adaptive polling: with requests in flight, watch the ring for
-		 * a while before paying for a sleep and a wake-up. The shared
-		 * index is only peeked at here; service() validates it. */
-		if (f->opts.poll_us) {
+		 * a while before paying for a sleep and a wake-up (the window
+		 * adapts: evtchn/pollwin.h). The shared index is only peeked
+		 * at here; service() validates it. */
+		{
 			struct pvio_sring *sr = NULL;
-			uint32_t cons = 0;
+			uint32_t cons = 0, spin_ns = 0;
+			uint64_t t0 = 0, now;
+			bool seen = false;
 
 			pthread_mutex_lock(&q->lock);
 			if (q->state == BFQ_UP && q->inflight) {
 				sr = q->ring.sring;
 				cons = q->ring.rsp_cons;
+				spin_ns = q->pollwin.cur_ns;
 			}
 			pthread_mutex_unlock(&q->lock);
-			if (sr) {
-				struct timespec ts;
-				uint64_t now, until;
-				bool seen = false;
-
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-				until = now + (uint64_t)f->opts.poll_us * 1000;
-				while (now < until) {
+			if (sr && q->pollwin.max_ns) {
+				t0 = now = mono_ns();
+				while (now - t0 < spin_ns) {
 					/* Pairs with the backend's release of rsp_prod. */
 					if (pvio_load_acquire(&sr->rsp_prod) != cons) {
 						seen = true;
@@ -1467,17 +1474,21 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 					}
 					for (int i = 0; i < 32; i++)
 						pvio_cpu_relax();
-					clock_gettime(CLOCK_MONOTONIC, &ts);
-					now = (uint64_t)ts.tv_sec * 1000000000ull +
-					      (uint64_t)ts.tv_nsec;
+					now = mono_ns();
 				}
-				if (seen)
+				if (seen) {
+					pvio_pollwin_update(&q->pollwin, true, 0);
 					continue;
+				}
 			}
+			/* Sleep on the queue's epoll fd: the event channel
+			 * (unmasked by service()) and the control thread's
+			 * wake-ups. */
+			wait_fd(q->epfd, left);
+			if (t0)
+				pvio_pollwin_update(&q->pollwin, false, mono_ns() - t0);
+			continue;
 		}
-		/* Sleep on the queue's epoll fd: the event channel (unmasked by
-		 * service()) and the control thread's wake-ups. */
-		wait_fd(q->epfd, left);
 	}
 }
 

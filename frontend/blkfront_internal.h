@@ -26,6 +26,7 @@
 
 #include "evtchn/evtchn.h"
 #include "frontend/blkfront.h"
+#include "evtchn/pollwin.h"
 #include "frontend/fe_common.h"
 #include "hv/hv.h"
 #include "ring/blkif.h"
@@ -123,6 +124,7 @@ struct bf_pcache {
 };
 
 struct bf_queue {
+	struct pvio_pollwin pollwin;   /* reap's spin (owner: the reaping thread) */
 	pthread_mutex_t lock;
 	struct pvio_blkfront *f;
 	unsigned idx;

@@ -49,6 +49,7 @@ static void usage(FILE *f)
 		"Frontend options (before COMMAND): --queues N --ring-order N --no-persistent\n"
 		"  --no-indirect --protocol x86_64-abi|x86_32-abi --no-large-sectors\n"
 		"  --timeout-ms N (handshake and reconnection)\n"
+		"  --poll-us N (spin on the ring this long before sleeping; default 50)\n"
 		"Run as a guest: pvio run --domain NAME -- %s ...\n", prog, prog);
 }
 
@@ -765,6 +766,7 @@ int main(int argc, char **argv)
 		{ "protocol", required_argument, NULL, 'p' },
 		{ "no-large-sectors", no_argument, NULL, 'L' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "poll-us", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -794,6 +796,8 @@ int main(int argc, char **argv)
 		case 'L': fo.no_large_sectors = true; break;
 		case 't': if (parse_u64("--timeout-ms", optarg, &v) || v > 3600000) return 2;
 			fo.timeout_ms = (unsigned)v; break;
+		case 'U': if (parse_u64("--poll-us", optarg, &v) || v > 1000000) return 2;
+			fo.poll_us = (unsigned)v; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
