@@ -115,8 +115,12 @@ static void ctl_kick(struct pvio_worker *w)
 	}
 }
 
-static void activate(struct pvio_worker *w, struct pvio_task *t)
+static void activate(struct pvio_worker *w, struct pvio_task *t, bool event)
 {
+	/* An event ended the wait: had the spin been long enough to catch
+	 * it? (A timeout says nothing about that.) */
+	if (event)
+		pvio_pollwin_update(&t->pollwin, false, pvio_now_ns() - t->armed_ns);
 	list_del(t);
 	if (t->deadline_ns) {
 		t->deadline_ns = 0;
@@ -150,7 +154,7 @@ static void dispatch(struct pvio_worker *w, int n)
 		    !(t = w->slots[slot].t))
 			continue;             /* detached meanwhile */
 		if (t->state == TASK_ARMED)
-			activate(w, t);
+			activate(w, t, true);
 		t->ops->woken(t, 1u << (d & ((1u << EV_FD_BITS) - 1)));
 	}
 }
@@ -169,7 +173,7 @@ static int expire(struct pvio_worker *w, uint64_t now)
 		if (!t->deadline_ns)
 			continue;
 		if (t->deadline_ns <= now) {
-			activate(w, t);
+			activate(w, t, false);
 			t->ops->woken(t, 0);
 		} else if (t->deadline_ns < next) {
 			next = t->deadline_ns;
@@ -234,7 +238,7 @@ static void *worker_main(void *arg)
 			}
 			/* Adaptive polling, per task: its event channels stay
 			 * masked while it spins, so kicks cost the peer nothing. */
-			if (now - t->last_work_ns < w->poll_ns)
+			if (now - t->last_work_ns < t->pollwin.cur_ns)
 				continue;
 			if (t->ops->arm(t, &to)) {
 				t->last_work_ns = now;
@@ -243,6 +247,7 @@ static void *worker_main(void *arg)
 			list_del(t);
 			list_add_tail(&w->armed, t);
 			t->state = TASK_ARMED;
+			t->armed_ns = t->last_work_ns ? t->last_work_ns : now;
 			if (to >= 0) {
 				t->deadline_ns = now + (uint64_t)to * 1000000 + 1;
 				w->ntimed++;
@@ -480,6 +485,7 @@ PVIO_EXPORT int pvio_task_attach(struct pvio_workers *ws, struct pvio_task *t)
 	t->state = TASK_ACTIVE;
 	t->deadline_ns = 0;
 	t->last_work_ns = pvio_now_ns();
+	pvio_pollwin_init(&t->pollwin, (uint32_t)(w->poll_ns > UINT32_MAX ? UINT32_MAX : w->poll_ns));
 	list_add_tail(&w->active, t);
 	pvio_store_relaxed(&w->ntasks, w->ntasks + 1);
 out:

@@ -8,7 +8,9 @@
  *   active   run() is called once per round, in turn with the worker's
  *            other active tasks (round-robin; each run() does a bounded
  *            amount of work, so one busy guest cannot starve a quiet one);
- *   armed    it found no work for poll_us, arm() did its final checks and
+ *   armed    it found no work for its polling window (at most poll_us,
+ *            adapted per task as KVM's halt polling: evtchn/pollwin.h),
+ *            arm() did its final checks and
  *            unmasked its event channels (late EOI, XSA-332): the worker
  *            no longer touches it until one of its fds becomes readable
  *            (epoll) or the timeout arm() asked for passes; then woken()
@@ -32,6 +34,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "evtchn/pollwin.h"
 
 #define PVIO_WORKERS_MAX      256
 #define PVIO_TASK_MAX_FDS     6
@@ -67,6 +71,8 @@ struct pvio_task {
 	struct pvio_task *next, *prev;      /* active or armed list */
 	uint64_t last_work_ns;
 	uint64_t deadline_ns;               /* armed with a timeout; 0: none */
+	uint64_t armed_ns;                  /* the wait began (its last work) */
+	struct pvio_pollwin pollwin;        /* its spin, adapted (evtchn/pollwin.h) */
 
 	/* statistics (written by the worker) */
 	uint64_t st_runs, st_wakeups;
@@ -74,7 +80,7 @@ struct pvio_task {
 
 struct pvio_workers_cfg {
 	unsigned n;                 /* threads; 0: one per online CPU */
-	unsigned poll_us;           /* a task spins this long after its last work */
+	unsigned poll_us;           /* a task spins at most this long after its last work */
 	const char *name;           /* thread name prefix ("blk-w"), <= 10 chars */
 	/* Run on each worker thread at start and before it ends (DPDK's
 	 * rte_thread_register, say). */
