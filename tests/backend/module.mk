@@ -1,2 +1,4 @@
 # tests/backend: the backend core's helpers (backend/backend.h).
 TEST_BINS += tests/backend/test_poll_default
+# backend/throttle.h: xl rates and netback's credit; QEMU's throttling.
+TEST_BINS += tests/backend/test_rate tests/backend/test_throttle
