@@ -263,6 +263,19 @@ wait:
 	return false;
 }
 
+PVIO_EXPORT void pvio_credit_refund(struct pvio_credit *c, uint64_t size)
+{
+	uint64_t cap = c->bytes + c->max_frame;
+
+	if (!c->usec)
+		return;
+	if (cap < c->bytes)
+		cap = UINT64_MAX;
+	c->remaining = c->remaining + size < c->remaining ? UINT64_MAX : c->remaining + size;
+	if (c->remaining > cap)
+		c->remaining = cap;
+}
+
 /* ------------------------------------------------------------ throttling options */
 
 static const char *const bucket_names[PVIO_THROTTLE_BUCKETS] = {
@@ -615,18 +628,22 @@ PVIO_EXPORT void pvio_throttle_state_account(struct pvio_throttle_state *s, bool
 
 /* ------------------------------------------------------------ groups */
 
+#define KEY_MAX (PVIO_THROTTLE_GROUP_MAX + 256)
+
 struct pvio_throttle_group {
 	pthread_spinlock_t lock;            /* st, and switching members away */
 	struct pvio_throttle_state st;
 	/* the registry's (under its mutex) */
-	char     name[PVIO_THROTTLE_GROUP_MAX];   /* "" for a disk's own */
+	char     key[KEY_MAX];              /* "g:<group>" or "d:<disk>" */
 	unsigned refs;                      /* members; 0: free for reuse */
+	uint64_t released;                  /* when refs last dropped to 0 (a count) */
 	struct pvio_throttle_group *next;
 };
 
 struct pvio_throttle_registry {
 	pthread_mutex_t lock;
 	struct pvio_throttle_group *all;    /* used and free; never freed before the registry */
+	uint64_t releases;
 };
 
 PVIO_EXPORT int pvio_throttle_registry_new(struct pvio_throttle_registry **out)
@@ -655,24 +672,27 @@ PVIO_EXPORT void pvio_throttle_registry_free(struct pvio_throttle_registry *reg)
 	free(reg);
 }
 
+/* The group with that key, in use or kept since its last member left. */
 static struct pvio_throttle_group *group_find(struct pvio_throttle_registry *reg,
-					      const char *name)
+					      const char *key)
 {
 	for (struct pvio_throttle_group *g = reg->all; g; g = g->next)
-		if (g->refs && g->name[0] && !strcmp(g->name, name))
+		if (!strcmp(g->key, key))
 			return g;
 	return NULL;
 }
 
-/* A group with no member: a recycled one, or a new one. */
+/* A group for a new key: the free one left longest ago (so a disk that
+ * reconnects finds its own, buckets and all), or a new one. */
 static struct pvio_throttle_group *group_new(struct pvio_throttle_registry *reg,
-					     const char *name)
+					     const char *key)
 {
-	struct pvio_throttle_group *g;
+	struct pvio_throttle_group *g, *best = NULL;
 
 	for (g = reg->all; g; g = g->next)
-		if (!g->refs)
-			break;
+		if (!g->refs && (!best || g->released < best->released))
+			best = g;
+	g = best;
 	if (!g) {
 		g = calloc(1, sizeof(*g));
 		if (!g)
@@ -684,13 +704,14 @@ static struct pvio_throttle_group *group_new(struct pvio_throttle_registry *reg,
 		g->next = reg->all;
 		reg->all = g;
 	}
-	snprintf(g->name, sizeof(g->name), "%s", name);
+	snprintf(g->key, sizeof(g->key), "%s", key);
 	return g;
 }
 
 /* Point t at g (or NULL), away from its current group, which loses a
  * member. Registry locked. */
-static void member_move(struct pvio_throttle *t, struct pvio_throttle_group *g)
+static void member_move(struct pvio_throttle_registry *reg, struct pvio_throttle *t,
+			struct pvio_throttle_group *g)
 {
 	struct pvio_throttle_group *cur = t->g;
 
@@ -704,39 +725,58 @@ static void member_move(struct pvio_throttle *t, struct pvio_throttle_group *g)
 		pthread_spin_lock(&cur->lock);
 		pvio_store_release(&t->g, g);
 		pthread_spin_unlock(&cur->lock);
-		cur->refs--;
+		if (--cur->refs == 0)
+			cur->released = ++reg->releases;
 	} else {
 		pvio_store_release(&t->g, g);
 	}
 }
 
-PVIO_EXPORT int pvio_throttle_apply(struct pvio_throttle_registry *reg, struct pvio_throttle *t,
-				    const struct pvio_throttle_cfg *cfg, uint64_t now_ns)
+static bool same_limits(const struct pvio_throttle_cfg *a, const struct pvio_throttle_cfg *b)
 {
-	struct pvio_throttle_group *g = NULL, *cur;
+	struct pvio_throttle_cfg x = *a, y = *b;
 
+	x.group[0] = y.group[0] = 0;
+	return pvio_throttle_cfg_equal(&x, &y);
+}
+
+PVIO_EXPORT int pvio_throttle_apply(struct pvio_throttle_registry *reg, struct pvio_throttle *t,
+				    const char *self, const struct pvio_throttle_cfg *cfg,
+				    uint64_t now_ns)
+{
+	struct pvio_throttle_group *g;
+	char key[KEY_MAX];
+	bool fresh = false;
+
+	if (cfg->group[0])
+		snprintf(key, sizeof(key), "g:%s", cfg->group);
+	else
+		snprintf(key, sizeof(key), "d:%s", self ? self : "");
 	pthread_mutex_lock(&reg->lock);
-	cur = t->g;
 	if (!pvio_throttle_cfg_enabled(cfg)) {
-		member_move(t, NULL);
+		member_move(reg, t, NULL);
 		pthread_mutex_unlock(&reg->lock);
 		return 0;
 	}
-	if (cfg->group[0])
-		g = group_find(reg, cfg->group);
-	else if (cur && !cur->name[0])
-		g = cur;
+	g = group_find(reg, key);
 	if (!g) {
-		g = group_new(reg, cfg->group);
+		g = group_new(reg, key);
 		if (!g) {
 			pthread_mutex_unlock(&reg->lock);
 			return -ENOMEM;
 		}
+		fresh = true;
 	}
-	pthread_spin_lock(&g->lock);
-	pvio_throttle_state_config(&g->st, cfg, now_ns);
-	pthread_spin_unlock(&g->lock);
-	member_move(t, g);
+	/* New limits start from empty buckets (QEMU's throttle_config); the
+	 * same limits again (a disk reconnecting, or joining a group that
+	 * has them) keep what the buckets hold, so reconnecting buys no
+	 * burst. */
+	if (fresh || !same_limits(&g->st.cfg, cfg)) {
+		pthread_spin_lock(&g->lock);
+		pvio_throttle_state_config(&g->st, cfg, now_ns);
+		pthread_spin_unlock(&g->lock);
+	}
+	member_move(reg, t, g);
 	pthread_mutex_unlock(&reg->lock);
 	return 0;
 }
@@ -746,7 +786,7 @@ PVIO_EXPORT void pvio_throttle_release(struct pvio_throttle_registry *reg, struc
 	if (!reg || !t->g)
 		return;
 	pthread_mutex_lock(&reg->lock);
-	member_move(t, NULL);
+	member_move(reg, t, NULL);
 	pthread_mutex_unlock(&reg->lock);
 }
 
@@ -756,8 +796,11 @@ PVIO_EXPORT unsigned pvio_throttle_group_members(struct pvio_throttle_registry *
 	struct pvio_throttle_group *g;
 	unsigned n;
 
+	char key[KEY_MAX];
+
+	snprintf(key, sizeof(key), "g:%s", name);
 	pthread_mutex_lock(&reg->lock);
-	g = group_find(reg, name);
+	g = group_find(reg, key);
 	n = g ? g->refs : 0;
 	pthread_mutex_unlock(&reg->lock);
 	return n;

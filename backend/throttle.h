@@ -33,8 +33,9 @@
  * A disk's handle (struct pvio_throttle) points at its group; the control
  * thread may move it to another group at any time: the data path locks the
  * group it read and re-checks the pointer, and groups are never freed
- * while the registry lives (a group nobody uses any more is recycled for
- * the next), so a stale pointer is always safe to lock. The vif credit is
+ * while the registry lives (a group nobody uses any more is kept, then
+ * recycled for the next: the registry holds as many groups as were ever in
+ * use at once), so a stale pointer is always safe to lock. The vif credit is
  * not locked here: netback shares one credit between a vif's queues under
  * its own lock.
  */
@@ -94,6 +95,10 @@ void pvio_credit_set(struct pvio_credit *c, uint64_t bytes, uint64_t usec, uint6
  * (*wait_ns: until the next replenish, > 0). A refused packet must be
  * offered again (it is not remembered). */
 bool pvio_credit_take(struct pvio_credit *c, uint64_t size, uint64_t now_ns, uint64_t *wait_ns);
+
+/* Give back what a packet took when it could not be sent after all
+ * (out of buffers): it will be offered again. */
+void pvio_credit_refund(struct pvio_credit *c, uint64_t size);
 
 static inline bool pvio_credit_limited(const struct pvio_credit *c)
 {
@@ -193,13 +198,17 @@ void pvio_throttle_registry_free(struct pvio_throttle_registry *reg);
  * Give disk t the limits of cfg (validated by the caller) from now on.
  * With cfg->group set, t joins (or stays in) that group, and the group's
  * limits become cfg's: a group has the limits last set by any member, as
- * in QEMU. Without, t gets a budget of its own. The budget's buckets start
- * empty (a change resets them, as QEMU's throttle_config). With no limit
- * in cfg, t leaves its group and is unlimited. Control thread; the data
- * path may run meanwhile. 0 or -ENOMEM (t is left as it was).
+ * in QEMU. Without, t gets a budget of its own, known by `self` (a name
+ * unique to the disk, e.g. its backend path). New limits start from empty
+ * buckets (QEMU's throttle_config); the same limits again keep the
+ * buckets' levels, also across a release: a disk that leaves and comes
+ * back with the same limits and self (its frontend reconnected) finds its
+ * budget as it left it, as long as no other budget needed the memory. With
+ * no limit in cfg, t leaves its group and is unlimited. Control thread;
+ * the data path may run meanwhile. 0 or -ENOMEM (t is left as it was).
  */
 int  pvio_throttle_apply(struct pvio_throttle_registry *reg, struct pvio_throttle *t,
-			 const struct pvio_throttle_cfg *cfg, uint64_t now_ns);
+			 const char *self, const struct pvio_throttle_cfg *cfg, uint64_t now_ns);
 /* Unlimited again (leaves its group). Idempotent. */
 void pvio_throttle_release(struct pvio_throttle_registry *reg, struct pvio_throttle *t);
 /* Members of the group named name (tests, statistics); 0 if none. */

@@ -77,9 +77,12 @@ static void cfg_of(struct pvio_throttle_cfg *c, const char *opts)
 static void apply(struct pvio_throttle *t, const char *opts, uint64_t now)
 {
 	struct pvio_throttle_cfg c;
+	char self[32];
 
+	/* Each handle is its own disk. */
+	snprintf(self, sizeof(self), "%p", (void *)t);
 	cfg_of(&c, opts);
-	REQUIRE(pvio_throttle_apply(reg, t, &c, now) == 0);
+	REQUIRE(pvio_throttle_apply(reg, t, self, &c, now) == 0);
 }
 
 static void test_rates(void)
@@ -135,8 +138,8 @@ static void test_rates(void)
 	expect_range("iops 100 size 4096, 16K requests: at once", burst_now(&t, true, 16384, now),
 		     3, 3);
 	expect_range("  then 10 s", run(&t, true, 16384, &now, now + 10 * S), 249, 251);
-	apply(&t, "iops-total=100,iops-size=4096", now);
-	expect_range("iops 100 size 4096, 512-byte requests: 10 s",
+	apply(&t, "iops-total=100,iops-size=1024", now);
+	expect_range("iops 100 size 1024, 512-byte requests: 10 s",
 		     run(&t, true, 512, &now, now + 10 * S), 1010, 1012);
 
 	/* Read and write buckets are separate; the total bucket takes both. */
@@ -159,6 +162,18 @@ static void test_rates(void)
 	CHECK(pvio_throttle_admit(&t, false, 512, now, &w));
 	expect_range("raised to 1000 IOPS: 10 s", run(&t, false, 512, &now, now + 10 * S),
 		     10000, 10100);
+	/* The same limits again (a reconnecting disk) keep the buckets: no
+	 * new burst; even after the disk left for a while. */
+	burst_now(&t, false, 512, now);
+	apply(&t, "iops-total=1000", now);
+	CHECK(!pvio_throttle_admit(&t, false, 512, now, &w));
+	pvio_throttle_release(reg, &t);
+	CHECK(!pvio_throttle_on(&t));
+	apply(&t, "iops-total=1000", now);
+	CHECK(!pvio_throttle_admit(&t, false, 512, now, &w));
+	/* Other limits: a fresh start. */
+	apply(&t, "iops-total=1001", now);
+	CHECK(pvio_throttle_admit(&t, false, 512, now, &w));
 	/* Lifted. */
 	apply(&t, "", now);
 	CHECK(!pvio_throttle_on(&t));
