@@ -232,6 +232,63 @@ static int find_dev(struct pvio_backend *be, uint16_t fe, uint32_t devid)
 	return -1;
 }
 
+/* Watches on the driver's live keys: token "<dev token>.k<i>". */
+static void live_token(const struct pvio_backend_dev *dev, unsigned i, char *tok, size_t len)
+{
+	snprintf(tok, len, "%s.k%u", dev->token, i);
+}
+
+static void live_watch(struct pvio_backend_dev *dev)
+{
+	const char *const *keys = dev->be->opts->ops->live_keys;
+	char path[320], tok[80];
+	int r;
+
+	for (unsigned i = 0; keys && keys[i] && i < 32; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dev->be_path, keys[i]);
+		live_token(dev, i, tok, sizeof(tok));
+		r = pvio_xs_watch(dev->xs, path, tok);
+		if (r < 0)
+			pvio_backend_log(dev, "cannot watch %s: %s (changes to it will not be "
+					 "applied)", path, strerror(-r));
+		else
+			dev->live_watching |= 1u << i;
+	}
+}
+
+static void live_unwatch(struct pvio_backend_dev *dev)
+{
+	const char *const *keys = dev->be->opts->ops->live_keys;
+	char path[320], tok[80];
+
+	for (unsigned i = 0; keys && keys[i] && i < 32; i++) {
+		if (!(dev->live_watching & (1u << i)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dev->be_path, keys[i]);
+		live_token(dev, i, tok, sizeof(tok));
+		pvio_xs_unwatch(dev->xs, path, tok);
+	}
+	dev->live_watching = 0;
+}
+
+/* A watch event for one of dev's live keys? Then tell the driver. */
+static bool live_event(struct pvio_backend_dev *dev, const char *token)
+{
+	const struct pvio_backend_ops *ops = dev->be->opts->ops;
+	size_t n = strlen(dev->token);
+	unsigned long i;
+	char *end;
+
+	if (strncmp(token, dev->token, n) != 0 || token[n] != '.' || token[n + 1] != 'k')
+		return false;
+	i = strtoul(token + n + 2, &end, 10);
+	if (*end || i >= 32 || !(dev->live_watching & (1u << i)))
+		return true;
+	if (dev->probed && ops->key_changed)
+		ops->key_changed(dev, ops->live_keys[i]);
+	return true;
+}
+
 static void dev_remove(struct pvio_backend *be, int i)
 {
 	struct pvio_backend_dev *dev = be->devs[i];
@@ -246,6 +303,7 @@ static void dev_remove(struct pvio_backend *be, int i)
 		snprintf(path, sizeof(path), "%s/state", dev->fe_path);
 		pvio_xs_unwatch(be->xs, path, dev->token);
 	}
+	live_unwatch(dev);
 	free(dev);
 	be->devs[i] = NULL;
 	for (int j = 0; j < MAX_DEVS; j++)
@@ -303,6 +361,7 @@ static void on_device(void *arg, bool added, uint16_t fe, uint32_t devid, const 
 		pvio_backend_log(dev, "cannot watch %s: %s", watch, strerror(-r));
 	else
 		dev->watching = true;
+	live_watch(dev);
 	/* The watch's first event runs dev_update(). */
 }
 
@@ -310,11 +369,16 @@ static void handle_event(struct pvio_backend *be, const struct pvio_xs_event *ev
 {
 	if (pvio_xenbus_devwatch_handle(be->dw, ev) >= 0)
 		return;
-	for (int i = 0; i < MAX_DEVS; i++)
-		if (be->devs[i] && strcmp(be->devs[i]->token, ev->token) == 0) {
+	for (int i = 0; i < MAX_DEVS; i++) {
+		if (!be->devs[i])
+			continue;
+		if (strcmp(be->devs[i]->token, ev->token) == 0) {
 			dev_update(be->devs[i]);
 			return;
 		}
+		if (live_event(be->devs[i], ev->token))
+			return;
+	}
 }
 
 int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)

@@ -50,6 +50,7 @@ struct pvio_backend_dev {
 	bool probed;
 	bool connected;
 	bool watching;
+	uint32_t live_watching;            /* bit i: watching ops->live_keys[i] */
 	void *priv;                        /* the driver's */
 };
 
@@ -65,6 +66,15 @@ struct pvio_backend_ops {
 	void (*disconnect)(struct pvio_backend_dev *dev);
 	/* Close the device and free priv. */
 	void (*remove)(struct pvio_backend_dev *dev);
+	/* Backend keys (relative to the device's backend directory; a
+	 * directory covers everything below it) that the toolstack may change
+	 * while the device runs, NULL-terminated, at most 32 (Linux netback
+	 * watches "rate" this way). key_changed(dev, key) runs on the control
+	 * thread once when the watch is set and after each change or
+	 * removal, whatever the device's state, but only while it is probed
+	 * (probe() reads the keys itself). Optional. */
+	const char *const *live_keys;
+	void (*key_changed)(struct pvio_backend_dev *dev, const char *key);
 	/* fd readable when the data path asks for a disconnect (or -1). */
 	int  (*broken_fd)(struct pvio_backend_dev *dev);
 	bool (*broken)(struct pvio_backend_dev *dev);

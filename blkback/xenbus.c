@@ -8,10 +8,15 @@
  * goes away).
  *
  * Backend keys written by the toolstack (tools/): params (path), mode
- * (r|w), and pvio's own: engine, direct, sector-size, discard-enable.
+ * (r|w), and pvio's own: engine, direct, sector-size, discard-enable, and
+ * throttling/<option> (QEMU's throttling names without the "throttling."
+ * prefix: iops-total, bps-read-max, group, ...), watched and applied live
+ * (vbd_limits.h); the limits in force are written back as
+ * throttling-applied.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +24,159 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
 #include "blkback/blkback.h"
 #include "blkback/common.h"
+#include "blkback/vbd_limits.h"
 #include "xenstore/xenbus.h"
+
+/* A device's private data: the data path's struct first (dev->priv points
+ * to both), then its limits. */
+struct vbd {
+	struct blkback_dev d;
+	struct pvio_throttle thr;            /* the data path's handle */
+	struct pvio_throttle_cfg thr_cfg;    /* in force */
+};
+
+/* The groups of this process (disks of every backend in it may share). */
+static struct pvio_throttle_registry *thr_reg;
+static pthread_once_t thr_reg_once = PTHREAD_ONCE_INIT;
+
+static void thr_reg_init(void)
+{
+	if (pvio_throttle_registry_new(&thr_reg) < 0)
+		thr_reg = NULL;
+}
+
+struct pvio_throttle *blkback_throttle(struct blkback_dev *d)
+{
+	return &((struct vbd *)d)->thr;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct thr_read {
+	const char *dir;
+	struct pvio_throttle_cfg cfg;
+	char err[256];
+};
+
+/* Every throttling/<option> in one transaction: a toolstack's change is
+ * seen whole. -EINVAL with a message for a bad one. */
+static int thr_read_tx(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct thr_read *a = arg;
+	char **names = NULL, path[320], val[128];
+	unsigned n = 0;
+	int r;
+
+	pvio_throttle_cfg_init(&a->cfg);
+	a->err[0] = 0;
+	r = pvio_xs_directory(xs, tx, a->dir, &names, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		snprintf(path, sizeof(path), "%s/%s", a->dir, names[i]);
+		r = pvio_xs_read_buf(xs, tx, path, val, sizeof(val), NULL);
+		if (r == -ENOENT) {
+			r = 0;      /* removed meanwhile: the transaction will say */
+			continue;
+		}
+		if (r < 0) {
+			snprintf(a->err, sizeof(a->err), "throttling/%s: %s", names[i],
+				 r == -ERANGE ? "value too long" : strerror(-r));
+			r = -EINVAL;
+			break;
+		}
+		r = pvio_throttle_cfg_set(&a->cfg, names[i], val, a->err, sizeof(a->err));
+		if (r < 0)
+			r = -EINVAL;
+	}
+	free(names);
+	return r;
+}
+
+struct applied_args {
+	const char *be;
+	const char *val;
+};
+
+/* throttling-applied, only while the device's directory exists (a watch
+ * event may come as the toolstack removes it: do not re-create it). */
+static int applied_tx(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct applied_args *a = arg;
+	char path[320], st[16];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/state", a->be);
+	r = pvio_xs_read_buf(xs, tx, path, st, sizeof(st), NULL);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/throttling-applied", a->be);
+	return pvio_xs_write(xs, tx, path, a->val, strlen(a->val));
+}
+
+/* Read and apply the vbd's limits. A bad set is refused; the limits in
+ * force stay. */
+static void vbd_read_throttle(struct pvio_backend_dev *dev, struct vbd *v)
+{
+	struct thr_read a;
+	char dir[256], cur[1024];
+	struct applied_args aa = { .be = dev->be_path, .val = cur };
+	int r;
+
+	pthread_once(&thr_reg_once, thr_reg_init);
+	snprintf(dir, sizeof(dir), "%s/throttling", dev->be_path);
+	a.dir = dir;
+	r = pvio_xs_transaction_run(dev->xs, thr_read_tx, &a);
+	if (r == 0)
+		r = pvio_throttle_cfg_validate(&a.cfg, a.err, sizeof(a.err));
+	if (pvio_throttle_cfg_format(&v->thr_cfg, cur, sizeof(cur)) < 0 || !cur[0])
+		snprintf(cur, sizeof(cur), "none");
+	if (r < 0) {
+		pvio_backend_log(dev, "throttling refused: %s; the limits stay: %s",
+				 a.err[0] ? a.err : strerror(-r), cur);
+		return;
+	}
+	if (pvio_throttle_cfg_equal(&a.cfg, &v->thr_cfg))
+		return;
+	if (!thr_reg) {
+		pvio_backend_log(dev, "throttling: out of memory; the limits stay: %s", cur);
+		return;
+	}
+	r = pvio_throttle_apply(thr_reg, &v->thr, dev->be_path, &a.cfg, mono_ns());
+	if (r < 0) {
+		pvio_backend_log(dev, "throttling: %s; the limits stay: %s", strerror(-r), cur);
+		return;
+	}
+	v->thr_cfg = a.cfg;
+	pvio_throttle_cfg_format(&v->thr_cfg, cur, sizeof(cur));
+	if (v->thr_cfg.group[0])
+		pvio_backend_log(dev, "throttling: %s (group %s: %u disk(s))", cur,
+				 v->thr_cfg.group,
+				 pvio_throttle_group_members(thr_reg, v->thr_cfg.group));
+	else
+		pvio_backend_log(dev, "throttling: %s", cur[0] ? cur : "none");
+	pvio_xs_transaction_run(dev->xs, applied_tx, &aa);
+}
+
+static void vbd_key_changed(struct pvio_backend_dev *dev, const char *key)
+{
+	if (dev->priv && !strcmp(key, "throttling"))
+		vbd_read_throttle(dev, dev->priv);
+}
 
 static void dev_close_file(struct blkback_dev *d)
 {
@@ -47,18 +199,21 @@ static bool parse_bool(const char *s, bool dflt)
 static int vbd_probe(struct pvio_backend_dev *dev)
 {
 	const struct blkback_cfg *defaults = pvio_backend_ctx(dev->be);
-	struct blkback_dev *d = dev->priv;
+	struct vbd *vb = dev->priv;
+	struct blkback_dev *d;
 	char params[1024], mode[8] = "w", buf[64];
 	unsigned long long v;
 	struct stat st;
 	int flags, r;
 
-	if (!d) {
-		d = calloc(1, sizeof(*d));
-		if (!d)
+	if (!vb) {
+		vb = calloc(1, sizeof(*vb));
+		if (!vb)
 			return -ENOMEM;
-		dev->priv = d;
+		pvio_throttle_cfg_init(&vb->thr_cfg);
+		dev->priv = vb;
 	}
+	d = &vb->d;
 	memset(d, 0, sizeof(*d));
 	d->fd = d->broken_efd = -1;
 	d->hv = dev->hv;
@@ -157,6 +312,8 @@ static int vbd_probe(struct pvio_backend_dev *dev)
 		r = -errno;
 		goto err;
 	}
+
+	vbd_read_throttle(dev, vb);
 
 	/* Features, before InitWait. */
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-persistent", "%d", d->cfg.persistent);
@@ -359,13 +516,14 @@ err:
 
 static void vbd_remove(struct pvio_backend_dev *dev)
 {
-	struct blkback_dev *d = dev->priv;
+	struct vbd *vb = dev->priv;
 
-	if (!d)
+	if (!vb)
 		return;
 	vbd_disconnect(dev);
-	dev_close_file(d);
-	free(d);
+	dev_close_file(&vb->d);
+	pvio_throttle_release(thr_reg, &vb->thr);
+	free(vb);
 	dev->priv = NULL;
 }
 
@@ -383,6 +541,8 @@ static bool vbd_broken(struct pvio_backend_dev *dev)
 	return d && __atomic_load_n(&d->broken, __ATOMIC_ACQUIRE);
 }
 
+static const char *const vbd_live_keys[] = { "throttling", NULL };
+
 const struct pvio_backend_ops pvio_blkback_ops = {
 	.type = "vbd",
 	/* Linux blkback connects on Initialised, and on Connected in case a
@@ -393,6 +553,8 @@ const struct pvio_backend_ops pvio_blkback_ops = {
 	.connect = vbd_connect,
 	.disconnect = vbd_disconnect,
 	.remove = vbd_remove,
+	.live_keys = vbd_live_keys,
+	.key_changed = vbd_key_changed,
 	.broken_fd = vbd_broken_fd,
 	.broken = vbd_broken,
 };

@@ -44,6 +44,7 @@
 #include <rte_ring.h>
 
 #include "backend/backend.h"
+#include "backend/throttle.h"
 #include "backend/worker.h"
 #include "hv/hv.h"
 #include "netback/nb_hash.h"
@@ -175,6 +176,7 @@ struct nb_queue_stats {
 	uint64_t tx_nomem;               /* rounds cut short: no mbufs */
 	uint64_t tx_zero_slots;          /* zero-length fragments (XSA-448) */
 	uint64_t tx_mcast_ops;
+	uint64_t tx_rate_waits;          /* rounds stopped: a packet waits for credit */
 	uint64_t rx_pkts, rx_bytes;      /* delivered into the guest */
 	uint64_t rx_errors;              /* copy into a guest buffer failed */
 	uint64_t rx_stall_drops;         /* backlog dropped: no rx buffers */
@@ -205,6 +207,9 @@ struct nb_queue {
 	uint16_t *pkops;                         /* NB_BURST + 1: first op of pk[i] */
 	struct pvio_gnt_copy_op *ops;            /* NB_TX_OPS_MAX */
 	struct rte_mbuf **fwdm;                  /* NB_BURST */
+
+	uint64_t credit_until;                   /* ns: a packet waits for credit until
+						  * then (0: none waits) */
 
 	/* rx: our backlog and what we took out of it */
 	struct nb_outq *outq;
@@ -244,6 +249,15 @@ struct nb_vif {
 	char     bridge[NB_BRIDGE_NAME_MAX];
 	uint8_t  mac[NB_ETH_ALEN];
 	bool     has_mac, mac_filter;
+
+	/* tx rate limit: the backend key "rate" (xenbus.c, live), one credit
+	 * for all the vif's queues (Linux gives each queue the whole rate;
+	 * xl documents it as the vif's), taken under rate_lock by the queues'
+	 * tx paths (netback.c) and only while rate_on */
+	pthread_spinlock_t rate_lock;
+	struct pvio_credit credit;               /* under rate_lock */
+	int      rate_on;                        /* atomic */
+	uint64_t rate_bytes, rate_usec;          /* atomic: in force, for statistics */
 
 	/* negotiated */
 	unsigned nr_queues;

@@ -273,6 +273,33 @@ static int tx_fetch(struct nb_queue *q)
 	return 0;
 }
 
+/* Take size bytes of the vif's credit for one packet (rate limit on):
+ * true, or false and q->credit_until says until when it must wait. */
+static bool tx_credit(struct nb_queue *q, uint32_t size, uint64_t now)
+{
+	struct nb_vif *v = q->vif;
+	uint64_t w = 0;
+	bool ok;
+
+	pthread_spin_lock(&v->rate_lock);
+	ok = pvio_credit_take(&v->credit, size, now, &w);
+	pthread_spin_unlock(&v->rate_lock);
+	if (!ok) {
+		q->credit_until = now + w;
+		nb_st_add(&qst(q)->tx_rate_waits, 1);
+	}
+	return ok;
+}
+
+static void tx_credit_refund(struct nb_queue *q, uint32_t size)
+{
+	struct nb_vif *v = q->vif;
+
+	pthread_spin_lock(&v->rate_lock);
+	pvio_credit_refund(&v->credit, size);
+	pthread_spin_unlock(&v->rate_lock);
+}
+
 /* One tx round. Returns the number of packets handled, or -EPROTO. */
 static int tx_round(struct nb_queue *q)
 {
@@ -280,6 +307,8 @@ static int tx_round(struct nb_queue *q)
 	struct nb_queue_stats *st = qst(q);
 	uint32_t mask = q->tx.nr_ents - 1, used = 0;
 	unsigned npk = 0, nops = 0, nfwd = 0;
+	bool limited;
+	uint64_t now = 0;
 	int r;
 
 	r = tx_fetch(q);
@@ -287,8 +316,13 @@ static int tx_round(struct nb_queue *q)
 		mark_broken(q, "tx ring producer index overflow");
 		return r;
 	}
+	q->credit_until = 0;
 	if (q->win_count == 0)
 		return 0;
+	/* The clock once per round, and only with a rate limit. */
+	limited = pvio_load_relaxed(&v->rate_on);
+	if (limited)
+		now = nb_now_ns();
 
 	/* Parse and set up the copies of up to NB_BURST packets. */
 	while (npk < NB_BURST && used < q->win_count) {
@@ -317,8 +351,13 @@ static int tx_round(struct nb_queue *q)
 
 			if (nops + p->nfrags + nseg > NB_TX_OPS_MAX)
 				break;
+			/* As Linux, every request's size counts, dropped or not. */
+			if (limited && !tx_credit(q, p->size, now))
+				break;
 			if (rte_pktmbuf_alloc_bulk(nb_sw.pool, segs, nseg) != 0) {
 				/* Out of mbufs: leave the rest for later. */
+				if (limited)
+					tx_credit_refund(q, p->size);
 				nb_st_add(&st->tx_nomem, 1);
 				break;
 			}
@@ -332,6 +371,8 @@ static int tx_round(struct nb_queue *q)
 			segs[0]->pkt_len = p->size;
 			q->pkm[npk] = segs[0];
 			nops += build_tx_ops(q, p, segs[0], q->ops + nops);
+		} else if (limited && !tx_credit(q, p->size, now)) {
+			break;
 		}
 		used += (uint32_t)r;
 		npk++;
@@ -783,8 +824,12 @@ static bool queue_arm(struct pvio_task *t, int *timeout)
 	*timeout = 1000;
 	if (!q->broken) {
 		bool backlog = q->stage_head < q->nstage || rte_ring_count(q->outq->ring);
+		/* Waiting for rate credit: requests in the ring can wait too
+		 * (looking at them would only spin); the timeout below, or
+		 * the control plane's kick on a new rate, wakes us. */
+		bool credit_wait = q->win_count && q->credit_until > nb_now_ns();
 
-		r = pvio_ring_back_final_check(&q->tx);
+		r = credit_wait ? 0 : pvio_ring_back_final_check(&q->tx);
 		if (r > 0 || (q->ctrl && pvio_ring_back_final_check(&v->ctrl) > 0)) {
 			pvio_store_relaxed(&q->outq->sleeping, 0);
 			return true;
@@ -804,9 +849,17 @@ static bool queue_arm(struct pvio_task *t, int *timeout)
 			 * or to poll a frontend that does not notify. */
 			*timeout = v->rx_notify ? (int)v->cfg->rx_drain_ms / 4 + 1 : 1;
 		}
-		/* Requests held back for want of mbufs: retry soon. */
-		if (q->win_count && !q->broken)
-			*timeout = 1;
+		/* Requests held back: until the credit comes for a rate limit
+		 * (the control plane kicks us if the limit changes), soon for
+		 * want of mbufs. */
+		if (q->win_count && !q->broken) {
+			uint64_t now = nb_now_ns(), ms = 1;
+
+			if (q->credit_until > now)
+				ms = (q->credit_until - now + 999999) / 1000000;
+			if (*timeout < 0 || ms < (uint64_t)*timeout)
+				*timeout = (int)ms;
+		}
 	}
 	if (q->broken) {
 		/* Only the control plane's disconnect wakes a broken queue. */
@@ -879,6 +932,7 @@ int nb_queue_start(struct nb_queue *q)
 	q->outq = &v->port->outq[q->idx];
 	q->nstage = q->stage_head = 0;
 	q->stall_since = 0;
+	q->credit_until = 0;
 	q->broken = false;
 	q->ctrl = q->idx == 0 && v->has_ctrl;
 	q->nch = 0;

@@ -1129,6 +1129,20 @@ void nb_stats_write(FILE *f)
 			pfx, (unsigned long long)qs.rx_stalls, pfx, (unsigned long long)qs.ctrl_reqs,
 			pfx, (unsigned long long)qs.wakeups, pfx, (unsigned long long)qs.spurious,
 			pfx, (unsigned long long)qs.notifies, pfx, (unsigned long long)backlog);
+		{
+			uint64_t reps, refs;
+
+			pthread_spin_lock(&v->rate_lock);
+			reps = v->credit.replenishes;
+			refs = v->credit.refusals;
+			pthread_spin_unlock(&v->rate_lock);
+			fprintf(f, "%s.rate_bytes %llu\n%s.rate_usec %llu\n%s.rate_replenishes %llu\n"
+				"%s.rate_refusals %llu\n%s.tx_rate_waits %llu\n", pfx,
+				(unsigned long long)LD(v->rate_bytes), pfx,
+				(unsigned long long)LD(v->rate_usec), pfx, (unsigned long long)reps,
+				pfx, (unsigned long long)refs, pfx,
+				(unsigned long long)qs.tx_rate_waits);
+		}
 		fwd_stats_print(f, pfx, &fs);
 	}
 	pthread_mutex_unlock(&nb_sw.lock);

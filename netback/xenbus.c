@@ -9,8 +9,10 @@
  * (XSA-350 order: pollers stop before ring state goes away).
  *
  * Backend keys written by the toolstack: mac (the guest's address: source
- * MAC filter), bridge (default: --default-bridge, br0), and pvio's
- * mac-filter (0 turns the source filter off).
+ * MAC filter), bridge (default: --default-bridge, br0), rate (libxl's
+ * "<bytes>,<usec>": the guest's tx limit, watched and applied live as
+ * Linux netback does; a value that does not parse keeps the limit in
+ * force), and pvio's mac-filter (0 turns the source filter off).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +34,57 @@ static bool fe_flag(struct pvio_backend_dev *dev, const char *key)
 	return pvio_backend_read_uint(dev, true, key, &v) == 0 && v != 0;
 }
 
+/* Apply the backend's "rate" key (absent: unlimited). A bad value is
+ * refused with a message and the limit in force stays. */
+static void vif_read_rate(struct pvio_backend_dev *dev, struct nb_vif *v, bool initial)
+{
+	char buf[64], err[160], desc[96];
+	uint64_t b = 0, u = 0;
+	int r = pvio_backend_read(dev, false, "rate", buf, sizeof(buf));
+
+	if (r < 0 && r != -ENOENT) {
+		pvio_rate_describe(v->rate_bytes, v->rate_usec, desc, sizeof(desc));
+		pvio_backend_log(dev, "cannot read rate: %s; the tx rate stays %s",
+				 r == -ERANGE ? "value too long" : strerror(-r), desc);
+		return;
+	}
+	if (r == 0 && pvio_rate_key_parse(buf, &b, &u, err, sizeof(err)) < 0) {
+		pvio_rate_describe(v->rate_bytes, v->rate_usec, desc, sizeof(desc));
+		pvio_backend_log(dev, "rate refused: %s; the tx rate stays %s", err, desc);
+		return;
+	}
+	if (!u)
+		b = 0;
+	if (b == v->rate_bytes && u == v->rate_usec && !(initial && u))
+		return;
+	pthread_spin_lock(&v->rate_lock);
+	pvio_credit_set(&v->credit, b, u, nb_now_ns());
+	pthread_spin_unlock(&v->rate_lock);
+	pvio_store_relaxed(&v->rate_bytes, b);
+	pvio_store_relaxed(&v->rate_usec, u);
+	pvio_store_release(&v->rate_on, u != 0);
+	pvio_rate_describe(b, u, desc, sizeof(desc));
+	pvio_backend_log(dev, "tx rate %s", desc);
+	/* A queue waiting for credit sleeps until the old replenish: wake it
+	 * to use the new limit now. */
+	for (unsigned i = 0; i < NB_MAX_QUEUES; i++) {
+		struct nb_queue *q = &v->q[i];
+		uint64_t one = 1;
+
+		if (q->running && q->outq && write(q->outq->kick_fd, &one, sizeof(one)) < 0) {
+			/* saturated: it is awake anyway */
+		}
+	}
+}
+
+static void vif_key_changed(struct pvio_backend_dev *dev, const char *key)
+{
+	struct nb_vif *v = dev->priv;
+
+	if (v && !strcmp(key, "rate"))
+		vif_read_rate(dev, v, false);
+}
+
 static int vif_probe(struct pvio_backend_dev *dev)
 {
 	const struct nb_cfg *cfg = pvio_backend_ctx(dev->be);
@@ -44,6 +97,11 @@ static int vif_probe(struct pvio_backend_dev *dev)
 		if (!v)
 			return -ENOMEM;
 		v->broken_efd = -1;
+		if (pthread_spin_init(&v->rate_lock, PTHREAD_PROCESS_PRIVATE) != 0) {
+			free(v);
+			return -ENOMEM;
+		}
+		pvio_credit_init(&v->credit, PVIO_XEN_NETIF_MAX_TX_SIZE);
 		dev->priv = v;
 	}
 	v->hv = dev->hv;
@@ -86,6 +144,7 @@ static int vif_probe(struct pvio_backend_dev *dev)
 		v->mac_filter = false;
 	if (!v->has_mac)
 		pvio_backend_log(dev, "no 'mac' key: the guest may send from any address");
+	vif_read_rate(dev, v, true);
 	if (v->broken_efd < 0) {
 		v->broken_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (v->broken_efd < 0)
@@ -419,6 +478,7 @@ static void vif_remove(struct pvio_backend_dev *dev)
 	nb_vif_unregister(v);
 	if (v->broken_efd >= 0)
 		close(v->broken_efd);
+	pthread_spin_destroy(&v->rate_lock);
 	free(v);
 	dev->priv = NULL;
 }
@@ -437,6 +497,8 @@ static bool vif_broken(struct pvio_backend_dev *dev)
 	return v && pvio_load_acquire(&v->broken);
 }
 
+static const char *const vif_live_keys[] = { "rate", NULL };
+
 const struct pvio_backend_ops nb_vif_ops = {
 	.type = "vif",
 	/* Linux netfront skips Initialised and netback connects when the
@@ -448,6 +510,8 @@ const struct pvio_backend_ops nb_vif_ops = {
 	.connect = vif_connect,
 	.disconnect = vif_disconnect,
 	.remove = vif_remove,
+	.live_keys = vif_live_keys,
+	.key_changed = vif_key_changed,
 	.broken_fd = vif_broken_fd,
 	.broken = vif_broken,
 };

@@ -8,8 +8,11 @@
  *   pvio run --domain NAME -- PROG...  run PROG as domain NAME (it inherits
  *                                      an already-bound connection: PVIO_HV_FD)
  *   pvio block-attach/-detach/-list    disks (xl syntax)
+ *   pvio block-set-throttle            a disk's limits, live (QEMU's names)
  *   pvio network-attach/-detach/-list  vifs (xl syntax)
+ *   pvio network-set-rate              a vif's tx rate, live (xl's rate=)
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -36,12 +39,23 @@ static void usage(FILE *f)
 		"  block-attach NAME DISKSPEC     attach a disk, xl syntax: 'format=raw, vdev=xvda,\n"
 		"                                 access=rw, target=/path/img' or '/path/img,raw,xvda,rw'\n"
 		"                                 (pvio keys: engine=io_uring|libaio|psync, direct=0|1,\n"
-		"                                 sector-size=512|4096, discard, no-discard)\n"
+		"                                 sector-size=512|4096, discard, no-discard; QEMU's limits\n"
+		"                                 throttling.iops-total=N, throttling.bps-read-max=N, ...,\n"
+		"                                 throttling.group=NAME, before target=)\n"
+		"  block-set-throttle NAME VDEV LIMITS|none\n"
+		"                                 replace the disk's limits while it runs: QEMU's\n"
+		"                                 throttling.{bps,iops}-{total,read,write}[-max[-length]],\n"
+		"                                 throttling.iops-size, throttling.group (disks in a group\n"
+		"                                 share one budget); none lifts them\n"
 		"  block-detach NAME VDEV         detach it (xvda or a device number)\n"
 		"  block-list NAME                list the domain's disks\n"
 		"  network-attach NAME VIFSPEC    attach a vif, xl syntax: 'mac=00:16:3e:01:02:03,\n"
 		"                                 bridge=br0' (also ip=, type=vif, model=, vifname=,\n"
-		"                                 script=, devid=, mtu=; no mac: a random 00:16:3e one)\n"
+		"                                 script=, devid=, mtu=, rate=10Mb/s@50ms; no mac: a\n"
+		"                                 random 00:16:3e one)\n"
+		"  network-set-rate NAME DEVID|MAC RATE|none\n"
+		"                                 change the vif's tx rate while it runs (xl's rate:\n"
+		"                                 10Mb/s, 500KB/s@20ms; b bits, B bytes, K/M/G 1000s)\n"
 		"  network-detach NAME DEVID|MAC  detach it\n"
 		"  network-list NAME              list the domain's vifs\n"
 		"The control socket is $PVIO_SOCKET, else /run/pvio/pviod.sock.\n");
@@ -224,6 +238,40 @@ static int cmd_block(struct pvio_hv *hv, struct pvio_xs *xs, const char *cmd, in
 		}
 		return 0;
 	}
+	if (strcmp(cmd, "block-set-throttle") == 0) {
+		struct pvio_throttle_cfg cfg;
+		uint32_t devid;
+		char fmt[1024];
+
+		if (argc < 3 || pvio_vdev_to_devid(argv[1], &devid) < 0) {
+			fprintf(stderr, "pvio block-set-throttle: expected NAME VDEV LIMITS|none "
+				"(e.g. xvda throttling.iops-total=2000)\n");
+			return 2;
+		}
+		pvio_throttle_cfg_init(&cfg);
+		if (!(argc == 3 && !strcmp(argv[2], "none"))) {
+			for (int i = 2; i < argc; i++)
+				if (pvio_throttle_cfg_parse(&cfg, argv[i], err, sizeof(err)) < 0) {
+					fprintf(stderr, "pvio block-set-throttle: %s (the disk "
+						"keeps its limits)\n", err);
+					return 2;
+				}
+		}
+		if (pvio_throttle_cfg_validate(&cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "pvio block-set-throttle: %s (the disk keeps its limits)\n",
+				err);
+			return 2;
+		}
+		r = pvio_ts_block_set_throttle(xs, domid, devid, &cfg);
+		if (r < 0) {
+			fprintf(stderr, "pvio block-set-throttle: %s: %s\n", argv[1],
+				r == -ENOENT ? "no such disk" : strerror(-r));
+			return 1;
+		}
+		pvio_throttle_cfg_format(&cfg, fmt, sizeof(fmt));
+		printf("%s: %s\n", argv[1], fmt[0] ? fmt : "no limits");
+		return 0;
+	}
 	if (strcmp(cmd, "block-detach") == 0) {
 		uint32_t devid;
 
@@ -252,6 +300,31 @@ static int cmd_block(struct pvio_hv *hv, struct pvio_xs *xs, const char *cmd, in
 		printf("%-6s %-8u %-4s %-12s %-12s %s\n", v[i].vdev, v[i].devid,
 		       v[i].readonly ? "r" : "w", state_name(v[i].be_state),
 		       state_name(v[i].fe_state), v[i].target);
+	return 0;
+}
+
+/* A vif by devid or mac: 0, or the command's exit code (message said). */
+static int vif_devid(struct pvio_xs *xs, uint16_t domid, const char *cmd, const char *arg,
+		     uint32_t *devid)
+{
+	uint8_t mac[6];
+	unsigned long v;
+	char *end;
+
+	if (pvio_mac_parse(arg, mac) == 0) {
+		if (pvio_ts_net_find_mac(xs, domid, mac, devid) < 0) {
+			fprintf(stderr, "pvio %s: %s: no vif with that mac\n", cmd, arg);
+			return 1;
+		}
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *end || errno || v > 65535 || !isdigit((unsigned char)*arg)) {
+		fprintf(stderr, "pvio %s: '%s' is neither a devid nor a mac\n", cmd, arg);
+		return 2;
+	}
+	*devid = (uint32_t)v;
 	return 0;
 }
 
@@ -305,32 +378,43 @@ static int cmd_network(struct pvio_hv *hv, struct pvio_xs *xs, const char *cmd, 
 		}
 		return 0;
 	}
+	if (strcmp(cmd, "network-set-rate") == 0) {
+		uint64_t bytes = 0;
+		uint32_t usec = 0, devid;
+		char desc[96];
+
+		if (argc != 3) {
+			fprintf(stderr, "pvio network-set-rate: expected NAME DEVID|MAC RATE|none\n");
+			return 2;
+		}
+		if (strcmp(argv[2], "none") &&
+		    pvio_rate_parse(argv[2], &bytes, &usec, err, sizeof(err)) < 0) {
+			fprintf(stderr, "pvio network-set-rate: %s (the vif keeps its rate)\n", err);
+			return 2;
+		}
+		r = vif_devid(xs, domid, cmd, argv[1], &devid);
+		if (r)
+			return r;
+		r = pvio_ts_net_set_rate(xs, domid, devid, bytes, usec);
+		if (r < 0) {
+			fprintf(stderr, "pvio network-set-rate: %s: %s\n", argv[1],
+				r == -ENOENT ? "no such vif" : strerror(-r));
+			return 1;
+		}
+		pvio_rate_describe(bytes, usec, desc, sizeof(desc));
+		printf("vif %u: tx rate %s\n", devid, desc);
+		return 0;
+	}
 	if (strcmp(cmd, "network-detach") == 0) {
-		uint8_t mac[6];
 		uint32_t devid;
-		char *end;
-		unsigned long v;
 
 		if (argc != 2) {
 			fprintf(stderr, "pvio network-detach: expected NAME DEVID|MAC\n");
 			return 2;
 		}
-		if (pvio_mac_parse(argv[1], mac) == 0) {
-			if (pvio_ts_net_find_mac(xs, domid, mac, &devid) < 0) {
-				fprintf(stderr, "pvio network-detach: %s: no vif with that mac\n",
-					argv[1]);
-				return 1;
-			}
-		} else {
-			errno = 0;
-			v = strtoul(argv[1], &end, 10);
-			if (!*argv[1] || *end || errno || v > 65535) {
-				fprintf(stderr, "pvio network-detach: '%s' is neither a devid nor a "
-					"mac\n", argv[1]);
-				return 2;
-			}
-			devid = (uint32_t)v;
-		}
+		r = vif_devid(xs, domid, cmd, argv[1], &devid);
+		if (r)
+			return r;
 		r = pvio_ts_net_detach(xs, domid, devid, 10000);
 		if (r < 0) {
 			fprintf(stderr, "pvio network-detach: %s: %s\n", argv[1],
@@ -433,9 +517,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	bool block = !strcmp(cmd, "block-attach") || !strcmp(cmd, "block-detach") ||
-		     !strcmp(cmd, "block-list");
+		     !strcmp(cmd, "block-list") || !strcmp(cmd, "block-set-throttle");
 	bool network = !strcmp(cmd, "network-attach") || !strcmp(cmd, "network-detach") ||
-		       !strcmp(cmd, "network-list");
+		       !strcmp(cmd, "network-list") || !strcmp(cmd, "network-set-rate");
 	if (strcmp(cmd, "create") && strcmp(cmd, "destroy") && strcmp(cmd, "list") &&
 	    strcmp(cmd, "run") && !block && !network) {
 		fprintf(stderr, "pvio: unknown command '%s'\n", cmd);

@@ -112,6 +112,7 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 	ds->direct = -1;
 	ds->discard = -1;
 	ds->sector_size = 512;
+	pvio_throttle_cfg_init(&ds->throttle);
 	if (!spec || !*spec) {
 		seterr(err, el, "empty disk specification");
 		return -EINVAL;
@@ -177,11 +178,16 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 				goto out;
 			}
 			ds->sector_size = (uint32_t)atoi(v);
+		} else if (!strncmp(k, PVIO_THROTTLE_PREFIX, strlen(PVIO_THROTTLE_PREFIX))) {
+			if (pvio_throttle_cfg_set(&ds->throttle, k, v, err, el) < 0)
+				goto out;
 		} else {
 			seterr(err, el, "unknown key '%s'", k);
 			goto out;
 		}
 	}
+	if (pvio_throttle_cfg_validate(&ds->throttle, err, el) < 0)
+		goto out;
 	if (!ds->target[0]) {
 		seterr(err, el, "no target (the image path)");
 		goto out;
@@ -309,6 +315,28 @@ static int put(struct pvio_xs *xs, uint32_t tx, const char *dir, const char *key
 	return r;
 }
 
+/* <be>/throttling/<option> for every option cfg sets (nothing if none). */
+static int put_throttle(struct pvio_xs *xs, uint32_t tx, const char *be,
+			const struct pvio_throttle_cfg *cfg, const struct pvio_xs_perm *bp)
+{
+	char dir[200], val[PVIO_THROTTLE_GROUP_MAX + 24];
+	bool any = false;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/throttling", be);
+	for (unsigned i = 0; i < pvio_throttle_opt_count(); i++) {
+		if (!pvio_throttle_opt_get(cfg, i, val, sizeof(val)))
+			continue;
+		if (!any && ((r = pvio_xs_mkdir(xs, tx, dir)) < 0 ||
+			     (r = pvio_xs_set_perms(xs, tx, dir, bp, 2)) < 0))
+			return r;
+		any = true;
+		if ((r = put(xs, tx, dir, pvio_throttle_opt_name(i), bp, 2, "%s", val)))
+			return r;
+	}
+	return 0;
+}
+
 static int vbd_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
 {
 	struct vbd_args *a = arg;
@@ -348,6 +376,8 @@ static int vbd_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
 		return r;
 	if (ds->discard >= 0 && (r = put(xs, tx, be, "discard-enable", bp, 2, "%d", ds->discard)))
 		return r;
+	if ((r = put_throttle(xs, tx, be, &ds->throttle, bp)) < 0)
+		return r;
 	if ((r = put(xs, tx, fe, "backend", fp, 2, "%s", be)) ||
 	    (r = put(xs, tx, fe, "backend-id", fp, 2, "0")) ||
 	    (r = put(xs, tx, fe, "virtual-device", fp, 2, "%u", ds->devid)) ||
@@ -363,6 +393,40 @@ PVIO_EXPORT int pvio_ts_block_attach(struct pvio_xs *xs, uint16_t domid,
 	struct vbd_args a = { .domid = domid, .ds = ds };
 
 	return pvio_xs_transaction_run(xs, vbd_nodes, &a);
+}
+
+struct throttle_args {
+	uint16_t domid;
+	uint32_t devid;
+	const struct pvio_throttle_cfg *cfg;
+};
+
+static int throttle_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct throttle_args *a = arg;
+	struct pvio_xs_perm bp[2] = { { 0, PVIO_XS_PERM_NONE }, { a->domid, PVIO_XS_PERM_READ } };
+	char be[160], path[200];
+	int r;
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", a->domid, a->devid);
+	snprintf(path, sizeof(path), "%s/state", be);
+	r = pvio_xs_read_buf(xs, tx, path, path, sizeof(path), NULL);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/throttling", be);
+	if ((r = pvio_xs_rm(xs, tx, path)) < 0 && r != -ENOENT)
+		return r;
+	return put_throttle(xs, tx, be, a->cfg, bp);
+}
+
+PVIO_EXPORT int pvio_ts_block_set_throttle(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
+					   const struct pvio_throttle_cfg *cfg)
+{
+	struct throttle_args a = { .domid = domid, .devid = devid, .cfg = cfg };
+
+	if (!xs || !cfg || pvio_throttle_cfg_validate(cfg, NULL, 0) < 0)
+		return -EINVAL;
+	return pvio_xs_transaction_run(xs, throttle_nodes, &a);
 }
 
 PVIO_EXPORT int pvio_ts_block_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
@@ -637,8 +701,11 @@ PVIO_EXPORT int pvio_vifspec_parse(const char *spec, struct pvio_vifspec *vs, ch
 				seterr(err, el, "backend: '%s': only dom0 serves vifs", v);
 				goto out;
 			}
-		} else if (!strcmp(k, "rate") || !strcmp(k, "gatewaydev") ||
-			   !strcmp(k, "accel")) {
+		} else if (!strcmp(k, "rate")) {
+			/* pvio_rate_parse's messages start with "rate: ". */
+			if (pvio_rate_parse(v, &vs->rate_bytes, &vs->rate_usec, err, el) < 0)
+				goto out;
+		} else if (!strcmp(k, "gatewaydev") || !strcmp(k, "accel")) {
 			/* accepted for compatibility, not implemented */
 		} else {
 			seterr(err, el, "unknown key '%s'", k);
@@ -811,6 +878,9 @@ static int vif_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
 		return r;
 	if (mtu != 1500 && (r = put(xs, tx, be, "mtu", bp, 2, "%u", mtu)))
 		return r;
+	if (vs->rate_usec && (r = put(xs, tx, be, "rate", bp, 2, "%llu,%u",
+				      (unsigned long long)vs->rate_bytes, vs->rate_usec)))
+		return r;
 	if ((r = put(xs, tx, fe, "backend", fp, 2, "%s", be)) ||
 	    (r = put(xs, tx, fe, "backend-id", fp, 2, "0")) ||
 	    (r = put(xs, tx, fe, "handle", fp, 2, "%lu", devid)) ||
@@ -835,6 +905,43 @@ PVIO_EXPORT int pvio_ts_net_attach(struct pvio_xs *xs, uint16_t domid, struct pv
 	if (r == 0 && devid)
 		*devid = a.devid;
 	return r;
+}
+
+struct rate_args {
+	uint16_t domid;
+	uint32_t devid;
+	uint64_t bytes;
+	uint32_t usec;
+};
+
+static int rate_node(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct rate_args *a = arg;
+	struct pvio_xs_perm bp[2] = { { 0, PVIO_XS_PERM_NONE }, { a->domid, PVIO_XS_PERM_READ } };
+	char be[160], path[200];
+	int r;
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", a->domid, a->devid);
+	snprintf(path, sizeof(path), "%s/state", be);
+	r = pvio_xs_read_buf(xs, tx, path, path, sizeof(path), NULL);
+	if (r < 0)
+		return r;
+	if (!a->usec) {
+		snprintf(path, sizeof(path), "%s/rate", be);
+		r = pvio_xs_rm(xs, tx, path);
+		return r == -ENOENT ? 0 : r;
+	}
+	return put(xs, tx, be, "rate", bp, 2, "%llu,%u", (unsigned long long)a->bytes, a->usec);
+}
+
+PVIO_EXPORT int pvio_ts_net_set_rate(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
+				     uint64_t bytes, uint32_t usec)
+{
+	struct rate_args a = { .domid = domid, .devid = devid, .bytes = bytes, .usec = usec };
+
+	if (!xs || (usec && !bytes))
+		return -EINVAL;
+	return pvio_xs_transaction_run(xs, rate_node, &a);
 }
 
 PVIO_EXPORT int pvio_ts_net_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid,

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/throttle.h"
 #include "hv/hv.h"
 #include "xenstore/xs.h"
 
@@ -27,11 +28,15 @@ struct pvio_diskspec {
 	int      direct;           /* -1 default, 0, 1 */
 	uint32_t sector_size;      /* 512 (default) or 4096 */
 	int      discard;          /* -1 default, 0 (no-discard), 1 (discard) */
+	/* QEMU's throttling.* options (backend/throttle.h), validated */
+	struct pvio_throttle_cfg throttle;
 };
 
 /* Parse "format=raw, vdev=xvda, access=rw, target=/path/img" or the
- * positional "/path/img,raw,xvda,rw". On error returns -EINVAL and writes a
- * message naming the bad field into err. */
+ * positional "/path/img,raw,xvda,rw", plus pvio's keys and QEMU's
+ * throttling.* limits (before target=, which takes the rest of the spec).
+ * On error returns -EINVAL and writes a message naming the bad field into
+ * err (for limits, QEMU's message). */
 int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, char *err, size_t errlen);
 
 /* xvda -> 51712, xvdq -> (1<<28)|(16<<8), sdb -> 2064, hda -> 768; a plain
@@ -47,6 +52,16 @@ int pvio_ts_domain_destroy(struct pvio_hv *hv, struct pvio_xs *xs, uint16_t domi
 /* Write the vbd's frontend and backend nodes (state Initialising). -EEXIST if
  * that vdev is attached already. */
 int pvio_ts_block_attach(struct pvio_xs *xs, uint16_t domid, const struct pvio_diskspec *ds);
+/*
+ * Replace the vbd's limits (validated by the caller; none set: unlimited):
+ * the backend keys throttling/<option> (QEMU's names without the prefix,
+ * e.g. throttling/iops-total = "2000", throttling/group = "gold"), written
+ * in one transaction; pvio-blkback watches them and applies the new limits
+ * at once, then writes throttling-applied (the options in force, as
+ * pvio_throttle_cfg_format()). -ENOENT if no such vbd.
+ */
+int pvio_ts_block_set_throttle(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
+			       const struct pvio_throttle_cfg *cfg);
 /* Ask the frontend to close (backend state Closing, as libxl does), wait up
  * to timeout_ms for the backend to reach Closed, then remove the nodes. */
 int pvio_ts_block_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid, int timeout_ms);
@@ -77,6 +92,8 @@ struct pvio_vifspec {
 	int      devid;            /* -1: the lowest free index */
 	unsigned mtu;              /* 0: 1500 */
 	int      trusted;          /* -1 default (1), 0, 1 */
+	uint64_t rate_bytes;       /* rate=: bytes per interval */
+	uint32_t rate_usec;        /* its interval; 0: no limit */
 };
 
 /* Parse "mac=00:16:3e:01:02:03, bridge=br0, ip=10.0.0.2, type=vif,
@@ -98,13 +115,18 @@ int pvio_mac_random(uint8_t mac[6]);
  *       backend, backend-id, state=1, handle, mac, trusted, mtu (owner dom0)
  *   /local/domain/0/backend/vif/<g>/<id>/ owner dom0, read for <g>:
  *       frontend, frontend-id, state=1, online=1, handle, mac, bridge, type,
- *       [ip, script, vifname, mtu]
+ *       [ip, script, vifname, mtu, rate="<bytes>,<usec>"]
  * Picks a random mac if vs has none (written back into vs) and the lowest
  * free devid if vs->devid < 0; *devid receives it. -EEXIST if that devid
  * (or that mac) is attached already.
  */
 int pvio_ts_net_attach(struct pvio_xs *xs, uint16_t domid, struct pvio_vifspec *vs,
 		       uint32_t *devid);
+/* Change the vif's tx limit (usec 0: none) by rewriting its backend key
+ * rate, which pvio-netback (like Linux netback) watches. -ENOENT if no such
+ * vif. */
+int pvio_ts_net_set_rate(struct pvio_xs *xs, uint16_t domid, uint32_t devid, uint64_t bytes,
+			 uint32_t usec);
 /* As block_detach: backend Closing (online=0), wait up to timeout_ms for
  * Closed, remove the nodes. -ENOENT if no such vif. */
 int pvio_ts_net_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid, int timeout_ms);

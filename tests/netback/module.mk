@@ -21,6 +21,8 @@ TEST_BINS += tests/netback/test_netback_uplink
 SRCS_test_netback_uplink := $(NB_E2E_SRCS)
 TEST_BINS += tests/netback/test_netback_memif
 SRCS_test_netback_memif := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_rate
+SRCS_test_netback_rate := $(NB_E2E_SRCS)
 
 #  fuzz_netback     libFuzzer harness of the DPDK-free parts (clang), run
 #                   for a bounded time by test_fuzz_netback.sh

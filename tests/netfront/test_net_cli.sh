@@ -56,6 +56,32 @@ else
 	echo "xenstore-utils not installed: node checks skipped"
 fi
 
+# xl's rate=: the backend key libxl writes for netback, "<bytes>,<usec>";
+# changed live with network-set-rate (by devid or mac), lifted with none;
+# bad rates refused with a message naming the fault, the key unchanged.
+"$PVIO" network-attach g1 mac=00:16:3e:01:02:05 devid=5 rate=10Mb/s@20ms || fail "attach rate"
+expect_fail 2 "bad VIFSPEC: rate: '10Tb/s': unknown unit" "$PVIO" network-attach g1 rate=10Tb/s
+expect_fail 2 "rate: '-5Mb/s' is not RATE" "$PVIO" network-set-rate g1 5 -5Mb/s
+expect_fail 2 "rate: '99999999999Mb/s': rate overflow (at most 4294967295 before the unit) (the vif keeps its rate)" \
+	"$PVIO" network-set-rate g1 5 99999999999Mb/s
+expect_fail 2 "unknown interval unit 'h'" "$PVIO" network-set-rate g1 5 10Mb/s@1h
+expect_fail 2 "expected NAME DEVID|MAC RATE|none" "$PVIO" network-set-rate g1 5
+expect_fail 1 "no such vif" "$PVIO" network-set-rate g1 9 10Mb/s
+expect_fail 1 "no vif with that mac" "$PVIO" network-set-rate g1 00:16:3e:99:99:99 10Mb/s
+if command -v xenstore-read >/dev/null; then
+	rk=/local/domain/0/backend/vif/$g/5/rate
+	[ "$(xenstore-read $rk)" = 25000,20000 ] || fail "rate key at attach"
+	out=$("$PVIO" network-set-rate g1 5 50Mb/s) || fail "set-rate"
+	[ "$out" = "vif 5: tx rate 50 Mbit/s (312500 bytes every 50000 us)" ] || fail "said: $out"
+	[ "$(xenstore-read $rk)" = 312500,50000 ] || fail "rate key after set-rate"
+	"$PVIO" network-set-rate g1 00:16:3e:01:02:05 1GB/s@1ms >/dev/null || fail "set-rate by mac"
+	[ "$(xenstore-read $rk)" = 1000000,1000 ] || fail "rate key after set-rate by mac"
+	"$PVIO" network-set-rate g1 5 none >/dev/null || fail "set-rate none"
+	xenstore-read $rk 2>/dev/null && fail "rate key left after none"
+	echo "rate keys ok"
+fi
+"$PVIO" network-detach g1 5 || fail "detach 5"
+
 "$PVIO" network-detach g1 00:16:3e:01:02:03 || fail "detach by mac"
 "$PVIO" network-detach g1 "$mac1" || fail "detach by random mac"
 expect_fail 1 "no such vif" "$PVIO" network-detach g1 7

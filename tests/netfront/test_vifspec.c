@@ -71,9 +71,19 @@ static void test_parse(void)
 	CHECK_EQ(vs.devid, 3);
 	CHECK_EQ(vs.mtu, 9000);
 	CHECK_EQ(vs.trusted, 0);
+	/* rate=10Mb/s: 1.25 MB/s, every 50 ms (xl's default interval). */
+	CHECK_EQ(vs.rate_bytes, 62500);
+	CHECK_EQ(vs.rate_usec, 50000);
+	good("rate=100KB/s@20ms", &vs);
+	CHECK_EQ(vs.rate_bytes, 2000);
+	CHECK_EQ(vs.rate_usec, 20000);
+	good("rate=1Gb/s@1s", &vs);
+	CHECK_EQ(vs.rate_bytes, 125000000);
+	CHECK_EQ(vs.rate_usec, 1000000);
 
 	good("", &vs);   /* all defaults, as `xl network-attach NAME` */
 	CHECK(!vs.mac_set);
+	CHECK_EQ(vs.rate_usec, 0);
 	CHECK(!strcmp(vs.bridge, "xenbr0"));
 	good("ip=fd00::1,backend=0,,", &vs);
 	CHECK(!strcmp(vs.ip, "fd00::1"));
@@ -96,6 +106,13 @@ static void test_parse(void)
 	bad("mtu=10", "mtu:");
 	bad("mtu=70000", "mtu:");
 	bad("backend=dom1", "backend:");
+	bad("rate=10Tb/s", "rate: '10Tb/s': unknown unit");
+	bad("rate=-10Mb/s", "rate: '-10Mb/s' is not RATE[@INTERVAL]");
+	bad("rate=10Mb/s@5h", "rate: '10Mb/s@5h': unknown interval unit 'h'");
+	bad("rate=99999999999Mb/s", "rate: '99999999999Mb/s': rate overflow");
+	bad("rate=10Mb/s@9999999s", "replenishment interval overflow");
+	bad("rate=0Mb/s", "the rate must be above 0");
+	bad("rate=", "rate: no rate given");
 	bad("colour=blue", "unknown key 'colour'");
 	bad("bridge=br0,justaword", "unexpected field 'justaword'");
 	CHECK_EQ(pvio_vifspec_parse(NULL, &vs, NULL, 0), -EINVAL);
@@ -176,8 +193,8 @@ static void test_nodes(void)
 	REQUIRE(pvio_xs_open_fd(fd, &xsg) == 0);
 
 	/* First vif: explicit mac, ip, mtu. */
-	REQUIRE(pvio_vifspec_parse("mac=00:16:3e:aa:bb:cc,bridge=br0,ip=10.1.0.2,mtu=9000",
-				   &vs, err, sizeof(err)) == 0);
+	REQUIRE(pvio_vifspec_parse("mac=00:16:3e:aa:bb:cc,bridge=br0,ip=10.1.0.2,mtu=9000,"
+				   "rate=10Mb/s@20ms", &vs, err, sizeof(err)) == 0);
 	CHECK_EQ(pvio_ts_net_attach(xs0, g, &vs, &devid), 0);
 	CHECK_EQ(devid, 0);
 	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/0", g);
@@ -203,6 +220,21 @@ static void test_nodes(void)
 	expect(xs0, path, "9000");
 	snprintf(path, sizeof(path), "%s/type", be);
 	expect(xs0, path, "vif");
+	/* libxl's rate key for Linux netback: "<bytes>,<usec>". */
+	snprintf(path, sizeof(path), "%s/rate", be);
+	expect(xs0, path, "25000,20000");
+	expect_perms(xs0, path, 0, g);
+	/* Changed live, lifted; -ENOENT for no such vif. */
+	CHECK_EQ(pvio_ts_net_set_rate(xs0, g, 0, 625000, 50000), 0);
+	expect(xs0, path, "625000,50000");
+	expect_perms(xs0, path, 0, g);
+	CHECK_EQ(pvio_ts_net_set_rate(xs0, g, 0, 0, 0), 0);
+	CHECK_EQ(pvio_xs_read_buf(xs0, PVIO_XS_NO_TX, path, err, sizeof(err), NULL), -ENOENT);
+	CHECK_EQ(pvio_ts_net_set_rate(xs0, g, 0, 0, 0), 0);
+	CHECK_EQ(pvio_ts_net_set_rate(xs0, g, 0, 25000, 20000), 0);
+	expect(xs0, path, "25000,20000");
+	CHECK_EQ(pvio_ts_net_set_rate(xs0, g, 42, 25000, 20000), -ENOENT);
+	CHECK_EQ(pvio_ts_net_set_rate(xs0, g, 0, 0, 20000), -EINVAL);
 	snprintf(path, sizeof(path), "%s/backend", fe);
 	expect(xs0, path, be);
 	snprintf(path, sizeof(path), "%s/backend-id", fe);
