@@ -42,6 +42,10 @@ BINS         :=
 TEST_BINS    :=
 TEST_SCRIPTS :=
 BENCH_BINS   :=
+# Long variants (wall-time measurements, soaks), run by `make test-long`
+# with PVIO_LONG_TESTS=1; test programs listed here also run, shorter, in
+# `make test`.
+LONG_TESTS   :=
 
 all: build-all
 
@@ -92,6 +96,10 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory build-all
 	$(Q)BUILD=$(BUILD) tests/run $(addprefix $(BUILD)/,$(TEST_BINS)) $(TEST_SCRIPTS)
 
+test-long: deps
+	$(Q)$(MAKE) --no-print-directory build-all
+	$(Q)PVIO_LONG_TESTS=1 BUILD=$(BUILD) TEST_TIMEOUT=1200 tests/run $(LONG_TESTS)
+
 run: deps
 	$(Q)$(MAKE) --no-print-directory build-all
 	$(Q)BUILD=$(BUILD) scripts/demo
@@ -119,7 +127,7 @@ install: build-all
 clean:
 	rm -rf build build-san
 
-.PHONY: all build-all deps test run bench install clean print-tests FORCE
+.PHONY: all build-all deps test test-long run bench install clean print-tests FORCE
 FORCE:
 .DELETE_ON_ERROR:
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "blkback/common.h"
+#include "blkback/vbd_limits.h"
 #include "ring/pvio_atomic.h"
 
 #define NO_REQ UINT32_MAX
@@ -334,6 +335,39 @@ static void fail_req(struct blkback_queue *q, struct blkback_req *r, int16_t sta
 	req_free(q, r);
 }
 
+/* Hand a request to the engine (queued; submitted by the caller's batch).
+ * 1, or 0 if it was answered with an error. */
+static int queue_io(struct blkback_queue *q, struct blkback_req *r)
+{
+	r->io.user = r;
+	r->io.result = 0;
+	if (r->flush_after)
+		q->draining = true;
+	if (pvio_blk_engine_queue(q->eng, &r->io) < 0) {
+		/* Depth equals the ring size, so this means the engine failed. */
+		fail_req(q, r, PVIO_BLKIF_RSP_ERROR);
+		return 0;
+	}
+	return 1;
+}
+
+/* The disk's I/O limits (vbd_limits.h): admit r now, or hold it (with its
+ * grants) until its budget allows; the ring waits meanwhile. */
+static bool throttle_admit(struct blkback_queue *q, struct blkback_req *r)
+{
+	struct pvio_throttle *t = blkback_throttle(q->dev);
+	uint64_t now, wait;
+
+	if (!pvio_throttle_on(t))
+		return true;
+	now = pvio_task_now_ns(&q->task);
+	if (pvio_throttle_admit(t, r->kind == PVIO_BLK_IO_WRITE, r->io.len, now, &wait))
+		return true;
+	q->thr_held = r;
+	q->thr_until = now + wait;
+	return false;
+}
+
 /* Turn one parsed request into engine work, or answer it at once.
  * Returns 1 if an I/O was queued, 0 if answered, -EBUSY to retry later. */
 static int start_request(struct blkback_queue *q, struct blkback_parsed *p)
@@ -453,17 +487,12 @@ static int start_request(struct blkback_queue *q, struct blkback_parsed *p)
 	r->kind = op == PVIO_BLKIF_OP_READ ? PVIO_BLK_IO_READ : PVIO_BLK_IO_WRITE;
 	r->io.op = r->kind;
 	r->io.offset = off;
-queue:
-	r->io.user = r;
-	r->io.result = 0;
-	if (r->flush_after)
-		q->draining = true;
-	if (pvio_blk_engine_queue(q->eng, &r->io) < 0) {
-		/* Depth equals the ring size, so this means the engine failed. */
-		fail_req(q, r, PVIO_BLKIF_RSP_ERROR);
+	if (!throttle_admit(q, r)) {
+		q->st_oo++;
 		return 0;
 	}
-	return 1;
+queue:
+	return queue_io(q, r);
 eopnotsupp:
 	q->st_bad++;
 	fail_req(q, r, PVIO_BLKIF_RSP_EOPNOTSUPP);
@@ -492,6 +521,17 @@ static int take_requests(struct blkback_queue *q)
 			pvio_blk_engine_submit(q->eng);
 		taken = 1;
 	}
+	/* A request held by the disk's limits goes first, when it may. */
+	if (q->thr_held) {
+		struct blkback_req *r = q->thr_held;
+
+		q->thr_held = NULL;
+		if (!throttle_admit(q, r))
+			return taken;
+		if (queue_io(q, r) > 0)
+			pvio_blk_engine_submit(q->eng);
+		taken++;
+	}
 	/* The flush itself counts in inflight: none left, none draining
 	 * (also after a flush the engine refused). */
 	if (q->draining && q->inflight == 0)
@@ -516,7 +556,7 @@ static int take_requests(struct blkback_queue *q)
 		}
 		if (start_request(q, &p) > 0)
 			queued++;
-		if (q->draining)
+		if (q->draining || q->thr_held)
 			break;
 	}
 	if (queued)
@@ -621,6 +661,13 @@ static unsigned queue_run(struct pvio_task *t)
 	}
 	work += (unsigned)reap(q);
 	push_responses(q);
+	if (stopping && q->thr_held) {
+		/* Held by the disk's limits, never started: unanswered, as
+		 * requests still in the ring (blkfront re-issues it). */
+		release_grants(q, q->thr_held);
+		req_free(q, q->thr_held);
+		q->thr_held = NULL;
+	}
 	if (stopping && !q->stopped && q->inflight == 0) {
 		/* Drained: every grant of a finished request is released before
 		 * the ring goes away (XSA-350). A held flush stays unanswered,
@@ -643,9 +690,10 @@ static bool queue_arm(struct pvio_task *t, int *timeout_ms)
 	struct blkback_queue *q = (struct blkback_queue *)((char *)t -
 							   offsetof(struct blkback_queue, task));
 	bool stopping = pvio_load_acquire(&q->stopping);
-	/* Waiting for I/O before a flush: the engine's fd wakes us, the
-	 * ring can wait (its channel stays masked). */
-	bool waiting = q->held || q->draining;
+	/* Waiting for I/O before a flush (the engine's fd wakes us) or for
+	 * the disk's budget (the timeout below): the ring can wait, its
+	 * channel stays masked. */
+	bool waiting = q->held || q->draining || q->thr_held;
 
 	if (!q->broken && !stopping && !waiting) {
 		int n = pvio_ring_back_final_check(&q->ring);
@@ -668,6 +716,13 @@ static bool queue_arm(struct pvio_task *t, int *timeout_ms)
 	if (!q->broken && !stopping && !waiting)
 		pvio_evtchn_unmask(q->ch);
 	*timeout_ms = pvio_blk_engine_inflight(q->eng) ? 100 : 1000;
+	if (q->thr_held) {
+		uint64_t now = pvio_now_ns(), ms = q->thr_until > now ?
+			(q->thr_until - now + 999999) / 1000000 : 0;
+
+		if (ms < (uint64_t)*timeout_ms)
+			*timeout_ms = (int)ms;
+	}
 	return false;
 }
 
@@ -773,6 +828,7 @@ int blkback_queue_start(struct blkback_queue *q)
 	}
 	q->stopping = 0;
 	q->stopped = q->broken = q->held = q->draining = false;
+	q->thr_held = NULL;
 	q->task.ops = &queue_task_ops;
 	q->task.fds[0] = q->ch->self_fd;
 	q->task.fds[1] = pvio_blk_engine_fd(q->eng);

@@ -104,6 +104,8 @@ struct blkback_queue {
 	bool     draining;            /* a FLUSH/BARRIER waits for the queue to drain */
 	bool     held;                /* held_req waits for in-flight I/O to finish */
 	struct blkback_parsed held_req;
+	struct blkback_req *thr_held; /* waits for the disk's limits (vbd_limits.h) */
+	uint64_t thr_until;           /* ns: when its budget allows it */
 	struct pvio_pgrant_cache pg;
 	bool     pg_on;
 	unsigned rsp_pending;         /* responses written, not yet pushed */
@@ -119,6 +121,7 @@ struct blkback_queue {
 
 	/* counters */
 	uint64_t st_reqs, st_errors, st_bad, st_wakeups, st_spurious, st_notifies;
+	uint64_t st_oo;               /* requests delayed by the disk's limits */
 	struct pvio_ratelimit log_rl; /* guest-triggered log lines */
 };
 

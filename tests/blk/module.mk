@@ -4,3 +4,4 @@ TEST_SCRIPTS += tests/blk/test_blk_matrix.sh
 TEST_SCRIPTS += tests/blk/test_blk_crash.sh
 TEST_SCRIPTS += tests/blk/test_blk_features.sh
 TEST_SCRIPTS += tests/blk/test_blk_limits.sh
+LONG_TESTS += tests/blk/long_limits.sh
