@@ -149,6 +149,17 @@ struct nb_fwd_stats {
 };
 
 /* A forwarding context: one per thread that injects packets. */
+/* Packets staged toward one backlog during a burst: enqueued together (one
+ * byte reservation, one multi-producer enqueue) at the burst's end. */
+#define NB_STAGE_QUEUES   8
+#define NB_STAGE_PKTS     (NB_BURST * 2)
+struct nb_stage {
+	struct nb_outq *q;
+	uint64_t bytes;
+	unsigned n;
+	struct rte_mbuf *m[NB_STAGE_PKTS];
+};
+
 struct nb_fwd {
 	struct nb_port *src;
 	uint32_t now;                            /* seconds, for MAC aging */
@@ -166,6 +177,8 @@ struct nb_fwd {
 	struct nb_hdr h;
 	int      hdr_state;                      /* -1 not parsed, 0 unparseable, 1 ok */
 	struct nb_fwd_stats *st;                 /* the owner's, outlives f */
+	struct nb_stage stage[NB_STAGE_QUEUES];  /* in first-use order */
+	unsigned nstage;
 };
 
 /* ------------------------------------------------------------------ vifs */

@@ -389,18 +389,12 @@ static unsigned pick_queue(struct nb_fwd *f, struct nb_port *d, struct rte_mbuf 
 	return res.queue < d->nr_outq ? res.queue : 0;
 }
 
-/* Queue one reference of m toward d. On failure the reference is freed. */
-static bool enqueue(struct nb_fwd *f, struct nb_port *d, struct rte_mbuf *m)
+/* Queue one packet on q now (the slow path: a backlog near its bounds).
+ * On failure the reference is freed. */
+static void enqueue_one(struct nb_outq *q, struct rte_mbuf *m)
 {
-	struct nb_outq *q;
 	uint64_t len = m->pkt_len;
 
-	if (d->kind == NB_PORT_VIF && !d->rx_sg && len > NB_MBUF_DATA) {
-		pvio_fetch_add(&d->outq[0].too_big, 1);
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	q = &d->outq[pick_queue(f, d, m)];
 	if (pvio_fetch_add(&q->bytes, len) + len > q->max_bytes) {
 		pvio_fetch_add(&q->bytes, (uint64_t)0 - len);
 		goto drop;
@@ -409,12 +403,80 @@ static bool enqueue(struct nb_fwd *f, struct nb_port *d, struct rte_mbuf *m)
 		pvio_fetch_add(&q->bytes, (uint64_t)0 - len);
 		goto drop;
 	}
-	mark_kick(f, q);
-	return true;
+	return;
 drop:
 	pvio_fetch_add(&q->drops, 1);
 	rte_pktmbuf_free(m);
-	return false;
+}
+
+/* Enqueue what the burst staged, backlog by backlog in first-use order
+ * (each backlog's packets keep their order): one byte reservation and one
+ * enqueue per backlog instead of one each per packet. */
+static void stage_flush(struct nb_fwd *f)
+{
+	for (unsigned i = 0; i < f->nstage; i++) {
+		struct nb_stage *sg = &f->stage[i];
+		struct nb_outq *q = sg->q;
+		unsigned k;
+
+		if (pvio_fetch_add(&q->bytes, sg->bytes) + sg->bytes > q->max_bytes) {
+			/* Near the bound: packet by packet, as many as fit. */
+			pvio_fetch_add(&q->bytes, (uint64_t)0 - sg->bytes);
+			for (k = 0; k < sg->n; k++)
+				enqueue_one(q, sg->m[k]);
+		} else {
+			k = rte_ring_mp_enqueue_burst(q->ring, (void **)sg->m, sg->n, NULL);
+			for (unsigned j = k; j < sg->n; j++) {
+				pvio_fetch_add(&q->bytes, (uint64_t)0 - sg->m[j]->pkt_len);
+				pvio_fetch_add(&q->drops, 1);
+				rte_pktmbuf_free(sg->m[j]);
+			}
+		}
+		mark_kick(f, q);
+		sg->n = 0;
+		sg->bytes = 0;
+	}
+	f->nstage = 0;
+}
+
+/* Queue one reference of m toward d (staged: stage_flush() enqueues). On
+ * failure the reference is freed. */
+static bool enqueue(struct nb_fwd *f, struct nb_port *d, struct rte_mbuf *m)
+{
+	struct nb_outq *q;
+	struct nb_stage *sg = NULL;
+
+	if (d->kind == NB_PORT_VIF && !d->rx_sg && m->pkt_len > NB_MBUF_DATA) {
+		pvio_fetch_add(&d->outq[0].too_big, 1);
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	q = &d->outq[pick_queue(f, d, m)];
+	for (unsigned i = 0; i < f->nstage; i++)
+		if (f->stage[i].q == q) {
+			sg = &f->stage[i];
+			break;
+		}
+	/* Clearly over the bound already: drop now (a segmenting caller
+	 * stops building); stage_flush() makes the exact check. */
+	if (pvio_load_relaxed(&q->bytes) + (sg ? sg->bytes : 0) + m->pkt_len > q->max_bytes) {
+		pvio_fetch_add(&q->drops, 1);
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	if (sg && sg->n == NB_STAGE_PKTS) {
+		stage_flush(f);          /* everything, so order is kept */
+		sg = NULL;
+	}
+	if (!sg) {
+		if (f->nstage == NB_STAGE_QUEUES)
+			stage_flush(f);
+		sg = &f->stage[f->nstage++];
+		sg->q = q;
+	}
+	sg->m[sg->n++] = m;
+	sg->bytes += m->pkt_len;
+	return true;
 }
 
 /* ---- mbuf chains */
@@ -637,6 +699,15 @@ static void deliver(struct nb_fwd *f, struct rte_mbuf *m, unsigned ndst)
 		enqueue(f, f->asis[i], m);
 }
 
+/* A MAC address as a 48-bit number (never UINT64_MAX). */
+static inline uint64_t mac48(const uint8_t *a)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, a, 6);
+	return v;
+}
+
 static bool mcast_wanted(const struct nb_port *d, const uint8_t *mac)
 {
 	uint64_t want = nb_mac_to_u64(mac) | 1ull << 63;
@@ -652,6 +723,8 @@ void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 	struct nb_port *src = f->src;
 	struct nb_bridge *br = &nb_sw.bridges[src->bridge];
 	struct nb_fwd_stats *st = f->st;
+	uint64_t last_sa = UINT64_MAX, last_da = UINT64_MAX, sa64;
+	int last_to = NB_MT_NO_PORT;
 
 	f->now = now_s();
 	for (unsigned i = 0; i < n; i++) {
@@ -679,8 +752,24 @@ void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		nb_mt_learn(&br->mt, sa, src->idx, f->now);
-		to = nb_mac_is_multicast(da) ? NB_MT_NO_PORT : nb_mt_lookup(&br->mt, da, f->now);
+		/* Learn and look up once per burst for a run of packets with
+		 * the same addresses (the common case: one flow). */
+		sa64 = mac48(sa);
+		if (sa64 != last_sa) {
+			nb_mt_learn(&br->mt, sa, src->idx, f->now);
+			last_sa = sa64;
+			if (sa64 == last_da)
+				last_da = UINT64_MAX;
+		}
+		if (nb_mac_is_multicast(da)) {
+			to = NB_MT_NO_PORT;
+		} else if (mac48(da) == last_da) {
+			to = last_to;
+		} else {
+			to = nb_mt_lookup(&br->mt, da, f->now);
+			last_da = mac48(da);
+			last_to = to;
+		}
 		if (to == (int)src->idx) {
 			nb_st_add(&st->hairpin, 1);
 			rte_pktmbuf_free(m);
@@ -722,6 +811,7 @@ void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 		}
 		deliver(f, m, ndst);
 	}
+	stage_flush(f);
 	kick_all(f);
 	release_all(f);
 }
