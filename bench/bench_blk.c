@@ -351,11 +351,13 @@ static void last_line(const char *path, char *buf, size_t len)
 	free(t);
 }
 
-/* user + system time (seconds) of the process whose /proc/PID/stat line for
- * `pid` is among the lines of `txt`, or -1. */
-static double stat_cpu_s(const char *txt, pid_t pid)
+/* user + system time (seconds) of process `pid` from the /proc/PID/stat
+ * lines among the lines of `txt`: the smallest of them (first) or the
+ * largest (!first); -1 if there is none. */
+static double stat_cpu_s(const char *txt, pid_t pid, bool first)
 {
 	long hz = sysconf(_SC_CLK_TCK);
+	double best = -1;
 
 	for (const char *l = txt; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		unsigned long long ut, st;
@@ -372,10 +374,14 @@ static double stat_cpu_s(const char *txt, pid_t pid)
 				p = q;
 		if (p && hz > 0 &&
 		    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			   &ut, &st) == 2)
-			return (double)(ut + st) / (double)hz;
+			   &ut, &st) == 2) {
+			double v = (double)(ut + st) / (double)hz;
+
+			if (best < 0 || (first ? v < best : v > best))
+				best = v;
+		}
 	}
-	return -1;
+	return best;
 }
 
 static void on_alarm(int sig)
@@ -668,18 +674,21 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 	arg_words(a, FIO_COMMON);
 	arg(a, "--output-format=json");
 	arg(a, "--output=%s", x->fio_out);
-	/* The I/O phase's CPU: fio runs these through sh (its child: $PPID is
-	 * fio) and saves their output as <name>.prerun.txt / .postrun.txt in
-	 * its working folder, the bench's. */
+	/* The I/O phase's CPU: each job runs these through sh (fio's child:
+	 * $PPID is fio) right before and right after its I/O loop; they append
+	 * (one whole write each) so that jobs do not overwrite each other: the
+	 * earliest "pre" and the latest "post" line bound the phase. fio
+	 * itself saves their (empty) output in its working folder, the
+	 * bench's. */
 	for (int i = 0; i < 2; i++) {
-		snprintf(hook[i], sizeof(hook[i]), "%s/pvio-bench.%s.txt", x->env.dir,
-			 i ? "postrun" : "prerun");
+		snprintf(hook[i], sizeof(hook[i]), "%s/cpu.%s", x->env.dir, i ? "post" : "pre");
 		unlink(hook[i]);
 		if (pv)
-			arg(a, "--exec_%s=(cat /proc/$PPID/stat /proc/%d/stat || true)",
-			    i ? "postrun" : "prerun", (int)x->env.blkback);
+			arg(a, "--exec_%s=(cat /proc/$PPID/stat /proc/%d/stat >>%s || true)",
+			    i ? "postrun" : "prerun", (int)x->env.blkback, hook[i]);
 		else
-			arg(a, "--exec_%s=(cat /proc/$PPID/stat || true)", i ? "postrun" : "prerun");
+			arg(a, "--exec_%s=(cat /proc/$PPID/stat >>%s || true)",
+			    i ? "postrun" : "prerun", hook[i]);
 	}
 	if (pv) {
 		arg(a, "--ioengine=external:%s", x->engine);
@@ -711,9 +720,10 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 	m->be_cpu_s = m->be_run_s;
 	{
 		char *pre = read_text(hook[0], 1 << 16), *post = read_text(hook[1], 1 << 16);
-		double f0 = pre ? stat_cpu_s(pre, pid) : -1, f1 = post ? stat_cpu_s(post, pid) : -1;
-		double b0 = pre ? stat_cpu_s(pre, x->env.blkback) : -1;
-		double b1 = post ? stat_cpu_s(post, x->env.blkback) : -1;
+		double f0 = pre ? stat_cpu_s(pre, pid, true) : -1;
+		double f1 = post ? stat_cpu_s(post, pid, false) : -1;
+		double b0 = pre ? stat_cpu_s(pre, x->env.blkback, true) : -1;
+		double b1 = post ? stat_cpu_s(post, x->env.blkback, false) : -1;
 
 		if (f0 >= 0 && f1 >= f0 && (!pv || (b0 >= 0 && b1 >= b0))) {
 			m->cpu_s = f1 - f0;
@@ -1149,6 +1159,7 @@ static void blk_usage(FILE *f)
 	fprintf(f,
 		"  blk options: --seconds S      per run (default 3; --quick: 1)\n"
 		"               --size-mb M      file size (default 512; --quick: 128)\n"
+		"               (--quick also means one repetition unless --reps is given)\n"
 		"               --case NAME      only this case (repeatable): a full name\n"
 		"                                (cached-4k-randread-qd32), a case of both targets\n"
 		"                                (4k-randread-qd32) or a target (cached, direct)\n"
