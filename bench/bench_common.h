@@ -24,6 +24,7 @@
 /* Options every subcommand understands (parsed by pvio-bench.c). */
 struct bench_opts {
 	int         reps;      /* --reps N (default 5) */
+	bool        reps_given; /* --reps was on the command line */
 	bool        quick;     /* --quick: short runs for demos and CI smoke */
 	const char *out;       /* --out FILE, or NULL for the default path */
 	const char *repo;      /* repository root (for default paths), never NULL */

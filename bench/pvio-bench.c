@@ -135,6 +135,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "pvio-bench: --reps needs a number 1..1000\n");
 				goto bad;
 			}
+			o.reps_given = true;
 		} else if (strcmp(a, "--out") == 0 || strncmp(a, "--out=", 6) == 0) {
 			val = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!val || !*val) {
