@@ -3,6 +3,7 @@
  * pvio: the toolstack CLI (xl-like). Talks to pviod as dom0.
  *
  *   pvio create NAME [memory=SIZE]     create a domain (default 256M)
+ *   pvio create [-f] FILE [KEY=VALUE]  create one from xl's domain config file
  *   pvio destroy NAME                  destroy it
  *   pvio list                          list domains
  *   pvio run --domain NAME -- PROG...  run PROG as domain NAME (it inherits
@@ -25,6 +26,7 @@
 #include "ring/xenbus_abi.h"
 
 #include "hv/hv.h"
+#include "tools/cli.h"
 #include "tools/toolstack.h"
 #include "xenstore/xs.h"
 
@@ -33,6 +35,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pvio [--socket PATH] COMMAND [ARGS]\n"
 		"  create NAME [memory=SIZE]      create a domain (SIZE: bytes or K/M/G; default 256M)\n"
+		"  create [-f] FILE [KEY=VALUE..] create a domain from xl's domain config file\n"
+		"                                 (name, memory in MiB, disk = [ DISKSPEC, ... ],\n"
+		"                                 vif = [ VIFSPEC, ... ]; KEY=VALUE lines override\n"
+		"                                 it); FILE: -f, a '/', a .cfg name or a file\n"
 		"  destroy NAME                   destroy a domain\n"
 		"  list                           list domains\n"
 		"  run --domain NAME -- PROG ...  run PROG as domain NAME\n"
@@ -107,9 +113,11 @@ static int cmd_create(struct pvio_hv *hv, struct pvio_xs *xs, int argc, char **a
 	int r;
 
 	if (argc < 1) {
-		fprintf(stderr, "pvio create: missing NAME\n");
+		fprintf(stderr, "pvio create: missing NAME or config FILE\n");
 		return 2;
 	}
+	if (pvio_create_is_cfg(argv[0]))
+		return pvio_cmd_create_cfg(hv, xs, argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "memory=", 7) == 0) {
 			if (pvio_parse_size(argv[i] + 7, &mem) < 0 || mem % 4096 || mem == 0) {
