@@ -134,12 +134,38 @@ static void set_state(struct pvio_backend_dev *dev, enum pvio_xenbus_state st)
 			dev->fe_domid, dev->devid, pvio_xenbus_state_name(st));
 }
 
+static void dev_stats_remove(struct pvio_backend_dev *dev)
+{
+	pvio_stats_dev_remove(dev->be->opts->stats, dev->stats);
+	dev->stats = NULL;
+}
+
 static void dev_disconnect(struct pvio_backend_dev *dev)
 {
 	if (dev->connected) {
 		dev->be->opts->ops->disconnect(dev);
 		dev->connected = false;
+		/* After disconnect(): the queues that counted into it stopped. */
+		dev_stats_remove(dev);
 	}
+}
+
+/* The device's record for pvio top, before connect() hands its slots to
+ * the queues. */
+static int dev_stats_add(struct pvio_backend_dev *dev)
+{
+	const char *type = dev->be->opts->ops->type;
+	bool vif = !strcmp(type, "vif");
+	char label[32];
+
+	if (vif)
+		snprintf(label, sizeof(label), "vif%u.%u", dev->fe_domid, dev->devid);
+	else
+		snprintf(label, sizeof(label), "dom%u/%u", dev->fe_domid, dev->devid);
+	dev->stats = pvio_stats_dev_add(dev->be->opts->stats,
+					vif ? PVIO_STATS_VIF : PVIO_STATS_VBD, dev->fe_domid,
+					dev->devid, 0, label);
+	return dev->stats ? 0 : -ENOMEM;
 }
 
 static void dev_probe(struct pvio_backend_dev *dev)
@@ -193,7 +219,12 @@ static void dev_update(struct pvio_backend_dev *dev)
 			break;
 		if (dev->state != PVIO_XENBUS_STATE_INITWAIT || dev->connected)
 			break;
-		r = ops->connect(dev);
+		r = dev_stats_add(dev);
+		if (r == 0) {
+			r = ops->connect(dev);
+			if (r < 0)
+				dev_stats_remove(dev);
+		}
 		if (r < 0) {
 			pvio_backend_log(dev, "cannot connect to the frontend (%s): %s; "
 					 "waiting for it to reinitialise",

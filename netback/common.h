@@ -292,6 +292,9 @@ struct nb_vif {
 	int      broken_efd;
 	struct nb_vif_stats st;
 	bool     registered;                     /* in the statistics list */
+	/* pvio top's record while connected (nb_sw.lock): st mirrored into
+	 * it every second by nb_stats_publish(). */
+	struct pvio_stats_dev *pst;
 };
 
 /* ------------------------------------------------------------------ uplinks */
@@ -381,6 +384,9 @@ void nb_vif_register(struct nb_vif *v);
 void nb_vif_unregister(struct nb_vif *v);
 /* Write the statistics (one "key value" per line) to f. */
 void nb_stats_write(FILE *f);
+/* Copy each connected vif's counters into its pvio top record (the
+ * statistics thread is the one writer of those slots). */
+void nb_stats_publish(void);
 
 uint64_t nb_now_ns(void);
 

@@ -190,6 +190,11 @@ static void vif_disconnect(struct pvio_backend_dev *dev)
 
 	if (!v)
 		return;
+	/* 0. The statistics thread leaves our record alone (the backend
+	 * core frees it when we return). */
+	pthread_mutex_lock(&nb_sw.lock);
+	v->pst = NULL;
+	pthread_mutex_unlock(&nb_sw.lock);
 	p = v->port;
 	/* 1. No forwarder queues anything toward us any more. */
 	if (p)
@@ -441,8 +446,10 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	p->mcast_ctrl = v->mcast_ctrl;
 	p->hash = &v->hash;
 	p->mcast = v->mcast;
+	pvio_stats_dev_set_queues(dev->stats, v->nr_queues);
 	pthread_mutex_lock(&nb_sw.lock);
 	v->port = p;
+	v->pst = dev->stats;     /* nb_stats_publish() mirrors into it */
 	pthread_mutex_unlock(&nb_sw.lock);
 	r = nb_port_outq_init(p, v->nr_queues);
 	if (r < 0)

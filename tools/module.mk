@@ -8,4 +8,4 @@ BINS += tools/pvio-blkio
 BINS += tools/pvio-netfront-tap
 BINS += tools/pvio-netio
 # pvio's commands in their own files: create from an xl config, top.
-SRCS_pvio := tools/xlcreate.c
+SRCS_pvio := tools/xlcreate.c tools/top.c

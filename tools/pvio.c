@@ -12,6 +12,7 @@
  *   pvio block-set-throttle            a disk's limits, live (QEMU's names)
  *   pvio network-attach/-detach/-list  vifs (xl syntax)
  *   pvio network-set-rate              a vif's tx rate, live (xl's rate=)
+ *   pvio top [--batch] [--json] ...    xentop: the backends' counters
  */
 #include <ctype.h>
 #include <errno.h>
@@ -64,6 +65,8 @@ static void usage(FILE *f)
 		"                                 10Mb/s, 500KB/s@20ms; b bits, B bytes, K/M/G 1000s)\n"
 		"  network-detach NAME DEVID|MAC  detach it\n"
 		"  network-list NAME              list the domain's vifs\n"
+		"  top [-b] [-i N] [-d S] [--json] the backends' counters per domain and their\n"
+		"                                 workers' CPU time, every second (xentop)\n"
 		"The control socket is $PVIO_SOCKET, else /run/pvio/pviod.sock.\n");
 }
 
@@ -524,6 +527,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "top") == 0)
+		return pvio_cmd_top(sock, argc - i, argv + i);
 	bool block = !strcmp(cmd, "block-attach") || !strcmp(cmd, "block-detach") ||
 		     !strcmp(cmd, "block-list") || !strcmp(cmd, "block-set-throttle");
 	bool network = !strcmp(cmd, "network-attach") || !strcmp(cmd, "network-detach") ||
