@@ -134,24 +134,18 @@ static void set_state(struct pvio_backend_dev *dev, enum pvio_xenbus_state st)
 			dev->fe_domid, dev->devid, pvio_xenbus_state_name(st));
 }
 
-static void dev_stats_remove(struct pvio_backend_dev *dev)
-{
-	pvio_stats_dev_remove(dev->be->opts->stats, dev->stats);
-	dev->stats = NULL;
-}
-
 static void dev_disconnect(struct pvio_backend_dev *dev)
 {
 	if (dev->connected) {
 		dev->be->opts->ops->disconnect(dev);
 		dev->connected = false;
-		/* After disconnect(): the queues that counted into it stopped. */
-		dev_stats_remove(dev);
 	}
 }
 
-/* The device's record for pvio top, before connect() hands its slots to
- * the queues. */
+/* The device's record for pvio top: from its discovery to its removal, so
+ * that its totals outlive a frontend's reconnection (each connection's
+ * queues count into the same slots, one connection at a time). Made
+ * again before a connect if it could not be made at discovery. */
 static int dev_stats_add(struct pvio_backend_dev *dev)
 {
 	const char *type = dev->be->opts->ops->type;
@@ -219,12 +213,9 @@ static void dev_update(struct pvio_backend_dev *dev)
 			break;
 		if (dev->state != PVIO_XENBUS_STATE_INITWAIT || dev->connected)
 			break;
-		r = dev_stats_add(dev);
-		if (r == 0) {
+		r = dev->stats ? 0 : dev_stats_add(dev);
+		if (r == 0)
 			r = ops->connect(dev);
-			if (r < 0)
-				dev_stats_remove(dev);
-		}
 		if (r < 0) {
 			pvio_backend_log(dev, "cannot connect to the frontend (%s): %s; "
 					 "waiting for it to reinitialise",
@@ -329,6 +320,9 @@ static void dev_remove(struct pvio_backend *be, int i)
 	dev_disconnect(dev);
 	if (dev->probed)
 		be->opts->ops->remove(dev);
+	/* After disconnect(): the queues that counted into it stopped. */
+	pvio_stats_dev_remove(be->opts->stats, dev->stats);
+	dev->stats = NULL;
 	if (dev->watching) {
 		char path[256];
 		snprintf(path, sizeof(path), "%s/state", dev->fe_path);
@@ -385,6 +379,7 @@ static void on_device(void *arg, bool added, uint16_t fe, uint32_t devid, const 
 		 (unsigned long long)++be->next_token);
 	be->devs[i] = dev;
 	dev->state = PVIO_XENBUS_STATE_INITIALISING;
+	dev_stats_add(dev);
 	dev_probe(dev);
 	snprintf(watch, sizeof(watch), "%s/state", dev->fe_path);
 	r = pvio_xs_watch(be->xs, watch, dev->token);

@@ -53,9 +53,10 @@ struct pvio_backend_dev {
 	bool watching;
 	uint32_t live_watching;            /* bit i: watching ops->live_keys[i] */
 	void *priv;                        /* the driver's */
-	/* Counters for pvio top, while connected: made before connect(),
-	 * freed after disconnect() (the queues stopped), never NULL in
-	 * between. The driver hands pvio_stats_queue(stats, i) to queue i. */
+	/* Counters for pvio top, from the device's discovery to its removal
+	 * (after disconnect() and remove(): the queues stopped); never NULL
+	 * in connect() and while connected. connect() hands
+	 * pvio_stats_queue(stats, i) to queue i. */
 	struct pvio_stats_dev *stats;
 };
 

@@ -285,6 +285,7 @@ static void fill_dev(struct pvio_stats_dev *d, enum pvio_stats_type type, uint16
 	pvio_store_relaxed(&d->type, (uint16_t)type);
 	pvio_store_relaxed(&d->devid, devid);
 	pvio_store_relaxed(&d->nr_queues, nq);
+	pvio_store_relaxed(&d->cap_queues, nq);
 	for (size_t i = 0; i < sizeof(lb); i++)
 		pvio_store_relaxed(&d->label[i], lb[i]);
 	/* Counters start at zero. No queue thread writes them yet: the
@@ -360,8 +361,7 @@ PVIO_EXPORT void pvio_stats_dev_remove(struct pvio_stats *s, struct pvio_stats_d
 
 PVIO_EXPORT void pvio_stats_dev_set_queues(struct pvio_stats_dev *d, unsigned nr_queues)
 {
-	/* Only ever fewer than the record was made with. */
-	if (!d || nr_queues == 0 || nr_queues > d->nr_queues)
+	if (!d || nr_queues == 0 || nr_queues > d->cap_queues || nr_queues == d->nr_queues)
 		return;
 	gen_begin(&d->gen);
 	pvio_store_relaxed(&d->nr_queues, nr_queues);
@@ -586,7 +586,7 @@ PVIO_EXPORT int pvio_stats_snap_read(const char *path, struct pvio_stats_snap *o
 		for (int tries = 0; tries < 8 && !ok; tries++) {
 			/* Pairs with the writer's gen_end() store-release. */
 			uint64_t g1 = pvio_load_acquire(&d->gen), g2;
-			uint32_t live = pvio_load_relaxed(&d->live);
+			uint32_t live = pvio_load_relaxed(&d->live), cap;
 
 			if (g1 & 1)
 				continue;
@@ -598,9 +598,14 @@ PVIO_EXPORT int pvio_stats_snap_read(const char *path, struct pvio_stats_snap *o
 			di.devid = pvio_load_relaxed(&d->devid);
 			di.nr_queues = pvio_load_relaxed(&d->nr_queues);
 			copy_str(di.label, d->label, sizeof(di.label));
-			if (di.nr_queues > h.max_queues)
-				di.nr_queues = h.max_queues;
-			sum_queues(d, di.nr_queues, &di.c);
+			cap = pvio_load_relaxed(&d->cap_queues);
+			if (cap > h.max_queues)
+				cap = h.max_queues;
+			if (di.nr_queues > cap)
+				di.nr_queues = cap;
+			/* Every slot: one the current connection does not
+			 * use keeps an earlier connection's totals. */
+			sum_queues(d, cap, &di.c);
 			/* Pairs with gen_begin()'s release fence and with the
 			 * counters' store-release (pvio_stats_add): if we saw
 			 * a store of a newer generation, identity or counter,

@@ -73,9 +73,10 @@ struct pvio_stats_dev {
 	uint16_t domid;                     /* [CTL] the frontend's */
 	uint16_t type;                      /* [CTL] enum pvio_stats_type */
 	uint32_t devid;                     /* [CTL] */
-	uint32_t nr_queues;                 /* [CTL] slots in use */
+	uint32_t nr_queues;                 /* [CTL] queues in use now */
 	char     label[32];                 /* [CTL] "dom3/51712", "vif3.0" */
-	uint8_t  pad[8];
+	uint32_t cap_queues;                /* [CTL] slots it has */
+	uint8_t  pad[4];
 	struct pvio_stats_queue q[];        /* hdr.max_queues */
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct pvio_stats_dev) == 64, "device record header size");
@@ -160,8 +161,9 @@ struct pvio_stats_dev *pvio_stats_dev_add(struct pvio_stats *s, enum pvio_stats_
 					  const char *label);
 /* Free it (after the device's queues stopped). s: the one it came from. */
 void pvio_stats_dev_remove(struct pvio_stats *s, struct pvio_stats_dev *d);
-/* Update nr_queues, the slots shown (the frontend chose fewer than
- * offered): [CTL]. */
+/* Update nr_queues, the queues this connection uses (at most the record's
+ * cap_queues; informational: a reader sums every slot, and a slot keeps
+ * its totals across connections): [CTL]. */
 void pvio_stats_dev_set_queues(struct pvio_stats_dev *d, unsigned nr_queues);
 /* Queue i's slot, i < the nr_queues the record was added with. */
 static inline struct pvio_stats_queue *pvio_stats_queue(struct pvio_stats_dev *d, unsigned i)
@@ -188,7 +190,7 @@ struct pvio_stats_devinfo {
 	uint32_t devid;
 	uint32_t nr_queues;
 	char     label[32];
-	struct pvio_stats_counters c;       /* summed over the queues */
+	struct pvio_stats_counters c;       /* summed over all its slots */
 };
 
 struct pvio_stats_workerinfo {

@@ -292,9 +292,12 @@ struct nb_vif {
 	int      broken_efd;
 	struct nb_vif_stats st;
 	bool     registered;                     /* in the statistics list */
-	/* pvio top's record while connected (nb_sw.lock): st mirrored into
-	 * it every second by nb_stats_publish(). */
+	/* pvio top's record (nb_sw.lock), set at the first connect: st is
+	 * mirrored into it every second by nb_stats_publish(), on top of
+	 * what the record held then (pst_base: the totals of an earlier
+	 * nb_vif of the same device, before a frontend reset). */
 	struct pvio_stats_dev *pst;
+	struct pvio_stats_queue pst_base[NB_MAX_QUEUES];
 };
 
 /* ------------------------------------------------------------------ uplinks */

@@ -1252,7 +1252,8 @@ void nb_stats_publish(void)
 
 		if (!v || !v->pst)
 			continue;
-		nq = LD(v->pst->nr_queues);
+		/* Every queue's totals, not only this connection's queues. */
+		nq = LD(v->pst->cap_queues);
 		if (nq > NB_MAX_QUEUES)
 			nq = NB_MAX_QUEUES;
 		for (unsigned k = 0; k < nq; k++) {
@@ -1271,14 +1272,17 @@ void nb_stats_publish(void)
 			/* Whole values, not increments: store-release as
 			 * pvio_stats_add() does, for the reader's
 			 * generation check. */
-			pvio_store_release(&slot->tx_pkts, LD(q->tx_pkts));
-			pvio_store_release(&slot->tx_bytes, LD(q->tx_bytes));
-			pvio_store_release(&slot->rx_pkts, LD(q->rx_pkts));
-			pvio_store_release(&slot->rx_bytes, LD(q->rx_bytes));
-			pvio_store_release(&slot->tx_drops, LD(q->tx_errors) + LD(f->spoofed) +
-					   LD(f->bad_src) + LD(f->runt));
-			pvio_store_release(&slot->rx_drops, rx_drops);
-			pvio_store_release(&slot->errors, LD(q->tx_errors) + LD(q->rx_errors));
+			const struct pvio_stats_queue *b = &v->pst_base[k];
+
+			pvio_store_release(&slot->tx_pkts, b->tx_pkts + LD(q->tx_pkts));
+			pvio_store_release(&slot->tx_bytes, b->tx_bytes + LD(q->tx_bytes));
+			pvio_store_release(&slot->rx_pkts, b->rx_pkts + LD(q->rx_pkts));
+			pvio_store_release(&slot->rx_bytes, b->rx_bytes + LD(q->rx_bytes));
+			pvio_store_release(&slot->tx_drops, b->tx_drops + LD(q->tx_errors) +
+					   LD(f->spoofed) + LD(f->bad_src) + LD(f->runt));
+			pvio_store_release(&slot->rx_drops, b->rx_drops + rx_drops);
+			pvio_store_release(&slot->errors, b->errors + LD(q->tx_errors) +
+					   LD(q->rx_errors));
 		}
 	}
 	pthread_mutex_unlock(&nb_sw.lock);

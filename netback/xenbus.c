@@ -190,11 +190,6 @@ static void vif_disconnect(struct pvio_backend_dev *dev)
 
 	if (!v)
 		return;
-	/* 0. The statistics thread leaves our record alone (the backend
-	 * core frees it when we return). */
-	pthread_mutex_lock(&nb_sw.lock);
-	v->pst = NULL;
-	pthread_mutex_unlock(&nb_sw.lock);
 	p = v->port;
 	/* 1. No forwarder queues anything toward us any more. */
 	if (p)
@@ -449,7 +444,18 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	pvio_stats_dev_set_queues(dev->stats, v->nr_queues);
 	pthread_mutex_lock(&nb_sw.lock);
 	v->port = p;
-	v->pst = dev->stats;     /* nb_stats_publish() mirrors into it */
+	if (!v->pst && dev->stats) {
+		/* nb_stats_publish() mirrors into it from now on, adding to
+		 * what an earlier nb_vif of this device counted. */
+		for (unsigned k = 0; k < NB_MAX_QUEUES && k < dev->stats->cap_queues; k++) {
+			const uint64_t *a = (const uint64_t *)pvio_stats_queue(dev->stats, k);
+			uint64_t *b = (uint64_t *)&v->pst_base[k];
+
+			for (size_t j = 0; j < sizeof(v->pst_base[k]) / sizeof(uint64_t); j++)
+				b[j] = pvio_load_relaxed(&a[j]);
+		}
+		v->pst = dev->stats;
+	}
 	pthread_mutex_unlock(&nb_sw.lock);
 	r = nb_port_outq_init(p, v->nr_queues);
 	if (r < 0)

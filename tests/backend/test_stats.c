@@ -228,12 +228,16 @@ int main(void)
 	CHECK(d->nr_queues == 2 && d->c.flush_req == 3 && d->c.oo_req == 2 && d->c.rd_req == 0);
 	pvio_stats_snap_free(&s);
 
-	/* Fewer queues negotiated: only those slots are summed. */
+	/* Fewer queues in the next connection: a slot it does not use keeps
+	 * its totals (counters never go backwards); more than the record
+	 * has: refused. */
 	pvio_stats_dev_set_queues(b, 1);
+	pvio_stats_dev_set_queues(b, 3);
 	REQUIRE(snap_one(w, &s) == 0);
 	d = find(&s, 2, 51728);
-	CHECK(d && d->nr_queues == 1 && d->c.flush_req == 0 && d->c.oo_req == 2);
+	CHECK(d && d->nr_queues == 1 && d->c.flush_req == 3 && d->c.oo_req == 2);
 	pvio_stats_snap_free(&s);
+	pvio_stats_dev_set_queues(b, 2);
 
 	/* Removed: gone. Its record's next device starts from zero. */
 	pvio_stats_dev_remove(w, a);
