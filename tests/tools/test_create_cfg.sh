@@ -89,10 +89,10 @@ fi
 
 # The guest uses its disks.
 start_blkback
-printf 'from an xl config' | guest cfg1 "$BLKIO" write xvda 4096 || fail "write xvda: $(tail -5 "$T/blkback.log")"
-got=$(guest cfg1 "$BLKIO" read xvda 4096 512 | head -c 17)
+printf 'from an xl config' | guest cfg1 "$BLKIO" write xvda 8388608 || fail "write xvda: $(tail -5 "$T/blkback.log")"
+got=$(guest cfg1 "$BLKIO" read xvda 8388608 512 | head -c 17)
 [ "$got" = "from an xl config" ] || fail "read back '$got'"
-[ "$(dd if="$T/a.img" bs=1 skip=4096 count=17 status=none)" = "from an xl config" ] ||
+[ "$(dd if="$T/a.img" bs=1 skip=8388608 count=17 status=none)" = "from an xl config" ] ||
 	fail "not in the image"
 guest cfg1 "$BLKIO" info xvdb | grep -qx "readonly 1" || fail "xvdb is not read-only"
 printf 'x' | guest cfg1 "$BLKIO" write xvdb 0 2>/dev/null && fail "wrote to a read-only disk"
