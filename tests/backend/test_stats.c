@@ -148,7 +148,7 @@ int main(void)
 	struct counter_arg ca[2];
 	pthread_t thr[3];
 	unsigned n;
-	char path[PATH_MAX + 64], buf[PATH_MAX];
+	char path[3 * PATH_MAX], buf[PATH_MAX];
 	struct stat st;
 
 	snprintf(g_dir, sizeof(g_dir), "/tmp/pvio-stats-XXXXXX");

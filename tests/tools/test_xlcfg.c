@@ -169,6 +169,52 @@ int main(void)
 		free(big);
 	}
 
+	/* Hostile input: mutations of the good config and random specs never
+	 * crash (run under SANITIZE=address,undefined to see it) and either
+	 * parse or fail with a message naming a line. */
+	{
+		size_t len = strlen(text);
+		char *m = malloc(len + 1);
+		unsigned seed = 12345, ok = 0, refused = 0;
+
+		REQUIRE(m);
+		for (int it = 0; it < 20000; it++) {
+			static const char alphabet[] = "[]=,;#'\"\\\n x0+-";
+			int r;
+
+			memcpy(m, text, len + 1);
+			for (int k = 0; k < 1 + it % 4; k++) {
+				seed = seed * 1103515245u + 12345u;
+				size_t at = (seed >> 8) % len;
+				seed = seed * 1103515245u + 12345u;
+				m[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+			}
+			err[0] = 0;
+			memset(&c, 0, sizeof(c));
+			r = pvio_xlcfg_parse(&c, m, len, "m.cfg", err, sizeof(err));
+			if (r == 0) {
+				ok++;
+			} else if (r == -EINVAL && !strncmp(err, "m.cfg:", 6)) {
+				refused++;
+			} else {
+				fprintf(stderr, "FAIL: mutation %d: r=%d err='%s'\n", it, r, err);
+				tu_failures++;
+			}
+			for (unsigned i = 0; i < c.n; i++) {
+				const struct pvio_xlcfg_value *v = c.set[i].val;
+				struct pvio_diskspec ds;
+
+				for (unsigned j = 0; v->type == PVIO_XLCFG_LIST && j < v->n; j++)
+					if (v->items[j]->type == PVIO_XLCFG_STRING)
+						pvio_diskspec_parse(v->items[j]->str, &ds, err,
+								    sizeof(err));
+			}
+			pvio_xlcfg_free(&c);
+		}
+		printf("mutations: %u parsed, %u refused with a line\n", ok, refused);
+		free(m);
+	}
+
 	/* The xl key table. */
 	CHECK(pvio_xlcfg_xl_knows("vcpus") && pvio_xlcfg_xl_knows("kernel") &&
 	      pvio_xlcfg_xl_knows("on_crash") && pvio_xlcfg_xl_knows("name"));
