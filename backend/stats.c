@@ -410,6 +410,33 @@ PVIO_EXPORT void pvio_stats_worker_remove(struct pvio_stats *s, struct pvio_stat
 	pthread_mutex_unlock(&s->lock);
 }
 
+static struct pvio_stats *g_process;
+static __thread struct pvio_stats_worker *t_worker;
+
+PVIO_EXPORT void pvio_stats_set_process(struct pvio_stats *s)
+{
+	__atomic_store_n(&g_process, s, __ATOMIC_RELEASE);
+}
+
+PVIO_EXPORT void pvio_stats_thread_init(void)
+{
+	struct pvio_stats *s = __atomic_load_n(&g_process, __ATOMIC_ACQUIRE);
+
+	if (s && !t_worker)
+		t_worker = pvio_stats_worker_add(s, NULL);
+}
+
+PVIO_EXPORT void pvio_stats_thread_fini(void)
+{
+	struct pvio_stats *s = __atomic_load_n(&g_process, __ATOMIC_ACQUIRE);
+
+	/* The file outlives the workers (closed after they stopped); if it
+	 * was not set any more, the record goes with the file. */
+	if (s && t_worker)
+		pvio_stats_worker_remove(s, t_worker);
+	t_worker = NULL;
+}
+
 /* ------------------------------------------------------------ reader */
 
 PVIO_EXPORT int pvio_stats_thread_cpu(uint32_t pid, uint32_t tid, uint64_t *ns)
@@ -462,6 +489,25 @@ static int add_worker(struct pvio_stats_snap *out, unsigned *cap,
 	return 0;
 }
 
+static void thread_name(uint32_t pid, uint32_t tid, char *name, size_t len)
+{
+	char path[96];
+	ssize_t n;
+	int fd;
+
+	memset(name, 0, len);
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, name, len - 1);
+	close(fd);
+	if (n > 0 && name[n - 1] == '\n')
+		name[n - 1] = 0;
+	else if (n < 0)
+		name[0] = 0;
+}
+
 /* No worker records: every thread of the process. */
 static int all_threads(struct pvio_stats_snap *out, unsigned *cap)
 {
@@ -478,20 +524,11 @@ static int all_threads(struct pvio_stats_snap *out, unsigned *cap)
 		struct pvio_stats_workerinfo wi = { 0 };
 		char *end;
 		unsigned long tid = strtoul(e->d_name, &end, 10);
-		char cpath[96];
-		int fd;
 
 		if (*end || tid == 0 || tid > UINT32_MAX)
 			continue;
 		wi.tid = (uint32_t)tid;
-		snprintf(cpath, sizeof(cpath), "/proc/%u/task/%lu/comm", out->pid, tid);
-		fd = open(cpath, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			ssize_t n = read(fd, wi.name, sizeof(wi.name) - 1);
-			close(fd);
-			if (n > 0 && wi.name[n - 1] == '\n')
-				wi.name[n - 1] = 0;
-		}
+		thread_name(out->pid, wi.tid, wi.name, sizeof(wi.name));
 		pvio_stats_thread_cpu(out->pid, wi.tid, &wi.cpu_ns);
 		r = add_worker(out, cap, &wi);
 	}
@@ -652,6 +689,8 @@ PVIO_EXPORT int pvio_stats_snap_read(const char *path, struct pvio_stats_snap *o
 		}
 		if (!ok)
 			continue;
+		if (!wi.name[0])
+			thread_name(h.pid, wi.tid, wi.name, sizeof(wi.name));
 		pvio_stats_thread_cpu(h.pid, wi.tid, &wi.cpu_ns);
 		if ((r = add_worker(out, &wcap, &wi)) < 0)
 			goto out;

@@ -171,10 +171,20 @@ static inline struct pvio_stats_queue *pvio_stats_queue(struct pvio_stats_dev *d
 	return &d->q[i];
 }
 
-/* The calling thread as a worker named name ([CTL]; any thread may call
- * it). NULL if s is NULL or full: then count nothing. */
+/* The calling thread as a worker named name (NULL or "": the tool reads
+ * the thread's name) ([CTL]; any thread may call it). NULL if s is NULL or
+ * full: then count nothing. */
 struct pvio_stats_worker *pvio_stats_worker_add(struct pvio_stats *s, const char *name);
 void pvio_stats_worker_remove(struct pvio_stats *s, struct pvio_stats_worker *w);
+
+/* The process's file, for the hooks below (a backend has one). */
+void pvio_stats_set_process(struct pvio_stats *s);
+/* For pvio_workers_cfg.thread_init/thread_fini: the calling thread as a
+ * worker record of the process's file (named by the thread's own name,
+ * which the tool reads from /proc); fini removes it. No-ops without a
+ * file. */
+void pvio_stats_thread_init(void);
+void pvio_stats_thread_fini(void);
 
 /* ------------------------------------------------------------ reader */
 

@@ -173,12 +173,31 @@ int main(int argc, char **argv)
 	cfg.poll_us = pvio_backend_poll_us("pvio-blkback", cfg.poll_us, poll_given);
 	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;
+	{
+		/* Device and worker records for pvio top. The data path does
+		 * not count into them yet: no caps, pvio top shows "-". */
+		struct pvio_stats_opts so = {
+			.dir = stats_dir, .sock = sock, .prog = "pvio-blkback",
+			.type = PVIO_STATS_VBD, .max_queues = BLKBACK_MAX_QUEUES,
+		};
+
+		r = pvio_stats_open(&so, &stats);
+		if (r < 0)
+			fprintf(stderr, "pvio-blkback: no statistics for pvio top: %s\n",
+				strerror(-r));
+		pvio_stats_set_process(stats);
+		bo.stats = stats;
+	}
 	r = pvio_workers_create(&(struct pvio_workers_cfg){ .n = cfg.nr_workers,
 							    .poll_us = cfg.poll_us,
-							    .name = "blk-worker" },
+							    .name = "blk-worker",
+							    .thread_init = pvio_stats_thread_init,
+							    .thread_fini = pvio_stats_thread_fini },
 				&cfg.workers);
 	if (r < 0) {
 		fprintf(stderr, "pvio-blkback: cannot start the workers: %s\n", strerror(-r));
+		pvio_stats_set_process(NULL);
+		pvio_stats_close(stats);
 		pvio_hv_close(g_hv);
 		return 1;
 	}
@@ -191,24 +210,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	bo.stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	bo.ctx = &cfg;
-	{
-		/* Device records for pvio top. The data path does not count
-		 * into them yet: no caps, pvio top shows "-". */
-		struct pvio_stats_opts so = {
-			.dir = stats_dir, .sock = sock, .prog = "pvio-blkback",
-			.type = PVIO_STATS_VBD, .max_queues = BLKBACK_MAX_QUEUES,
-		};
-
-		r = pvio_stats_open(&so, &stats);
-		if (r < 0)
-			fprintf(stderr, "pvio-blkback: no statistics for pvio top: %s\n",
-				strerror(-r));
-		bo.stats = stats;
-	}
 	r = pvio_backend_run(g_hv, &bo);
 	if (r < 0)
 		fprintf(stderr, "pvio-blkback: %s\n", strerror(-r));
-	pvio_workers_destroy(cfg.workers);
+	pvio_workers_destroy(cfg.workers);   /* their records go first */
+	pvio_stats_set_process(NULL);
 	pvio_stats_close(stats);
 	pvio_hv_close(g_hv);
 	return r < 0 ? 1 : 0;

@@ -450,6 +450,20 @@ int main(int argc, char **argv)
 	 * from it and must be free to run anywhere. */
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 
+	{
+		/* Before the workers: they add their records when they start. */
+		struct pvio_stats_opts so = {
+			.dir = stats_dir, .sock = sock, .prog = "pvio-netback",
+			.type = PVIO_STATS_VIF, .max_queues = NB_MAX_QUEUES,
+			.caps = PVIO_STATS_CAP_VIF_IO,
+		};
+
+		r = pvio_stats_open(&so, &g_stats);
+		if (r < 0)
+			fprintf(stderr, "pvio-netback: no statistics for pvio top: %s\n",
+				strerror(-r));
+		pvio_stats_set_process(g_stats);
+	}
 	if (nb_switch_init(&cfg) < 0)
 		goto out_eal;
 	if (nb_bridge_get(nb_default_bridge) < 0) {
@@ -468,19 +482,7 @@ int main(int argc, char **argv)
 		goto out_uplinks;
 	bo.stop_fd = g_stop_efd;
 	bo.ctx = &nb_sw.cfg;
-	{
-		struct pvio_stats_opts so = {
-			.dir = stats_dir, .sock = sock, .prog = "pvio-netback",
-			.type = PVIO_STATS_VIF, .max_queues = NB_MAX_QUEUES,
-			.caps = PVIO_STATS_CAP_VIF_IO,
-		};
-
-		r = pvio_stats_open(&so, &g_stats);
-		if (r < 0)
-			fprintf(stderr, "pvio-netback: no statistics for pvio top: %s\n",
-				strerror(-r));
-		bo.stats = g_stats;
-	}
+	bo.stats = g_stats;
 	write_stats_file();
 	if (ready_fd >= 0)
 		bo.ready_fd = &ready_fd;
@@ -494,8 +496,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "pvio-netback: statistics at exit:\n");
 	nb_stats_write(stderr);
 	write_stats_file();
-	pvio_stats_close(g_stats);
-	g_stats = NULL;
 out_uplinks:
 	nb_uplinks_stop();
 	if (nb_sw.pool && rte_mempool_in_use_count(nb_sw.pool) != 0) {
@@ -506,6 +506,10 @@ out_uplinks:
 out_switch:
 	nb_switch_fini();
 out_eal:
+	/* After nb_switch_fini(): the workers removed their records. */
+	pvio_stats_set_process(NULL);
+	pvio_stats_close(g_stats);
+	g_stats = NULL;
 	rte_eal_cleanup();
 	if (auto_prefix && runtime_dir[0])
 		remove_runtime_dir(runtime_dir);

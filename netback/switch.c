@@ -54,10 +54,12 @@ static __thread bool worker_registered;
 static void worker_thread_init(void)
 {
 	worker_registered = rte_thread_register() == 0;
+	pvio_stats_thread_init();   /* pvio top shows its CPU time */
 }
 
 static void worker_thread_fini(void)
 {
+	pvio_stats_thread_fini();
 	if (worker_registered)
 		rte_thread_unregister();
 }

@@ -136,6 +136,19 @@ static void *burn(void *p)
 	return NULL;
 }
 
+static int g_hook_stop;
+
+static void *hooked(void *p)
+{
+	(void)p;
+	pthread_setname_np(pthread_self(), "hooked");
+	pvio_stats_thread_init();
+	while (!__atomic_load_n(&g_hook_stop, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	pvio_stats_thread_fini();
+	return NULL;
+}
+
 int main(void)
 {
 	struct pvio_stats_opts o = { .prog = "test", .type = PVIO_STATS_VBD, .max_devs = 4,
@@ -330,6 +343,30 @@ int main(void)
 	pthread_join(thr[0], NULL);
 	REQUIRE(snap_one(w, &s) == 0);
 	CHECK(s.nworkers == 1 && s.workers[0].tid == (uint32_t)getpid());   /* back to all threads */
+	pvio_stats_snap_free(&s);
+
+	/* The workers' hooks (pvio_workers_cfg.thread_init/fini): the record
+	 * takes the thread's own name. */
+	pvio_stats_set_process(w);
+	REQUIRE(pthread_create(&thr[0], NULL, hooked, NULL) == 0);
+	{
+		bool found = false;
+
+		for (int i = 0; i < 10000 && !found; i++) {
+			REQUIRE(snap_one(w, &s) == 0);
+			for (unsigned k = 0; k < s.nworkers; k++)
+				found |= !strcmp(s.workers[k].name, "hooked");
+			pvio_stats_snap_free(&s);
+			if (!found)
+				usleep(1000);
+		}
+		CHECK(found);
+	}
+	__atomic_store_n(&g_hook_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(thr[0], NULL);
+	pvio_stats_set_process(NULL);
+	REQUIRE(snap_one(w, &s) == 0);
+	CHECK(s.nworkers == 1 && s.workers[0].tid == (uint32_t)getpid());
 	pvio_stats_snap_free(&s);
 
 	/* Scan: ours is listed; a broken file and a foreign name are not. */
