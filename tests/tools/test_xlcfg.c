@@ -155,13 +155,14 @@ int main(void)
 	}
 	{
 		/* Too many items in one list. */
-		size_t n = 4 + (PVIO_XLCFG_MAX_ITEMS + 1) * 2 + 2;
-		char *big = malloc(n + 1), *p = big;
+		size_t n = 3 + (PVIO_XLCFG_MAX_ITEMS + 1) * 2 + 1, k = 0;
+		char *big = calloc(1, n + 1);
 		REQUIRE(big);
-		p += sprintf(p, "x=[");
-		for (int i = 0; i <= PVIO_XLCFG_MAX_ITEMS; i++)
-			p += sprintf(p, "1,");
-		sprintf(p, "]");
+		memcpy(big, "x=[", 3);
+		k = 3;
+		for (int i = 0; i <= PVIO_XLCFG_MAX_ITEMS; i++, k += 2)
+			memcpy(big + k, "1,", 2);
+		big[k] = ']';
 		memset(&c, 0, sizeof(c));
 		CHECK(pvio_xlcfg_parse(&c, big, strlen(big), "b.cfg", err, sizeof(err)) == -EINVAL &&
 		      strstr(err, "more than"));
