@@ -142,6 +142,26 @@ static void dev_disconnect(struct pvio_backend_dev *dev)
 	}
 }
 
+/* The device's record for pvio top: from its discovery to its removal, so
+ * that its totals outlive a frontend's reconnection (each connection's
+ * queues count into the same slots, one connection at a time). Made
+ * again before a connect if it could not be made at discovery. */
+static int dev_stats_add(struct pvio_backend_dev *dev)
+{
+	const char *type = dev->be->opts->ops->type;
+	bool vif = !strcmp(type, "vif");
+	char label[32];
+
+	if (vif)
+		snprintf(label, sizeof(label), "vif%u.%u", dev->fe_domid, dev->devid);
+	else
+		snprintf(label, sizeof(label), "dom%u/%u", dev->fe_domid, dev->devid);
+	dev->stats = pvio_stats_dev_add(dev->be->opts->stats,
+					vif ? PVIO_STATS_VIF : PVIO_STATS_VBD, dev->fe_domid,
+					dev->devid, 0, label);
+	return dev->stats ? 0 : -ENOMEM;
+}
+
 static void dev_probe(struct pvio_backend_dev *dev)
 {
 	int r;
@@ -193,7 +213,9 @@ static void dev_update(struct pvio_backend_dev *dev)
 			break;
 		if (dev->state != PVIO_XENBUS_STATE_INITWAIT || dev->connected)
 			break;
-		r = ops->connect(dev);
+		r = dev->stats ? 0 : dev_stats_add(dev);
+		if (r == 0)
+			r = ops->connect(dev);
 		if (r < 0) {
 			pvio_backend_log(dev, "cannot connect to the frontend (%s): %s; "
 					 "waiting for it to reinitialise",
@@ -298,6 +320,9 @@ static void dev_remove(struct pvio_backend *be, int i)
 	dev_disconnect(dev);
 	if (dev->probed)
 		be->opts->ops->remove(dev);
+	/* After disconnect(): the queues that counted into it stopped. */
+	pvio_stats_dev_remove(be->opts->stats, dev->stats);
+	dev->stats = NULL;
 	if (dev->watching) {
 		char path[256];
 		snprintf(path, sizeof(path), "%s/state", dev->fe_path);
@@ -354,6 +379,7 @@ static void on_device(void *arg, bool added, uint16_t fe, uint32_t devid, const 
 		 (unsigned long long)++be->next_token);
 	be->devs[i] = dev;
 	dev->state = PVIO_XENBUS_STATE_INITIALISING;
+	dev_stats_add(dev);
 	dev_probe(dev);
 	snprintf(watch, sizeof(watch), "%s/state", dev->fe_path);
 	r = pvio_xs_watch(be->xs, watch, dev->token);

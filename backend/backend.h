@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/stats.h"
 #include "hv/hv.h"
 #include "ring/xenbus_abi.h"
 #include "xenstore/xs.h"
@@ -52,6 +53,11 @@ struct pvio_backend_dev {
 	bool watching;
 	uint32_t live_watching;            /* bit i: watching ops->live_keys[i] */
 	void *priv;                        /* the driver's */
+	/* Counters for pvio top, from the device's discovery to its removal
+	 * (after disconnect() and remove(): the queues stopped); never NULL
+	 * in connect() and while connected. connect() hands
+	 * pvio_stats_queue(stats, i) to queue i. */
+	struct pvio_stats_dev *stats;
 };
 
 struct pvio_backend_ops {
@@ -88,6 +94,9 @@ struct pvio_backend_opts {
 	/* Called after a device's domain has no device left (to release its
 	 * foreign mappings). */
 	void (*domain_idle)(struct pvio_backend *be, uint16_t domid);
+	/* The backend's stats file (pvio_stats_open()), or NULL: device
+	 * records are then private. */
+	struct pvio_stats *stats;
 	/* If set: "ready\n" is written to *ready_fd, which is then closed,
 	 * once the store connection is up and the device watch is set (from
 	 * then on every device the toolstack creates is served). */

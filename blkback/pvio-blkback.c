@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"  --max-indirect N    feature-max-indirect-segments, 0 = off (default 256)\n"
 		"  --no-persistent     do not offer persistent grants\n"
 		"  --no-discard        do not offer discard\n"
+		"  --stats-dir DIR     where pvio top finds our counters (default\n"
+		"                      $PVIO_STATS_DIR, else stats/ beside pviod's socket)\n"
 		"  --ready-fd N        write \"ready\\n\" to fd N once serving (the device\n"
 		"                      watch is set), then close it\n"
 		"  --verbose           log state changes\n"
@@ -79,13 +81,15 @@ int main(int argc, char **argv)
 		{ "no-persistent", no_argument, NULL, 'P' },
 		{ "no-discard", no_argument, NULL, 'D' },
 		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "stats-dir", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct blkback_cfg cfg;
 	struct pvio_backend_opts bo = { .ops = &pvio_blkback_ops, .domain_idle = domain_idle };
-	const char *sock = NULL, *hv = NULL;
+	const char *sock = NULL, *hv = NULL, *stats_dir = NULL;
+	struct pvio_stats *stats = NULL;
 	int ready_fd = -1;
 	bool poll_given = false;
 	unsigned v;
@@ -96,6 +100,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
+		case 'S': stats_dir = optarg; break;
 		case 'H':
 			if (strcmp(optarg, "xen") && strcmp(optarg, "socket")) {
 				fprintf(stderr, "pvio-blkback: --hv: unknown '%s' (socket, xen)\n",
@@ -168,12 +173,31 @@ int main(int argc, char **argv)
 	cfg.poll_us = pvio_backend_poll_us("pvio-blkback", cfg.poll_us, poll_given);
 	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;
+	{
+		/* Device and worker records for pvio top. The data path does
+		 * not count into them yet: no caps, pvio top shows "-". */
+		struct pvio_stats_opts so = {
+			.dir = stats_dir, .sock = sock, .prog = "pvio-blkback",
+			.type = PVIO_STATS_VBD, .max_queues = BLKBACK_MAX_QUEUES,
+		};
+
+		r = pvio_stats_open(&so, &stats);
+		if (r < 0)
+			fprintf(stderr, "pvio-blkback: no statistics for pvio top: %s\n",
+				strerror(-r));
+		pvio_stats_set_process(stats);
+		bo.stats = stats;
+	}
 	r = pvio_workers_create(&(struct pvio_workers_cfg){ .n = cfg.nr_workers,
 							    .poll_us = cfg.poll_us,
-							    .name = "blk-worker" },
+							    .name = "blk-worker",
+							    .thread_init = pvio_stats_thread_init,
+							    .thread_fini = pvio_stats_thread_fini },
 				&cfg.workers);
 	if (r < 0) {
 		fprintf(stderr, "pvio-blkback: cannot start the workers: %s\n", strerror(-r));
+		pvio_stats_set_process(NULL);
+		pvio_stats_close(stats);
 		pvio_hv_close(g_hv);
 		return 1;
 	}
@@ -189,7 +213,9 @@ int main(int argc, char **argv)
 	r = pvio_backend_run(g_hv, &bo);
 	if (r < 0)
 		fprintf(stderr, "pvio-blkback: %s\n", strerror(-r));
-	pvio_workers_destroy(cfg.workers);
+	pvio_workers_destroy(cfg.workers);   /* their records go first */
+	pvio_stats_set_process(NULL);
+	pvio_stats_close(stats);
 	pvio_hv_close(g_hv);
 	return r < 0 ? 1 : 0;
 }

@@ -472,6 +472,8 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 		}
 		q->ch = pvio_hv_evtchn_handle(d->hv, q->port);
 	}
+	/* pvio top shows the queues the frontend chose. */
+	pvio_stats_dev_set_queues(dev->stats, d->nr_queues);
 	for (unsigned i = 0; i < d->nr_queues; i++) {
 		r = blkback_queue_start(&d->queues[i]);
 		if (r < 0)

@@ -292,6 +292,12 @@ struct nb_vif {
 	int      broken_efd;
 	struct nb_vif_stats st;
 	bool     registered;                     /* in the statistics list */
+	/* pvio top's record (nb_sw.lock), set at the first connect: st is
+	 * mirrored into it every second by nb_stats_publish(), on top of
+	 * what the record held then (pst_base: the totals of an earlier
+	 * nb_vif of the same device, before a frontend reset). */
+	struct pvio_stats_dev *pst;
+	struct pvio_stats_queue pst_base[NB_MAX_QUEUES];
 };
 
 /* ------------------------------------------------------------------ uplinks */
@@ -381,6 +387,9 @@ void nb_vif_register(struct nb_vif *v);
 void nb_vif_unregister(struct nb_vif *v);
 /* Write the statistics (one "key value" per line) to f. */
 void nb_stats_write(FILE *f);
+/* Copy each connected vif's counters into its pvio top record (the
+ * statistics thread is the one writer of those slots). */
+void nb_stats_publish(void);
 
 uint64_t nb_now_ns(void);
 

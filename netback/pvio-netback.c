@@ -31,6 +31,7 @@ extern const char *nb_default_bridge;
 
 static struct pvio_hv *g_hv;
 static const char *g_stats_file;
+static struct pvio_stats *g_stats;
 static int g_stop_efd = -1;
 static pthread_t g_sig_thr;
 
@@ -80,6 +81,8 @@ static void usage(FILE *f)
 		"  --stats-file PATH       write the statistics there every second, on\n"
 		"                          SIGUSR1 and at exit (without it, SIGUSR1 prints\n"
 		"                          them on stderr; they are printed at exit anyway)\n"
+		"  --stats-dir DIR         where pvio top finds our counters (default\n"
+		"                          $PVIO_STATS_DIR, else stats/ beside pviod's socket)\n"
 		"  --ready-fd N            write \"ready\\n\" to fd N once serving\n"
 		"  --verbose               log state changes\n"
 		"  --help\n"
@@ -155,6 +158,8 @@ static void *signal_thread(void *arg)
 		} else {
 			write_stats_file();
 		}
+		/* pvio top's view, at least every second. */
+		nb_stats_publish();
 	}
 	return NULL;
 }
@@ -192,7 +197,7 @@ int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_UPLINK, O_VDEV, O_DEFBR, O_MAXQ, O_POLL, O_BPKTS, O_BBYTES,
 	       O_DRAIN, O_AGE, O_MACN, O_MBUFS, O_NOSG, O_NOGSO, O_NOCSUM6, O_NOMCAST,
-	       O_NOSPLIT, O_NOCTRL, O_STATS, O_READY, O_VERBOSE, O_HELP, O_HV, O_WORKERS };
+	       O_NOSPLIT, O_NOCTRL, O_STATS, O_STATSDIR, O_READY, O_VERBOSE, O_HELP, O_HV, O_WORKERS };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "hv", required_argument, NULL, O_HV },
@@ -215,6 +220,7 @@ int main(int argc, char **argv)
 		{ "no-split-evtchn", no_argument, NULL, O_NOSPLIT },
 		{ "no-ctrl-ring", no_argument, NULL, O_NOCTRL },
 		{ "stats-file", required_argument, NULL, O_STATS },
+		{ "stats-dir", required_argument, NULL, O_STATSDIR },
 		{ "ready-fd", required_argument, NULL, O_READY },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
@@ -236,7 +242,7 @@ int main(int argc, char **argv)
 	const char *vdevs[MAX_UPLINKS];
 	char *eal_argv[MAX_EAL_ARGS + 2 * MAX_UPLINKS + 8];
 	char prefix[64], runtime_dir[4096] = "";
-	const char *sock = NULL, *hv = NULL;
+	const char *sock = NULL, *hv = NULL, *stats_dir = NULL;
 	unsigned nspec = 0, nvdev = 0, v;
 	int eal_argc = 0, user_eal = -1, c, r, rc = 1, ready_fd = -1;
 	bool poll_given = false;
@@ -340,6 +346,7 @@ int main(int argc, char **argv)
 		case O_NOSPLIT: cfg.feat_split = false; break;
 		case O_NOCTRL: cfg.feat_ctrl = false; break;
 		case O_STATS: g_stats_file = optarg; break;
+		case O_STATSDIR: stats_dir = optarg; break;
 		case O_READY:
 			if (parse_uint("--ready-fd", optarg, 0, 1u << 20, &v))
 				return 2;
@@ -443,6 +450,20 @@ int main(int argc, char **argv)
 	 * from it and must be free to run anywhere. */
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 
+	{
+		/* Before the workers: they add their records when they start. */
+		struct pvio_stats_opts so = {
+			.dir = stats_dir, .sock = sock, .prog = "pvio-netback",
+			.type = PVIO_STATS_VIF, .max_queues = NB_MAX_QUEUES,
+			.caps = PVIO_STATS_CAP_VIF_IO,
+		};
+
+		r = pvio_stats_open(&so, &g_stats);
+		if (r < 0)
+			fprintf(stderr, "pvio-netback: no statistics for pvio top: %s\n",
+				strerror(-r));
+		pvio_stats_set_process(g_stats);
+	}
 	if (nb_switch_init(&cfg) < 0)
 		goto out_eal;
 	if (nb_bridge_get(nb_default_bridge) < 0) {
@@ -461,6 +482,7 @@ int main(int argc, char **argv)
 		goto out_uplinks;
 	bo.stop_fd = g_stop_efd;
 	bo.ctx = &nb_sw.cfg;
+	bo.stats = g_stats;
 	write_stats_file();
 	if (ready_fd >= 0)
 		bo.ready_fd = &ready_fd;
@@ -484,6 +506,10 @@ out_uplinks:
 out_switch:
 	nb_switch_fini();
 out_eal:
+	/* After nb_switch_fini(): the workers removed their records. */
+	pvio_stats_set_process(NULL);
+	pvio_stats_close(g_stats);
+	g_stats = NULL;
 	rte_eal_cleanup();
 	if (auto_prefix && runtime_dir[0])
 		remove_runtime_dir(runtime_dir);

@@ -54,10 +54,12 @@ static __thread bool worker_registered;
 static void worker_thread_init(void)
 {
 	worker_registered = rte_thread_register() == 0;
+	pvio_stats_thread_init();   /* pvio top shows its CPU time */
 }
 
 static void worker_thread_fini(void)
 {
+	pvio_stats_thread_fini();
 	if (worker_registered)
 		rte_thread_unregister();
 }
@@ -1234,6 +1236,56 @@ void nb_stats_write(FILE *f)
 				(unsigned long long)qs.tx_rate_waits);
 		}
 		fwd_stats_print(f, pfx, &fs);
+	}
+	pthread_mutex_unlock(&nb_sw.lock);
+}
+
+/* pvio top's view of a vif (backend/stats.h), one slot per queue: tx from
+ * the guest, rx into it; tx drops are requests answered with an error and
+ * frames the switch refused (spoofed, bad source, runt); rx drops are
+ * packets the guest could not take (no buffers, too big) and backlog
+ * overflows (queue 0's slot, with those of past connections). */
+void nb_stats_publish(void)
+{
+	pthread_mutex_lock(&nb_sw.lock);
+	for (unsigned i = 0; i < NB_MAX_PORTS; i++) {
+		struct nb_vif *v = nb_sw.vifs[i];
+		unsigned nq;
+
+		if (!v || !v->pst)
+			continue;
+		/* Every queue's totals, not only this connection's queues. */
+		nq = LD(v->pst->cap_queues);
+		if (nq > NB_MAX_QUEUES)
+			nq = NB_MAX_QUEUES;
+		for (unsigned k = 0; k < nq; k++) {
+			const struct nb_queue_stats *q = &v->st.q[k];
+			const struct nb_fwd_stats *f = &v->st.f[k];
+			struct pvio_stats_queue *slot = pvio_stats_queue(v->pst, k);
+			uint64_t rx_drops = LD(q->rx_stall_drops) + LD(q->rx_too_big);
+
+			if (k == 0) {
+				rx_drops += LD(v->st.backlog_drops) + LD(v->st.too_big);
+				if (v->port)
+					for (unsigned j = 0; j < v->port->nr_outq; j++)
+						rx_drops += LD(v->port->outq[j].drops) +
+							    LD(v->port->outq[j].too_big);
+			}
+			/* Whole values, not increments: store-release as
+			 * pvio_stats_add() does, for the reader's
+			 * generation check. */
+			const struct pvio_stats_queue *b = &v->pst_base[k];
+
+			pvio_store_release(&slot->tx_pkts, b->tx_pkts + LD(q->tx_pkts));
+			pvio_store_release(&slot->tx_bytes, b->tx_bytes + LD(q->tx_bytes));
+			pvio_store_release(&slot->rx_pkts, b->rx_pkts + LD(q->rx_pkts));
+			pvio_store_release(&slot->rx_bytes, b->rx_bytes + LD(q->rx_bytes));
+			pvio_store_release(&slot->tx_drops, b->tx_drops + LD(q->tx_errors) +
+					   LD(f->spoofed) + LD(f->bad_src) + LD(f->runt));
+			pvio_store_release(&slot->rx_drops, b->rx_drops + rx_drops);
+			pvio_store_release(&slot->errors, b->errors + LD(q->tx_errors) +
+					   LD(q->rx_errors));
+		}
 	}
 	pthread_mutex_unlock(&nb_sw.lock);
 }

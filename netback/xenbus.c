@@ -441,8 +441,21 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	p->mcast_ctrl = v->mcast_ctrl;
 	p->hash = &v->hash;
 	p->mcast = v->mcast;
+	pvio_stats_dev_set_queues(dev->stats, v->nr_queues);
 	pthread_mutex_lock(&nb_sw.lock);
 	v->port = p;
+	if (!v->pst && dev->stats) {
+		/* nb_stats_publish() mirrors into it from now on, adding to
+		 * what an earlier nb_vif of this device counted. */
+		for (unsigned k = 0; k < NB_MAX_QUEUES && k < dev->stats->cap_queues; k++) {
+			const uint64_t *a = (const uint64_t *)pvio_stats_queue(dev->stats, k);
+			uint64_t *b = (uint64_t *)&v->pst_base[k];
+
+			for (size_t j = 0; j < sizeof(v->pst_base[k]) / sizeof(uint64_t); j++)
+				b[j] = pvio_load_relaxed(&a[j]);
+		}
+		v->pst = dev->stats;
+	}
 	pthread_mutex_unlock(&nb_sw.lock);
 	r = nb_port_outq_init(p, v->nr_queues);
 	if (r < 0)

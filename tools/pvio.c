@@ -3,6 +3,7 @@
  * pvio: the toolstack CLI (xl-like). Talks to pviod as dom0.
  *
  *   pvio create NAME [memory=SIZE]     create a domain (default 256M)
+ *   pvio create [-f] FILE [KEY=VALUE]  create one from xl's domain config file
  *   pvio destroy NAME                  destroy it
  *   pvio list                          list domains
  *   pvio run --domain NAME -- PROG...  run PROG as domain NAME (it inherits
@@ -11,6 +12,7 @@
  *   pvio block-set-throttle            a disk's limits, live (QEMU's names)
  *   pvio network-attach/-detach/-list  vifs (xl syntax)
  *   pvio network-set-rate              a vif's tx rate, live (xl's rate=)
+ *   pvio top [--batch] [--json] ...    xentop: the backends' counters
  */
 #include <ctype.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "ring/xenbus_abi.h"
 
 #include "hv/hv.h"
+#include "tools/cli.h"
 #include "tools/toolstack.h"
 #include "xenstore/xs.h"
 
@@ -33,6 +36,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pvio [--socket PATH] COMMAND [ARGS]\n"
 		"  create NAME [memory=SIZE]      create a domain (SIZE: bytes or K/M/G; default 256M)\n"
+		"  create [-f] FILE [KEY=VALUE..] create a domain from xl's domain config file\n"
+		"                                 (name, memory in MiB, disk = [ DISKSPEC, ... ],\n"
+		"                                 vif = [ VIFSPEC, ... ]; KEY=VALUE lines override\n"
+		"                                 it); FILE: -f, a '/', a .cfg name or a file\n"
 		"  destroy NAME                   destroy a domain\n"
 		"  list                           list domains\n"
 		"  run --domain NAME -- PROG ...  run PROG as domain NAME\n"
@@ -58,6 +65,8 @@ static void usage(FILE *f)
 		"                                 10Mb/s, 500KB/s@20ms; b bits, B bytes, K/M/G 1000s)\n"
 		"  network-detach NAME DEVID|MAC  detach it\n"
 		"  network-list NAME              list the domain's vifs\n"
+		"  top [-b] [-i N] [-d S] [--json] the backends' counters per domain and their\n"
+		"                                 workers' CPU time, every second (xentop)\n"
 		"The control socket is $PVIO_SOCKET, else /run/pvio/pviod.sock.\n");
 }
 
@@ -107,9 +116,11 @@ static int cmd_create(struct pvio_hv *hv, struct pvio_xs *xs, int argc, char **a
 	int r;
 
 	if (argc < 1) {
-		fprintf(stderr, "pvio create: missing NAME\n");
+		fprintf(stderr, "pvio create: missing NAME or config FILE\n");
 		return 2;
 	}
+	if (pvio_create_is_cfg(argv[0]))
+		return pvio_cmd_create_cfg(hv, xs, argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "memory=", 7) == 0) {
 			if (pvio_parse_size(argv[i] + 7, &mem) < 0 || mem % 4096 || mem == 0) {
@@ -516,6 +527,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "top") == 0)
+		return pvio_cmd_top(sock, argc - i, argv + i);
 	bool block = !strcmp(cmd, "block-attach") || !strcmp(cmd, "block-detach") ||
 		     !strcmp(cmd, "block-list") || !strcmp(cmd, "block-set-throttle");
 	bool network = !strcmp(cmd, "network-attach") || !strcmp(cmd, "network-detach") ||

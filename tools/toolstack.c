@@ -101,10 +101,83 @@ static int set_access(struct pvio_diskspec *ds, const char *v, char *err, size_t
 	return 0;
 }
 
+/* xl's deprecated prefixes of a positional target (xl-disk-configuration(5)):
+ * "raw:", "qcow:", "qcow2:", "vhd:" name the format; "phy:", "file:", "aio:",
+ * "tap:", "tap2:", "tapdisk:", "ioemu:" are stripped, several may chain
+ * ("tap:aio:"). Returns the target after them, *depr true if there were any
+ * (the next positional is then the vdev), NULL with err set on a prefix pvio
+ * cannot honour. */
+static const char *strip_disk_prefixes(const char *t, struct pvio_diskspec *ds, bool *depr,
+				       char *err, size_t el)
+{
+	static const char *const ignored[] = { "phy", "file", "aio", "tap", "tap2", "tapdisk",
+					       "ioemu" };
+	static const char *const formats[] = { "raw", "qcow", "qcow2", "vhd" };
+	static const char *const scripts[] = { "iscsi", "nbd", "enbd", "drbd" };
+
+	for (;;) {
+		const char *c = t;
+		size_t n;
+		bool known = false;
+
+		if (!islower((unsigned char)*c))
+			return t;
+		while (islower((unsigned char)*c) || isdigit((unsigned char)*c))
+			c++;
+		if (*c != ':')
+			return t;
+		n = (size_t)(c - t);
+		for (unsigned i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+			if (strlen(ignored[i]) == n && !strncmp(t, ignored[i], n))
+				known = true;
+		for (unsigned i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (strlen(formats[i]) == n && !strncmp(t, formats[i], n)) {
+				snprintf(ds->format, sizeof(ds->format), "%s", formats[i]);
+				known = true;
+			}
+		for (unsigned i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
+			if (strlen(scripts[i]) == n && !strncmp(t, scripts[i], n)) {
+				seterr(err, el, "target: '%.*s:' asks for the block-%.*s script; "
+				       "pvio serves files and block devices only", (int)n, t,
+				       (int)n, t);
+				return NULL;
+			}
+		if (!known) {
+			seterr(err, el, "target: unknown deprecated disk prefix '%.*s:' (to name "
+			       "a path with a colon, use target=PATH last)", (int)n, t);
+			return NULL;
+		}
+		*depr = true;
+		t = c + 1;
+	}
+}
+
+/* A positional vdev may carry xl's deprecated ":disk" or ":cdrom". */
+static int set_vdev(struct pvio_diskspec *ds, const char *v, char *err, size_t el)
+{
+	const char *colon = strrchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : strlen(v);
+
+	if (colon && strcmp(colon + 1, "disk")) {
+		seterr(err, el, colon[1] && !strcmp(colon + 1, "cdrom") ?
+		       "vdev: %s: cdroms are not supported (pvio serves disks)" :
+		       "vdev: '%s': unknown device type after ':'", v);
+		return -EINVAL;
+	}
+	if (n >= sizeof(ds->vdev)) {
+		seterr(err, el, "vdev: '%s' is too long", v);
+		return -EINVAL;
+	}
+	memcpy(ds->vdev, v, n);
+	ds->vdev[n] = 0;
+	return 0;
+}
+
 PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, char *err,
 				    size_t el)
 {
-	char *buf, *tok, *save = NULL;
+	char *buf, *tok, *save;
+	/* Positionals in order: 0 target, 1 format, 2 vdev, 3 access. */
 	int pos = 0, r = -EINVAL;
 
 	memset(ds, 0, sizeof(*ds));
@@ -120,20 +193,39 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 	buf = strdup(spec);
 	if (!buf)
 		return -ENOMEM;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* strsep, not strtok: an empty field is an empty positional
+	 * ("/img,,xvda": default format), as in xl. */
+	for (save = buf; (tok = strsep(&save, ",")) != NULL;) {
 		char *t = trim(tok), *eq = strchr(t, '='), *k, *v;
 
-		if (!*t)
-			continue;
+		if (!*t && !save)
+			break;         /* a trailing comma */
 		if (!eq) {
 			/* Positional: target, format, vdev, access; or a flag. */
 			if (!strcmp(t, "discard")) { ds->discard = 1; continue; }
 			if (!strcmp(t, "no-discard")) { ds->discard = 0; continue; }
+			if (!strcmp(t, "direct-io-safe") || !strcmp(t, "trusted") ||
+			    !strcmp(t, "untrusted") || !strcmp(t, "no-colo"))
+				continue;      /* xl's advisory flags: nothing to do here */
+			if (!strcmp(t, "cdrom") || !strcmp(t, "colo")) {
+				seterr(err, el, "%s: not supported (pvio serves disks)", t);
+				goto out;
+			}
 			switch (pos++) {
-			case 0: snprintf(ds->target, sizeof(ds->target), "%s", t); break;
-			case 1: snprintf(ds->format, sizeof(ds->format), "%s", t); break;
-			case 2: snprintf(ds->vdev, sizeof(ds->vdev), "%s", t); break;
-			case 3: if (set_access(ds, t, err, el)) goto out; break;
+			case 0: {
+				bool depr = false;
+				const char *p = strip_disk_prefixes(t, ds, &depr, err, el);
+
+				if (!p)
+					goto out;
+				snprintf(ds->target, sizeof(ds->target), "%s", p);
+				if (depr)
+					pos = 2;   /* old syntax: target,vdev,access */
+				break;
+			}
+			case 1: if (*t) snprintf(ds->format, sizeof(ds->format), "%s", t); break;
+			case 2: if (set_vdev(ds, t, err, el)) goto out; break;
+			case 3: if (*t && set_access(ds, t, err, el)) goto out; break;
 			default:
 				seterr(err, el, "unexpected positional field '%s'", t);
 				goto out;
@@ -151,14 +243,30 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 			memmove(ds->target, tt, strlen(tt) + 1);
 			break;
 		} else if (!strcmp(k, "format")) {
-			snprintf(ds->format, sizeof(ds->format), "%s", v);
+			/* empty: the default, as in xl */
+			snprintf(ds->format, sizeof(ds->format), "%s", *v ? v : "raw");
 		} else if (!strcmp(k, "vdev")) {
 			snprintf(ds->vdev, sizeof(ds->vdev), "%s", v);
 		} else if (!strcmp(k, "access")) {
-			if (set_access(ds, v, err, el))
+			if (*v && set_access(ds, v, err, el))
 				goto out;
-		} else if (!strcmp(k, "devtype") || !strcmp(k, "backendtype") ||
-			   !strcmp(k, "script")) {
+		} else if (!strcmp(k, "devtype")) {
+			if (*v && strcmp(v, "disk")) {
+				seterr(err, el, "devtype: '%s' is not supported (pvio serves disks)",
+				       v);
+				goto out;
+			}
+		} else if (!strcmp(k, "backend")) {
+			if (*v && strcmp(v, "0") && strcmp(v, "Domain-0")) {
+				seterr(err, el, "backend: '%s': only dom0 serves disks", v);
+				goto out;
+			}
+		} else if (!strcmp(k, "specification")) {
+			if (*v && strcmp(v, "xen")) {
+				seterr(err, el, "specification: '%s' is not supported (xen only)", v);
+				goto out;
+			}
+		} else if (!strcmp(k, "backendtype") || !strcmp(k, "script")) {
 			/* accepted for compatibility */
 		} else if (!strcmp(k, "engine")) {
 			if (strcmp(v, "io_uring") && strcmp(v, "libaio") && strcmp(v, "psync")) {

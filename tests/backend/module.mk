@@ -4,3 +4,5 @@ TEST_BINS += tests/backend/test_worker
 TEST_BINS += tests/backend/test_pollwin
 # backend/throttle.h: xl rates and netback's credit; QEMU's throttling.
 TEST_BINS += tests/backend/test_rate tests/backend/test_throttle
+# The statistics shared memory (backend/stats.h): writer and reader.
+TEST_BINS += tests/backend/test_stats
