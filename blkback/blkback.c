@@ -100,8 +100,10 @@ static void put_response(struct blkback_queue *q, uint64_t id, uint8_t op, int16
 		pvio_blkif_put_response(&q->ring, &rsp);
 	}
 	q->rsp_pending++;
-	if (status != PVIO_BLKIF_RSP_OKAY)
+	if (status != PVIO_BLKIF_RSP_OKAY) {
 		q->st_errors++;
+		PVIO_STATS_ADD(q->st, errors, 1);
+	}
 }
 
 static void push_responses(struct blkback_queue *q)
@@ -438,6 +440,7 @@ static int start_request(struct blkback_queue *q, struct blkback_parsed *p)
 		 * when answered. The queue drains first (barrier semantics). */
 		r->flush_after = true;
 		if (p->nr_segments == 0) {
+			PVIO_STATS_ADD(q->st, flush_req, 1);
 			r->kind = PVIO_BLK_IO_FLUSH;
 			r->in_flush = true;
 			r->io.op = PVIO_BLK_IO_FLUSH;
@@ -455,6 +458,7 @@ static int start_request(struct blkback_queue *q, struct blkback_parsed *p)
 		if (p->nr_sectors > UINT64_MAX / d->unit ||
 		    !range_ok(q, p->sector, p->nr_sectors * d->unit, &off))
 			goto error;
+		PVIO_STATS_ADD(q->st, discard_req, 1);
 		r->kind = PVIO_BLK_IO_DISCARD;
 		r->io.op = PVIO_BLK_IO_DISCARD;
 		r->io.offset = off;
@@ -487,8 +491,19 @@ static int start_request(struct blkback_queue *q, struct blkback_parsed *p)
 	r->kind = op == PVIO_BLKIF_OP_READ ? PVIO_BLK_IO_READ : PVIO_BLK_IO_WRITE;
 	r->io.op = r->kind;
 	r->io.offset = off;
+	if (r->flush_after)
+		PVIO_STATS_ADD(q->st, flush_req, 1);
+	else if (r->kind == PVIO_BLK_IO_READ)
+		PVIO_STATS_ADD(q->st, rd_req, 1);
+	else
+		PVIO_STATS_ADD(q->st, wr_req, 1);
+	if (r->kind == PVIO_BLK_IO_READ)
+		PVIO_STATS_ADD(q->st, rd_sect, r->io.len >> 9);
+	else
+		PVIO_STATS_ADD(q->st, wr_sect, r->io.len >> 9);
 	if (!throttle_admit(q, r)) {
 		q->st_oo++;
+		PVIO_STATS_ADD(q->st, oo_req, 1);
 		return 0;
 	}
 queue:

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "backend/stats.h"
 #include "backend/worker.h"
 #include "blkback/engine.h"
 #include "grant-tables/pgrant.h"
@@ -122,6 +123,7 @@ struct blkback_queue {
 	/* counters */
 	uint64_t st_reqs, st_errors, st_bad, st_wakeups, st_spurious, st_notifies;
 	uint64_t st_oo;               /* requests delayed by the disk's limits */
+	struct pvio_stats_queue *st;  /* pvio top's counters (written by the worker) */
 	struct pvio_ratelimit log_rl; /* guest-triggered log lines */
 };
 

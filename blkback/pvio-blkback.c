@@ -174,11 +174,12 @@ int main(int argc, char **argv)
 	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;
 	{
-		/* Device and worker records for pvio top. The data path does
-		 * not count into them yet: no caps, pvio top shows "-". */
+		/* Device and worker records for pvio top; the data path
+		 * counts requests, sectors, errors and delays. */
 		struct pvio_stats_opts so = {
 			.dir = stats_dir, .sock = sock, .prog = "pvio-blkback",
 			.type = PVIO_STATS_VBD, .max_queues = BLKBACK_MAX_QUEUES,
+			.caps = PVIO_STATS_CAP_VBD_IO,
 		};
 
 		r = pvio_stats_open(&so, &stats);

@@ -475,6 +475,7 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 	/* pvio top shows the queues the frontend chose. */
 	pvio_stats_dev_set_queues(dev->stats, d->nr_queues);
 	for (unsigned i = 0; i < d->nr_queues; i++) {
+		d->queues[i].st = pvio_stats_queue(dev->stats, i);
 		r = blkback_queue_start(&d->queues[i]);
 		if (r < 0)
 			goto err;

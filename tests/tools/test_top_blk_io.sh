@@ -17,8 +17,8 @@ top_wait "dom('g1')['vbds'] == 1" || fail "device not shown"
 	skip "pvio-blkback does not count I/O into its stats file yet (counts_io false)"
 top_wait "dom('g1')['vbd_rd'] == 0 and dom('g1')['vbd_wr'] == 0" || fail "not zero at first"
 
-head -c 4096 /dev/urandom | guest g1 "$BLKIO" write xvda 0 || fail "write"
-guest g1 "$BLKIO" read xvda 0 8192 >/dev/null || fail "read"
+head -c 4096 /dev/urandom | guest g1 "$BLKIO" write xvda 8388608 || fail "write"
+guest g1 "$BLKIO" read xvda 8388608 8192 >/dev/null || fail "read"
 guest g1 "$BLKIO" flush xvda || fail "flush"
 guest g1 "$BLKIO" discard xvda 1048576 65536 || fail "discard"
 top_wait "dom('g1')['vbd_wr'] >= 1 and dom('g1')['vbd_wsect'] >= 8 and \
@@ -26,7 +26,7 @@ dom('g1')['vbd_rd'] >= 1 and dom('g1')['vbd_rsect'] >= 16 and \
 dom('g1')['vbd_flush'] >= 1 and dom('g1')['vbd_discard'] >= 1 and \
 dom('g1')['devices'][0]['errors'] == 0" || fail "vbd counters"
 before=$(top_get "dom('g1')['vbd_wr']")
-guest g1 "$BLKIO" verify xvda --ops 500 --qd 8 --region-mb 4 >"$T/v.out" 2>&1 || fail "verify"
+guest g1 "$BLKIO" verify xvda --ops 500 --qd 8 --region-mb 4 >"$T/v.out" 2>&1 || fail "verify: $(cat "$T/v.out")"
 W=$(sed -n 's/.* \([0-9]*\) writes, .*/\1/p' "$T/v.out")
 [ -n "$W" ] || fail "verify output: $(cat "$T/v.out")"
 top_wait "dom('g1')['vbd_wr'] >= $before + $W" || fail "writes of the verify run not counted"
