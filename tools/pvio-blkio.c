@@ -632,12 +632,13 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 	double *lat = calloc(1 << 22, sizeof(double)), *start = calloc(qd, sizeof(double));
 	size_t nlat = 0;
 	unsigned inflight = 0;
+	int rc = 1;
 	if (!reqs || !lat || !start || nblk == 0)
-		return 1;
+		goto out;
 	for (unsigned i = 0; i < qd; i++) {
 		reqs[i].buf = pvio_blkfront_buf_alloc(f, bs);
 		if (!reqs[i].buf)
-			return 1;
+			goto out;
 		memset(reqs[i].buf, 0x5a, bs);
 		reqs[i].op = wr ? PVIO_BLKFRONT_WRITE : PVIO_BLKFRONT_READ;
 		reqs[i].len = bs;
@@ -685,7 +686,7 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 			int r = pvio_blkfront_submit(f, 0, &batch[k], nb - k);
 			if (r < 0) {
 				fprintf(stderr, "%s: bench: submit: %s\n", prog, strerror(-r));
-				return 1;
+				goto out;
 			}
 			k += (unsigned)r;
 			inflight += (unsigned)r;
@@ -701,7 +702,7 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 			if (done[j]->result < 0) {
 				fprintf(stderr, "%s: bench: I/O error: %s\n", prog,
 					strerror(-done[j]->result));
-				return 1;
+				goto out;
 			}
 			if (nlat < (1u << 22))
 				lat[nlat++] = (t2 - start[i]) * 1e6;
@@ -718,7 +719,15 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 	       "\"p50_us\": %.2f, \"p99_us\": %.2f, \"cpu_s\": %.4f}\n",
 	       ios, t1 - t0, ios / (t1 - t0), ios * (double)bs / (t1 - t0) / 1048576.0,
 	       nlat ? lat[nlat / 2] : 0, nlat ? lat[(size_t)(nlat * 0.99)] : 0, cpu);
-	return 0;
+	rc = 0;
+out:
+	for (unsigned i = 0; reqs && i < qd; i++)
+		if (reqs[i].buf)
+			pvio_blkfront_buf_free(f, reqs[i].buf, bs);
+	free(reqs);
+	free(lat);
+	free(start);
+	return rc;
 }
 
 /* ------------------------------------------------------------ main */
