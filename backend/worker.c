@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,7 +357,16 @@ PVIO_EXPORT int pvio_workers_create(const struct pvio_workers_cfg *cfg, struct p
 			r = -errno;
 			goto err;
 		}
-		r = -pthread_create(&w->thr, NULL, worker_main, w);
+		{
+			/* Workers take no process signals: they go to the
+			 * thread that waits for them (a signalfd, say). */
+			sigset_t all, old;
+
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			r = -pthread_create(&w->thr, NULL, worker_main, w);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
 		if (r < 0)
 			goto err;
 		w->running = true;

@@ -171,6 +171,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.poll_us = pvio_backend_poll_us("pvio-blkback", cfg.poll_us, poll_given);
+	/* Before any thread starts: every thread inherits the mask, and a
+	 * stop signal must reach only the signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (pvio_hv_open_backend("pvio-blkback", hv, sock, &g_hv) < 0)
 		return 1;
 	{
@@ -204,11 +211,6 @@ int main(int argc, char **argv)
 	}
 	if (ready_fd >= 0)
 		bo.ready_fd = &ready_fd;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	bo.stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	bo.ctx = &cfg;
 	r = pvio_backend_run(g_hv, &bo);

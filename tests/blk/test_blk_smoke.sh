@@ -31,4 +31,9 @@ printf 'quiet' | guest g1 "$BLKIO" write xvda 0 2>"$T/write.err" || fail "write 
 "$PVIO" block-list g1
 "$PVIO" block-detach g1 xvda || fail "detach"
 "$PVIO" destroy g1 || fail "destroy"
+# A stop signal ends pvio-blkback cleanly (its workers take no signals).
+kill -TERM "$BLKBACK_PID"
+wait "$BLKBACK_PID"
+rc=$?
+[ "$rc" = 0 ] || fail "pvio-blkback exited $rc on SIGTERM: $(tail -3 "$T/blkback.log")"
 echo "ok"
