@@ -428,6 +428,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Each guest costs fds (its memory, ports, engines): as many as we
+	 * may have. */
+	pvio_hv_raise_nofile("pvio-netback", PVIO_HV_NOFILE_WANT, 10);
 	if (pvio_hv_open_backend("pvio-netback", hv, sock, &g_hv) < 0)
 		return 1;
 
