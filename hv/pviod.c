@@ -259,18 +259,20 @@ static void info_rsp(struct pvio_hvmsg_rsp *p, const struct pvio_hv_domain_info 
  * granter) nor max_pins. */
 static struct pinreg *pinreg_slot(struct pviod *d, struct conn *c, int *err)
 {
+	struct pinreg *free_slot = NULL, *t;
 	unsigned used = 0, n;
-	struct pinreg *t;
 
 	for (unsigned k = 0; k < c->nr_pins; k++)
-		if (!c->pins[k].used)
-			return &c->pins[k];
-		else
+		if (c->pins[k].used)
 			used++;
+		else if (!free_slot)
+			free_slot = &c->pins[k];
 	if (d->max_pins && used >= d->max_pins) {
 		*err = -EDQUOT;
 		return NULL;
 	}
+	if (free_slot)
+		return free_slot;
 	n = c->nr_pins ? c->nr_pins * 2 : 8;
 	if (n > PVIO_DOMID_MAX_GUEST + 1)
 		n = PVIO_DOMID_MAX_GUEST + 1;
