@@ -372,7 +372,8 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	}
 	p = nb_port_alloc(NB_PORT_VIF, br, v->name);
 	if (!p) {
-		pvio_backend_log(dev, "no free switch port");
+		pvio_backend_log(dev, "switch ports exhausted (limit %u, pvio-netback --max-ports)",
+				 nb_sw.max_ports);
 		r = -ENOSPC;
 		goto err;
 	}
