@@ -37,7 +37,7 @@
 #define PVIO_DOMAIN_NAME_MAX   63
 
 /* Defaults for a new domain. */
-#define PVIO_HV_DEFAULT_GNTTAB_ENTRIES  16384u  /* 32 frames of v1 entries, as Linux */
+#define PVIO_HV_DEFAULT_GNTTAB_ENTRIES  32768u  /* 64 frames of v1 entries: Xen's gnttab_max_frames default */
 /* Event-channel ports per domain, as Xen's FIFO ABI (EVTCHN_FIFO_NR_CHANNELS)
  * for dom0, and as xl's default max_event_channels (1023) for a guest.
  * Tables grow with the ports in use. */
