@@ -506,6 +506,9 @@ int pvio_world_evtchn_bind(struct pvio_world *w, uint16_t caller, uint64_t owner
 		return r;
 	c->port[1] = port;
 	c->live[1] = true;
+	/* Both ends have the page now and no one else may bind: one fd
+	 * fewer per channel here (the world keeps its own mapping). */
+	close_fd(&c->shm_fd);
 	rp->connected = true;
 	d->ports[port] = (struct world_port){ .chan = c, .side = 1, .remote = remote,
 					      .connected = true, .owner = owner };
