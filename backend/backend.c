@@ -200,14 +200,12 @@ static void dev_update(struct pvio_backend_dev *dev)
 			break;
 		r = ops->connect(dev);
 		if (r < 0) {
-			char why[128];
-
-			/* This device alone: the others keep running, and
-			 * this one retries when its frontend reinitialises. */
+			/* This device alone (the driver said why): the others
+			 * keep running, and this one retries when its
+			 * frontend reinitialises. */
 			pvio_backend_log(dev, "cannot connect to the frontend (%s): %s; "
 					 "waiting for it to reinitialise",
-					 pvio_xenbus_state_name(fe),
-					 pvio_hv_strerror(dev->hv, r, why, sizeof(why)));
+					 pvio_xenbus_state_name(fe), strerror(-r));
 			break;
 		}
 		dev->connected = true;

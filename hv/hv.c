@@ -878,7 +878,7 @@ PVIO_EXPORT const char *pvio_hv_strerror(struct pvio_hv *hv, int err, char *buf,
 	uint32_t lim = hv ? __atomic_load_n(&hv->pin_limit, __ATOMIC_RELAXED) : 0;
 
 	switch (err) {
-	case -EDQUOT:
+	case -EUSERS:
 		if (lim)
 			snprintf(buf, size, "pin registrations exhausted (limit %u, pviod "
 				 "--max-pins)", lim);

@@ -101,9 +101,10 @@ const char *pvio_hv_impl_name(const struct pvio_hv *hv);   /* "local", "socket" 
 long long pvio_hv_raise_nofile(const char *prog, unsigned long long want,
 			       unsigned fds_per_guest);
 
-/* A message for err (-errno) from an hv call that names the resource when
- * it is one a guest consumes (pin registrations, ports, fds), else
- * strerror's. Written into buf, which is returned. */
+/* A message for err (-errno) from an hv call (map, bind) that names the
+ * resource when it is one a guest consumes, else strerror's: -EUSERS pin
+ * registrations (pviod --max-pins), -ENOSPC event-channel ports, -EMFILE
+ * fds. Written into buf, which is returned. */
 const char *pvio_hv_strerror(struct pvio_hv *hv, int err, char *buf, size_t size);
 
 /* ------------------------------------------------------------ domains (dom0) */

@@ -26,7 +26,7 @@ struct pvio_hv_ops {
 	int  (*evtchn_close)(struct pvio_hv *, pvio_evtchn_port_t port);
 	int  (*xs_connect)(struct pvio_hv *, int *fd);
 	/* Optional: hand the broker our pin table for granter's grants (fd),
-	 * or take it back (fd < 0), so pins die with this process. -EDQUOT:
+	 * or take it back (fd < 0), so pins die with this process. -EUSERS:
 	 * the broker's limit of registrations (stored in hv->pin_limit). */
 	int  (*register_pins)(struct pvio_hv *, uint16_t granter, uint32_t nr_entries, int fd);
 	/*
@@ -99,7 +99,7 @@ struct pvio_hv {
 	struct hv_foreign **foreign;     /* PVIO_DOMID_MAX_GUEST + 1 */
 
 	uint32_t pin_limit;              /* the broker's pin-registration limit, once
-					  * it refused one (-EDQUOT); 0: unknown */
+					  * it refused one (-EUSERS); 0: unknown */
 
 	void *impl;                      /* implementation's private state */
 };

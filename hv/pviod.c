@@ -268,7 +268,7 @@ static struct pinreg *pinreg_slot(struct pviod *d, struct conn *c, int *err)
 		else if (!free_slot)
 			free_slot = &c->pins[k];
 	if (d->max_pins && used >= d->max_pins) {
-		*err = -EDQUOT;
+		*err = -EUSERS;
 		return NULL;
 	}
 	if (free_slot)
@@ -277,7 +277,7 @@ static struct pinreg *pinreg_slot(struct pviod *d, struct conn *c, int *err)
 	if (n > PVIO_DOMID_MAX_GUEST + 1)
 		n = PVIO_DOMID_MAX_GUEST + 1;
 	if (n <= c->nr_pins) {
-		*err = -EDQUOT;
+		*err = -EUSERS;
 		return NULL;
 	}
 	t = realloc(c->pins, (size_t)n * sizeof(*t));
@@ -322,7 +322,7 @@ static int handle_pins(struct pviod *d, unsigned ci, const struct pvio_hvmsg_req
 
 		/* The limit goes back to the caller, which names it. */
 		p->v[0] = d->max_pins;
-		if (err == -EDQUOT && pvio_ratelimit_allow(&d->pins_rl, 10, &note))
+		if (err == -EUSERS && pvio_ratelimit_allow(&d->pins_rl, 10, &note))
 			logmsg("dom%u's connection: pin registrations exhausted (limit %u, "
 			       "--max-pins): refusing dom%u's grants", c->domid, d->max_pins,
 			       (unsigned)q->a[0]);

@@ -107,7 +107,7 @@ static void unbind_guard(void)
 	CHECK_EQ(pvio_hv_evtchn_peer_closed(g1, fb), 0);
 	CHECK_EQ(pvio_hv_evtchn_unbind(dom0, b, chb), 0);
 	/* Resource errors are named. */
-	CHECK(strstr(pvio_hv_strerror(dom0, -EDQUOT, why, sizeof(why)),
+	CHECK(strstr(pvio_hv_strerror(dom0, -EUSERS, why, sizeof(why)),
 		     "pin registrations exhausted") != NULL);
 	CHECK(strstr(pvio_hv_strerror(dom0, -ENOSPC, why, sizeof(why)),
 		     "event-channel ports exhausted") != NULL);
