@@ -36,6 +36,15 @@ wait_for() {
 	done
 }
 
+# guest_bg NAME -- COMMAND...: run a command as the guest in the background;
+# $! is the guest program itself (pvio run execs it), so killing $! stops
+# it (a shell function put in the background would be a subshell).
+guest_bg() {
+	local name=$1
+	shift
+	"$PVIO" run --domain "$name" -- "$@" &
+}
+
 # add_guest NAME: a 64 MiB domain with one 64 MiB disk as xvda
 add_guest() {
 	"$PVIO" create "$1" memory=64M >/dev/null || fail "create $1"
@@ -44,12 +53,20 @@ add_guest() {
 		fail "attach $1"
 }
 
-# KEEP_T=1 keeps the test's directory (logs) for a post-mortem.
-if [ -n "${KEEP_T:-}" ]; then
-	cleanup() {
-		local p
-		for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-		for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+# Replaces tests/blk/lib.sh's cleanup: also runs CLEANUP_HOOKS after the
+# processes are gone, and KEEP_T=1 keeps the test's directory (logs).
+CLEANUP_HOOKS=()
+cleanup() {
+	local p h i
+	# Last started first: guests, then the backends, pviod last.
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		kill "${PIDS[i]}" 2>/dev/null
+		wait "${PIDS[i]}" 2>/dev/null
+	done
+	for h in "${CLEANUP_HOOKS[@]}"; do $h; done
+	if [ -n "${KEEP_T:-}" ]; then
 		echo "kept $T"
-	}
-fi
+	else
+		rm -rf "$T"
+	fi
+}

@@ -3,3 +3,4 @@
 TEST_SCRIPTS += tests/scale/test_scale_blk.sh
 TEST_SCRIPTS += tests/scale/test_scale_exhaust.sh
 TEST_BINS += tests/scale/test_scale_ports
+TEST_SCRIPTS += tests/scale/test_scale_netexhaust.sh

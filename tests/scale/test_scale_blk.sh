@@ -19,8 +19,8 @@ done
 # All at once: each guest connects and moves verified data.
 GP=()
 for i in $(seq 1 $N); do
-	guest g$i "$BLKIO" --timeout-ms 100000 verify xvda --seconds $SECS --qd 4 --region-mb 16 \
-		>"$T/g$i.out" 2>&1 &
+	guest_bg g$i "$BLKIO" --timeout-ms 100000 verify xvda --seconds $SECS --qd 4 --region-mb 16 \
+		>"$T/g$i.out" 2>&1
 	GP+=($!)
 done
 PIDS+=("${GP[@]}")
@@ -35,7 +35,7 @@ alive $BLKBACK_PID || { tail -20 "$T/blkback.log"; fail "pvio-blkback died"; }
 [ $bad -eq 0 ] || { tail -20 "$T/blkback.log"; fail "$bad of $N guests failed"; }
 echo "$N guests passed verify together"
 echo "blkback fds=$(fds $BLKBACK_PID) guest mappings=$(gmaps $BLKBACK_PID)," \
-	"threads=$(ls /proc/$BLKBACK_PID/task | wc -l), pviod fds=$(fds $PVIOD_PID) after $N guests"
+	"threads=$(ls /proc/$BLKBACK_PID/task | wc -l), pviod fds=$(fds $PVIOD_PID) once the $N runs ended"
 for i in $(seq 1 $N); do
 	"$PVIO" destroy g$i || fail "destroy g$i"
 done

@@ -12,11 +12,11 @@ for g in g1 g2 g3; do add_guest $g; done
 connected() { grep -q "blkback: dom$1/51712: connected" "$T/blkback.log"; }
 
 # g1 and g2: connected and busy for the whole test's first half.
-guest g1 "$BLKIO" --timeout-ms 60000 verify xvda --seconds 6 --qd 4 --region-mb 16 \
-	>"$T/g1.out" 2>&1 &
+guest_bg g1 "$BLKIO" --timeout-ms 60000 verify xvda --seconds 6 --qd 4 --region-mb 16 \
+	>"$T/g1.out" 2>&1
 P1=$!
-guest g2 "$BLKIO" --timeout-ms 60000 verify xvda --seconds 6 --qd 4 --region-mb 16 \
-	>"$T/g2.out" 2>&1 &
+guest_bg g2 "$BLKIO" --timeout-ms 60000 verify xvda --seconds 6 --qd 4 --region-mb 16 \
+	>"$T/g2.out" 2>&1
 P2=$!
 PIDS+=($P1 $P2)
 wait_for 60 connected 1 && wait_for 60 connected 2 || fail "g1, g2 did not connect: $(tail -5 "$T/blkback.log")"
