@@ -378,6 +378,11 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 				       &be->dw);
 	if (r < 0)
 		goto out;
+	/* The loop's watch fd exists before we say ready: a caller counting
+	 * our fds from then on sees a steady number. */
+	r = pvio_xs_watch_fd(be->xs);
+	if (r < 0)
+		goto out;
 	if (opts->ready_fd) {
 		if (write(*opts->ready_fd, "ready\n", 6) < 0) {
 			/* the reader went away: nothing to tell */
