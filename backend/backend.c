@@ -13,14 +13,19 @@
 #include "ring/ratelimit.h"
 #include "xenstore/xenbus.h"
 
-#define MAX_DEVS 256
+/* The device table grows with the devices (no fixed cap: a backend serves
+ * as many guests as the host runs); slots are reused. */
+#define DEVS_INITIAL 64
 
 struct pvio_backend {
 	struct pvio_hv *hv;
 	struct pvio_xs *xs;
 	const struct pvio_backend_opts *opts;
 	struct pvio_xenbus_devwatch *dw;
-	struct pvio_backend_dev *devs[MAX_DEVS];
+	struct pvio_backend_dev **devs;    /* nr_devs slots, NULL: free */
+	unsigned nr_devs;
+	struct pollfd *pf;                 /* the control loop's, 2 + nr_devs */
+	int *pf_map;
 	uint64_t next_token;
 	struct pvio_ratelimit log_rl;   /* messages a frontend can trigger */
 };
@@ -217,6 +222,9 @@ static void dev_update(struct pvio_backend_dev *dev)
 		if (r == 0)
 			r = ops->connect(dev);
 		if (r < 0) {
+			/* This device alone (the driver said why): the others
+			 * keep running, and this one retries when its
+			 * frontend reinitialises. */
 			pvio_backend_log(dev, "cannot connect to the frontend (%s): %s; "
 					 "waiting for it to reinitialise",
 					 pvio_xenbus_state_name(fe), strerror(-r));
@@ -248,7 +256,7 @@ static void dev_update(struct pvio_backend_dev *dev)
 
 static int find_dev(struct pvio_backend *be, uint16_t fe, uint32_t devid)
 {
-	for (int i = 0; i < MAX_DEVS; i++)
+	for (int i = 0; i < (int)be->nr_devs; i++)
 		if (be->devs[i] && be->devs[i]->fe_domid == fe && be->devs[i]->devid == devid)
 			return i;
 	return -1;
@@ -331,11 +339,37 @@ static void dev_remove(struct pvio_backend *be, int i)
 	live_unwatch(dev);
 	free(dev);
 	be->devs[i] = NULL;
-	for (int j = 0; j < MAX_DEVS; j++)
+	for (unsigned j = 0; j < be->nr_devs; j++)
 		if (be->devs[j] && be->devs[j]->fe_domid == domid)
 			last = false;
 	if (last && be->opts->domain_idle)
 		be->opts->domain_idle(be, domid);
+}
+
+static int devs_grow(struct pvio_backend *be)
+{
+	unsigned n = be->nr_devs ? be->nr_devs * 2 : DEVS_INITIAL;
+	struct pvio_backend_dev **d;
+	struct pollfd *pf;
+	int *map;
+
+	if (n < be->nr_devs || n > (1u << 24))
+		return -ENOSPC;
+	d = realloc(be->devs, n * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	memset(d + be->nr_devs, 0, (n - be->nr_devs) * sizeof(*d));
+	be->devs = d;
+	pf = realloc(be->pf, (2 + (size_t)n) * sizeof(*pf));
+	if (pf)
+		be->pf = pf;
+	map = realloc(be->pf_map, (2 + (size_t)n) * sizeof(*map));
+	if (map)
+		be->pf_map = map;
+	if (!pf || !map)
+		return -ENOMEM;   /* devs grew; nr_devs did not: consistent */
+	be->nr_devs = n;
+	return 0;
 }
 
 static void on_device(void *arg, bool added, uint16_t fe, uint32_t devid, const char *path)
@@ -352,10 +386,11 @@ static void on_device(void *arg, bool added, uint16_t fe, uint32_t devid, const 
 	}
 	if (i >= 0)
 		return;
-	for (i = 0; i < MAX_DEVS && be->devs[i]; i++)
+	for (i = 0; i < (int)be->nr_devs && be->devs[i]; i++)
 		;
-	if (i == MAX_DEVS) {
-		fprintf(stderr, "%s: too many devices; ignoring %s\n", be->opts->ops->type, path);
+	if (i == (int)be->nr_devs && devs_grow(be) < 0) {
+		fprintf(stderr, "%s: out of memory for the device table (%u devices); "
+			"ignoring %s\n", be->opts->ops->type, be->nr_devs, path);
 		return;
 	}
 	dev = calloc(1, sizeof(*dev));
@@ -395,7 +430,7 @@ static void handle_event(struct pvio_backend *be, const struct pvio_xs_event *ev
 {
 	if (pvio_xenbus_devwatch_handle(be->dw, ev) >= 0)
 		return;
-	for (int i = 0; i < MAX_DEVS; i++) {
+	for (unsigned i = 0; i < be->nr_devs; i++) {
 		if (!be->devs[i])
 			continue;
 		if (strcmp(be->devs[i]->token, ev->token) == 0) {
@@ -420,6 +455,9 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 	}
 	be->hv = hv;
 	be->opts = opts;
+	r = devs_grow(be);
+	if (r < 0)
+		goto out;
 	r = pvio_hv_xs_connect(hv, &fd);
 	if (r < 0)
 		goto out;
@@ -430,6 +468,11 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 				       &be->dw);
 	if (r < 0)
 		goto out;
+	/* The loop's watch fd exists before we say ready: a caller counting
+	 * our fds from then on sees a steady number. */
+	r = pvio_xs_watch_fd(be->xs);
+	if (r < 0)
+		goto out;
 	if (opts->ready_fd) {
 		if (write(*opts->ready_fd, "ready\n", 6) < 0) {
 			/* the reader went away: nothing to tell */
@@ -437,24 +480,27 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 		close(*opts->ready_fd);
 	}
 	for (;;) {
-		struct pollfd pf[2 + MAX_DEVS];
-		int map[2 + MAX_DEVS];
+		struct pollfd *pf;
+		int *map;
 		unsigned n = 0;
 
 		/* Handle whatever is queued before sleeping. */
 		while (pvio_xs_read_watch(be->xs, NULL, ev, 0) == 0)
 			handle_event(be, ev);
+		/* After the events: on_device() may have grown the table. */
+		pf = be->pf;
+		map = be->pf_map;
 		pf[n] = (struct pollfd){ .fd = opts->stop_fd, .events = POLLIN };
 		map[n++] = -1;
 		pf[n] = (struct pollfd){ .fd = pvio_xs_watch_fd(be->xs), .events = POLLIN };
 		map[n++] = -2;
-		for (int i = 0; i < MAX_DEVS; i++) {
+		for (unsigned i = 0; i < be->nr_devs; i++) {
 			struct pvio_backend_dev *d = be->devs[i];
 			int bfd = d && d->connected && opts->ops->broken_fd ?
 				  opts->ops->broken_fd(d) : -1;
 			if (bfd >= 0) {
 				pf[n] = (struct pollfd){ .fd = bfd, .events = POLLIN };
-				map[n++] = i;
+				map[n++] = (int)i;
 			}
 		}
 		r = poll(pf, n, -1);
@@ -471,7 +517,7 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 				dev_update(be->devs[map[k]]);
 	}
 	/* Shut down: every device stops and says so. */
-	for (int i = 0; i < MAX_DEVS; i++) {
+	for (int i = 0; i < (int)be->nr_devs; i++) {
 		if (!be->devs[i])
 			continue;
 		dev_disconnect(be->devs[i]);
@@ -482,6 +528,9 @@ out:
 	pvio_xenbus_devwatch_stop(be->dw);
 	if (be->xs)
 		pvio_xs_close(be->xs);
+	free(be->devs);
+	free(be->pf);
+	free(be->pf_map);
 	free(ev);
 	free(be);
 	return r;

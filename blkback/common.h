@@ -93,7 +93,8 @@ struct blkback_queue {
 	struct pvio_ring_back ring;
 	uint32_t ring_refs[PVIO_HV_RING_MAX_PAGES];
 	unsigned nr_ring_pages;
-	pvio_evtchn_port_t port;
+	pvio_evtchn_port_t fe_port;   /* the frontend's port (its number, not ours) */
+	pvio_evtchn_port_t port;      /* ours, once bound; 0: none */
 	struct pvio_evtchn *ch;
 
 	/* I/O */

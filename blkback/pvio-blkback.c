@@ -171,6 +171,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.poll_us = pvio_backend_poll_us("pvio-blkback", cfg.poll_us, poll_given);
+	/* Each guest costs fds (its memory, ports, engines): as many as we
+	 * may have. */
+	pvio_hv_raise_nofile("pvio-blkback", PVIO_HV_NOFILE_WANT, 12);
 	/* Before any thread starts: every thread inherits the mask, and a
 	 * stop signal must reach only the signalfd. */
 	sigemptyset(&mask);

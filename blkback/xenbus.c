@@ -342,11 +342,14 @@ static void vbd_disconnect(struct pvio_backend_dev *dev)
 		/* Pollers first: nothing touches the ring after this. */
 		blkback_queue_stop(q);
 		pvio_hv_unmap_ring(d->hv, &q->ringmap);
-		if (q->port) {
-			pvio_hv_evtchn_close(d->hv, q->port);
-			q->port = 0;
-			q->ch = NULL;
-		}
+		/* Only a port we bound (q->port), never the frontend's
+		 * number: the same number is another device's port here. */
+		if (q->port && pvio_hv_evtchn_unbind(d->hv, q->port, q->ch) < 0)
+			fprintf(stderr, "blkback: %s: port %u is not the channel we bound; "
+				"left alone\n", q->name, q->port);
+		q->port = 0;
+		q->fe_port = 0;
+		q->ch = NULL;
 	}
 	d->nr_queues = 0;
 	__atomic_store_n(&d->broken, 0, __ATOMIC_RELEASE);
@@ -387,7 +390,7 @@ static int read_queue_keys(struct pvio_backend_dev *dev, struct blkback_dev *d, 
 		pvio_backend_log(dev, "frontend key %s missing or invalid", key);
 		return -EINVAL;
 	}
-	q->port = (pvio_evtchn_port_t)v;   /* the frontend's; replaced by ours on bind */
+	q->fe_port = (pvio_evtchn_port_t)v;
 	return 0;
 }
 
@@ -395,7 +398,7 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 {
 	struct blkback_dev *d = dev->priv;
 	unsigned long long v;
-	char proto[32] = "";
+	char proto[32] = "", why[128];
 	unsigned order = 0;
 	uint32_t tx;
 	int r;
@@ -446,31 +449,34 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 	}
 	for (unsigned i = 0; i < d->nr_queues; i++) {
 		struct blkback_queue *q = &d->queues[i];
-		pvio_evtchn_port_t fe_port = q->port;
 		size_t bytes = (size_t)PVIO_PAGE_SIZE << order;
 
-		q->port = 0;
 		q->dev = d;
 		q->idx = i;
 		snprintf(q->name, sizeof(q->name), "%s/q%u", d->name, i);
 		r = pvio_hv_map_ring(d->hv, d->fe_domid, q->ring_refs, q->nr_ring_pages,
 				     &q->ringmap);
 		if (r < 0) {
-			pvio_backend_log(dev, "queue %u: cannot map ring: %s", i, strerror(-r));
+			pvio_backend_log(dev, "queue %u: cannot map ring: %s", i,
+					 pvio_hv_strerror(d->hv, r, why, sizeof(why)));
 			goto err;
 		}
 		r = d->x86_32 ? pvio_blkif_x86_32_back_attach(&q->ring, q->ringmap.addr, bytes)
 			      : pvio_blkif_back_attach(&q->ring, q->ringmap.addr, bytes);
 		if (r < 0)
 			goto err;
-		r = pvio_hv_evtchn_bind(d->hv, d->fe_domid, fe_port, &q->port);
+		r = pvio_hv_evtchn_bind(d->hv, d->fe_domid, q->fe_port, &q->port);
 		if (r < 0) {
 			q->port = 0;
 			pvio_backend_log(dev, "queue %u: cannot bind event channel %u: %s", i,
-					 fe_port, strerror(-r));
+					 q->fe_port, pvio_hv_strerror(d->hv, r, why, sizeof(why)));
 			goto err;
 		}
 		q->ch = pvio_hv_evtchn_handle(d->hv, q->port);
+		if (!q->ch) {
+			r = -EPROTO;
+			goto err;
+		}
 	}
 	/* pvio top shows the queues the frontend chose. */
 	pvio_stats_dev_set_queues(dev->stats, d->nr_queues);

@@ -5,9 +5,11 @@
  * Implementations (hv_local.c, hv_socket.c) only broker the resources.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hv/hv_internal.h"
@@ -37,9 +39,8 @@ int pvio__hv_init(struct pvio_hv *hv, const struct pvio_hv_ops *ops, uint16_t do
 	hv->domid = domid;
 	pthread_mutex_init(&hv->lock, NULL);
 	pthread_mutex_init(&hv->gnt_lock, NULL);
-	hv->ports = calloc(PVIO_HV_MAX_PORTS, sizeof(*hv->ports));
 	hv->foreign = calloc(PVIO_DOMID_MAX_GUEST + 1, sizeof(*hv->foreign));
-	if (!hv->ports || !hv->foreign)
+	if (!hv->foreign)
 		goto err;
 	if (own->mem_fd >= 0 && own->mem_bytes) {
 		hv->mem = map_fd(own->mem_fd, own->mem_bytes);
@@ -100,13 +101,52 @@ static void foreign_drop(struct pvio_hv *hv, uint16_t domid)
 	free(f);
 }
 
+/* The slot of port in the table (NULL: its bucket does not exist), for
+ * lock-free readers. */
+static struct hv_port **port_slot(struct pvio_hv *hv, pvio_evtchn_port_t port)
+{
+	struct hv_port **b;
+
+	if (port == 0 || port >= PVIO_HV_MAX_PORTS)
+		return NULL;
+	/* Acquire: pairs with the release in port_slot_make(). */
+	b = __atomic_load_n(&hv->port_buckets[port / HV_PORT_BUCKET], __ATOMIC_ACQUIRE);
+	return b ? &b[port % HV_PORT_BUCKET] : NULL;
+}
+
+static struct hv_port *port_get(struct pvio_hv *hv, pvio_evtchn_port_t port)
+{
+	struct hv_port **slot = port_slot(hv, port);
+
+	return slot ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* Under hv->lock: the slot of port, its bucket allocated if needed. */
+static struct hv_port **port_slot_make(struct pvio_hv *hv, pvio_evtchn_port_t port)
+{
+	struct hv_port **b;
+
+	if (port == 0 || port >= PVIO_HV_MAX_PORTS)
+		return NULL;
+	b = hv->port_buckets[port / HV_PORT_BUCKET];
+	if (!b) {
+		b = calloc(HV_PORT_BUCKET, sizeof(*b));
+		if (!b)
+			return NULL;
+		/* Release: the zeroed bucket is visible before the pointer. */
+		__atomic_store_n(&hv->port_buckets[port / HV_PORT_BUCKET], b, __ATOMIC_RELEASE);
+	}
+	return &b[port % HV_PORT_BUCKET];
+}
+
 static void port_drop(struct pvio_hv *hv, pvio_evtchn_port_t port, bool tell_broker)
 {
-	struct hv_port *p = hv->ports[port];
+	struct hv_port **slot = port_slot(hv, port);
+	struct hv_port *p = slot ? *slot : NULL;
 
 	if (!p)
 		return;
-	hv->ports[port] = NULL;
+	__atomic_store_n(slot, NULL, __ATOMIC_RELEASE);
 	if (p->ch.ops) {
 		hv->ops->evtchn_release(hv, &p->ch);
 		free(p);
@@ -124,11 +164,13 @@ static void port_drop(struct pvio_hv *hv, pvio_evtchn_port_t port, bool tell_bro
 
 void pvio__hv_fini(struct pvio_hv *hv)
 {
-	if (hv->ports) {
-		for (unsigned i = 1; i < PVIO_HV_MAX_PORTS; i++)
-			port_drop(hv, i, true);
-		free(hv->ports);
-		hv->ports = NULL;
+	for (unsigned b = 0; b < PVIO_HV_MAX_PORTS / HV_PORT_BUCKET; b++) {
+		if (!hv->port_buckets[b])
+			continue;
+		for (unsigned i = 0; i < HV_PORT_BUCKET; i++)
+			port_drop(hv, b * HV_PORT_BUCKET + i, true);
+		free(hv->port_buckets[b]);
+		hv->port_buckets[b] = NULL;
 	}
 	if (hv->foreign) {
 		for (unsigned i = 0; i <= PVIO_DOMID_MAX_GUEST; i++)
@@ -638,7 +680,7 @@ PVIO_EXPORT int pvio_hv_foreign_mem(struct pvio_hv *hv, uint16_t granter, void *
 static int port_install(struct pvio_hv *hv, struct pvio_world_port_fds *pf,
 			pvio_evtchn_port_t *port)
 {
-	struct hv_port *p;
+	struct hv_port *p, **slot;
 	int r;
 
 	if (pf->port == 0 || pf->port >= PVIO_HV_MAX_PORTS) {
@@ -661,15 +703,16 @@ static int port_install(struct pvio_hv *hv, struct pvio_world_port_fds *pf,
 	p->peer_efd = pf->peer_efd;
 	pvio_evtchn_attach(&p->ch, p->shm, pf->side, p->self_efd, p->peer_efd);
 	pthread_mutex_lock(&hv->lock);
-	if (hv->ports[pf->port]) {
+	slot = port_slot_make(hv, pf->port);
+	if (!slot || *slot) {
 		/* The broker gave out a port we still hold: never trust that. */
 		pthread_mutex_unlock(&hv->lock);
 		munmap(p->shm, PVIO_PAGE_SIZE);
 		free(p);
-		r = -EPROTO;
+		r = slot ? -EPROTO : -ENOMEM;
 		goto err;
 	}
-	__atomic_store_n(&hv->ports[pf->port], p, __ATOMIC_RELEASE);
+	__atomic_store_n(slot, p, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&hv->lock);
 	*port = pf->port;
 	return 0;
@@ -684,7 +727,7 @@ err:
 static int port_install_ch(struct pvio_hv *hv, uint16_t remote, pvio_evtchn_port_t rport,
 			   pvio_evtchn_port_t *lport)
 {
-	struct hv_port *p = calloc(1, sizeof(*p));
+	struct hv_port *p = calloc(1, sizeof(*p)), **slot;
 	pvio_evtchn_port_t port = 0;
 	int r;
 
@@ -697,13 +740,14 @@ static int port_install_ch(struct pvio_hv *hv, uint16_t remote, pvio_evtchn_port
 		return r;
 	}
 	pthread_mutex_lock(&hv->lock);
-	if (port == 0 || port >= PVIO_HV_MAX_PORTS || hv->ports[port]) {
+	slot = port_slot_make(hv, port);
+	if (!slot || *slot) {
 		pthread_mutex_unlock(&hv->lock);
 		hv->ops->evtchn_release(hv, &p->ch);
 		free(p);
-		return -EPROTO;
+		return slot || port == 0 || port >= PVIO_HV_MAX_PORTS ? -EPROTO : -ENOMEM;
 	}
-	__atomic_store_n(&hv->ports[port], p, __ATOMIC_RELEASE);
+	__atomic_store_n(slot, p, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&hv->lock);
 	*lport = port;
 	return 0;
@@ -741,11 +785,8 @@ PVIO_EXPORT int pvio_hv_evtchn_bind(struct pvio_hv *hv, uint16_t remote,
 PVIO_EXPORT struct pvio_evtchn *pvio_hv_evtchn_handle(struct pvio_hv *hv,
 						      pvio_evtchn_port_t port)
 {
-	struct hv_port *p;
+	struct hv_port *p = port_get(hv, port);
 
-	if (port == 0 || port >= PVIO_HV_MAX_PORTS)
-		return NULL;
-	p = __atomic_load_n(&hv->ports[port], __ATOMIC_ACQUIRE);
 	return p ? &p->ch : NULL;
 }
 
@@ -804,13 +845,68 @@ PVIO_EXPORT int pvio_hv_evtchn_close(struct pvio_hv *hv, pvio_evtchn_port_t port
 	if (port == 0 || port >= PVIO_HV_MAX_PORTS)
 		return -EINVAL;
 	pthread_mutex_lock(&hv->lock);
-	if (!hv->ports[port]) {
+	if (!port_get(hv, port)) {
 		pthread_mutex_unlock(&hv->lock);
 		return -EINVAL;
 	}
 	port_drop(hv, port, true);
 	pthread_mutex_unlock(&hv->lock);
 	return 0;
+}
+
+PVIO_EXPORT int pvio_hv_evtchn_unbind(struct pvio_hv *hv, pvio_evtchn_port_t port,
+				      const struct pvio_evtchn *ch)
+{
+	struct hv_port *p;
+
+	if (port == 0 || port >= PVIO_HV_MAX_PORTS || !ch)
+		return -ESTALE;
+	pthread_mutex_lock(&hv->lock);
+	p = port_get(hv, port);
+	if (!p || &p->ch != ch) {
+		pthread_mutex_unlock(&hv->lock);
+		return -ESTALE;
+	}
+	port_drop(hv, port, true);
+	pthread_mutex_unlock(&hv->lock);
+	return 0;
+}
+
+PVIO_EXPORT const char *pvio_hv_strerror(struct pvio_hv *hv, int err, char *buf, size_t size)
+{
+	struct rlimit rl;
+	uint32_t lim = hv ? __atomic_load_n(&hv->pin_limit, __ATOMIC_RELAXED) : 0;
+
+	switch (err) {
+	case -EUSERS:
+		if (lim)
+			snprintf(buf, size, "pin registrations exhausted (limit %u, pviod "
+				 "--max-pins)", lim);
+		else
+			snprintf(buf, size, "pin registrations exhausted (pviod --max-pins)");
+		break;
+	case -ENOSPC:
+		snprintf(buf, size, "event-channel ports exhausted (%u for dom0, %u per guest)",
+			 PVIO_HV_MAX_PORTS - 1, PVIO_HV_GUEST_MAX_PORTS - 1);
+		break;
+	case -EMFILE:
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			snprintf(buf, size, "out of file descriptors (RLIMIT_NOFILE %llu here, "
+				 "or pviod's)", (unsigned long long)rl.rlim_cur);
+		else
+			snprintf(buf, size, "out of file descriptors (RLIMIT_NOFILE)");
+		break;
+	case -ENFILE:
+		snprintf(buf, size, "the system's file table is full (fs.file-max)");
+		break;
+	case -ENOMEM:
+		snprintf(buf, size, "out of memory");
+		break;
+	default:
+		snprintf(buf, size, "%s", strerror(err < 0 ? -err : err));
+		break;
+	}
+	return buf;
 }
 
 /* ------------------------------------------------------------ xenstore */

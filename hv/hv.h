@@ -37,8 +37,12 @@
 #define PVIO_DOMAIN_NAME_MAX   63
 
 /* Defaults for a new domain. */
-#define PVIO_HV_DEFAULT_GNTTAB_ENTRIES  16384u  /* 32 frames of v1 entries, as Linux */
-#define PVIO_HV_MAX_PORTS               4096u   /* event channel ports per domain */
+#define PVIO_HV_DEFAULT_GNTTAB_ENTRIES  32768u  /* 64 frames of v1 entries: Xen's gnttab_max_frames default */
+/* Event-channel ports per domain, as Xen's FIFO ABI (EVTCHN_FIFO_NR_CHANNELS)
+ * for dom0, and as xl's default max_event_channels (1023) for a guest.
+ * Tables grow with the ports in use. */
+#define PVIO_HV_MAX_PORTS               (1u << 17)
+#define PVIO_HV_GUEST_MAX_PORTS         1024u
 
 struct pvio_hv;
 struct pvio_hv_world;
@@ -87,6 +91,21 @@ void pvio_hv_close(struct pvio_hv *hv);
 
 uint16_t    pvio_hv_domid(const struct pvio_hv *hv);
 const char *pvio_hv_impl_name(const struct pvio_hv *hv);   /* "local", "socket" */
+
+/* For a daemon at start: raise the soft RLIMIT_NOFILE to the hard limit
+ * (fds are the resource a guest consumes most of: memory, grant table,
+ * event channels, engines). If the result is below want, say on stderr
+ * (prefixed by prog; NULL: silent) about how many guests that allows at
+ * fds_per_guest each. Returns the soft limit now in force, or -1. */
+#define PVIO_HV_NOFILE_WANT 65536ull   /* 1,000 guests with a disk and a vif */
+long long pvio_hv_raise_nofile(const char *prog, unsigned long long want,
+			       unsigned fds_per_guest);
+
+/* A message for err (-errno) from an hv call (map, bind) that names the
+ * resource when it is one a guest consumes, else strerror's: -EUSERS pin
+ * registrations (pviod --max-pins), -ENOSPC event-channel ports, -EMFILE
+ * fds. Written into buf, which is returned. */
+const char *pvio_hv_strerror(struct pvio_hv *hv, int err, char *buf, size_t size);
 
 /* ------------------------------------------------------------ domains (dom0) */
 
@@ -192,6 +211,12 @@ int pvio_hv_evtchn_mask(struct pvio_hv *hv, pvio_evtchn_port_t port);
  * still unbound, -EINVAL bad port. */
 int pvio_hv_evtchn_peer_closed(struct pvio_hv *hv, pvio_evtchn_port_t port);
 int pvio_hv_evtchn_close(struct pvio_hv *hv, pvio_evtchn_port_t port);
+/* Close port only if ch is still its handle (what pvio_hv_evtchn_handle()
+ * gave for it): a driver tearing down its own channel can never close a
+ * port number that went to someone else. -ESTALE (nothing closed) if port
+ * is not open or is another channel's. */
+int pvio_hv_evtchn_unbind(struct pvio_hv *hv, pvio_evtchn_port_t port,
+			  const struct pvio_evtchn *ch);
 /* Direct handle for a driver's data path (notify/consume without lookups). */
 struct pvio_evtchn *pvio_hv_evtchn_handle(struct pvio_hv *hv, pvio_evtchn_port_t port);
 

@@ -26,7 +26,8 @@ struct pvio_hv_ops {
 	int  (*evtchn_close)(struct pvio_hv *, pvio_evtchn_port_t port);
 	int  (*xs_connect)(struct pvio_hv *, int *fd);
 	/* Optional: hand the broker our pin table for granter's grants (fd),
-	 * or take it back (fd < 0), so pins die with this process. */
+	 * or take it back (fd < 0), so pins die with this process. -EUSERS:
+	 * the broker's limit of registrations (stored in hv->pin_limit). */
 	int  (*register_pins)(struct pvio_hv *, uint16_t granter, uint32_t nr_entries, int fd);
 	/*
 	 * Optional: an implementation with its own grant and event machinery
@@ -50,6 +51,8 @@ struct pvio_hv_ops {
 	void (*evtchn_release)(struct pvio_hv *, struct pvio_evtchn *ch);
 	void (*fini)(struct pvio_hv *);           /* implementation's own state */
 };
+
+#define HV_PORT_BUCKET 1024u          /* ports per bucket of the port table */
 
 struct hv_port {
 	struct pvio_evtchn ch;
@@ -87,12 +90,16 @@ struct pvio_hv {
 	struct pvio_gnttab_fe fe;
 	pthread_mutex_t gnt_lock;
 
-	/* ports: table of pointers so a data path can keep a handle while the
-	 * control plane adds others */
-	struct hv_port **ports;          /* PVIO_HV_MAX_PORTS */
+	/* ports: a two-level table of pointers, buckets allocated as ports
+	 * are used and never moved, so a data path can keep a handle (and
+	 * look one up without a lock) while the control plane adds others */
+	struct hv_port **port_buckets[PVIO_HV_MAX_PORTS / HV_PORT_BUCKET];
 
 	/* foreign views (backend side), by granter domid */
 	struct hv_foreign **foreign;     /* PVIO_DOMID_MAX_GUEST + 1 */
+
+	uint32_t pin_limit;              /* the broker's pin-registration limit, once
+					  * it refused one (-EUSERS); 0: unknown */
 
 	void *impl;                      /* implementation's private state */
 };

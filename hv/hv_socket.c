@@ -211,6 +211,9 @@ static int s_register_pins(struct pvio_hv *hv, uint16_t granter, uint32_t nr, in
 		close(fds[i]);
 	if (r == 0 && p.seq != q.seq)
 		r = -EPROTO;
+	if (r == 0 && p.ret == -EUSERS)
+		/* pviod's --max-pins, for pvio_hv_strerror() */
+		__atomic_store_n(&hv->pin_limit, (uint32_t)p.v[0], __ATOMIC_RELAXED);
 	return r < 0 ? r : p.ret;
 }
 

@@ -31,10 +31,18 @@
 #include "grant-tables/gnttab.h"
 #include "hv/proto.h"
 #include "hv/world.h"
+#include "ring/ratelimit.h"
 #include "xenstore/xsd.h"
 
-#define MAX_CONNS 4096
-#define MAX_PINREGS 32
+/*
+ * No fixed tables: the connection table and each connection's pin tables
+ * grow with the work. A connection holds at most one pin registration per
+ * granting domain, so a backend serving every guest needs as many as there
+ * are guests; --max-pins N caps that (0, the default: no cap but the
+ * number of domains). Connections are bounded by our RLIMIT_NOFILE, which
+ * is raised to its hard limit at start.
+ */
+#define CONNS_INITIAL 64
 
 /* A mapping process's pin table for one granter's grants (PVIO_HVMSG_PINS). */
 struct pinreg {
@@ -46,7 +54,8 @@ struct pinreg {
 };
 
 struct conn {
-	struct pinreg *pins;             /* MAX_PINREGS, allocated on first use */
+	struct pinreg *pins;             /* nr_pins slots, grown on demand */
+	unsigned nr_pins;
 	int fd;
 	uint64_t id;                     /* owner of the ports it allocates */
 	uint16_t domid;
@@ -59,7 +68,10 @@ struct pviod {
 	int ep;
 	int listen_fd;
 	int sig_fd;
-	struct conn conns[MAX_CONNS];
+	struct conn *conns;              /* nr_conns slots, grown on demand */
+	unsigned nr_conns;
+	unsigned max_pins;               /* per connection; 0: no cap */
+	struct pvio_ratelimit pins_rl;
 	const char *sock_path;
 	bool verbose;
 	bool quit;
@@ -78,25 +90,45 @@ static void logmsg(const char *fmt, ...)
 }
 
 /* epoll data: index into conns, or one of these tags. */
-#define TAG_LISTEN  (MAX_CONNS + 1)
-#define TAG_XSD     (MAX_CONNS + 2)
-#define TAG_SIGNAL  (MAX_CONNS + 3)
+#define TAG_LISTEN  (UINT64_MAX - 1)
+#define TAG_XSD     (UINT64_MAX - 2)
+#define TAG_SIGNAL  (UINT64_MAX - 3)
+
+/* Double the connection table. Slots are addressed by index (epoll data),
+ * so moving the array is fine; callers re-read d->conns after a call that
+ * may add a connection. */
+static int conns_grow(struct pviod *d)
+{
+	unsigned n = d->nr_conns ? d->nr_conns * 2 : CONNS_INITIAL;
+	struct conn *c;
+
+	if (n < d->nr_conns || n > (1u << 24))
+		return -EMFILE;
+	c = realloc(d->conns, (size_t)n * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memset(c + d->nr_conns, 0, (size_t)(n - d->nr_conns) * sizeof(*c));
+	d->conns = c;
+	d->nr_conns = n;
+	return 0;
+}
 
 static int conn_add(struct pviod *d, int fd, uint16_t domid)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
+	unsigned i;
+	int r;
 
-	for (unsigned i = 0; i < MAX_CONNS; i++) {
-		if (d->conns[i].used)
-			continue;
-		ev.data.u64 = i;
-		if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-			return -errno;
-		d->conns[i] = (struct conn){ .fd = fd, .domid = domid, .used = true,
-					     .id = ++d->next_conn_id };
-		return 0;
-	}
-	return -EMFILE;
+	for (i = 0; i < d->nr_conns && d->conns[i].used; i++)
+		;
+	if (i == d->nr_conns && (r = conns_grow(d)) < 0)
+		return r;
+	ev.data.u64 = i;
+	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	d->conns[i] = (struct conn){ .fd = fd, .domid = domid, .used = true,
+				     .id = ++d->next_conn_id };
+	return 0;
 }
 
 static void pinreg_drop(struct pinreg *p)
@@ -114,11 +146,11 @@ static void release_pins(struct pviod *d, unsigned ci)
 
 	if (!c->pins)
 		return;
-	for (unsigned k = 0; k < MAX_PINREGS; k++) {
+	for (unsigned k = 0; k < c->nr_pins; k++) {
 		struct pinreg *p = &c->pins[k];
 		struct pvio_world_dom_fds df;
-		void *others[64];
-		unsigned no = 0;
+		void **others = NULL;
+		unsigned no = 0, cap = 0;
 
 		if (!p->used)
 			continue;
@@ -126,17 +158,35 @@ static void release_pins(struct pviod *d, unsigned ci)
 			size_t gt_bytes = (size_t)df.gt_entries * 8;
 			void *gt = mmap(NULL, gt_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
 					df.gt_fd, 0);
+			bool oom = false;
 
-			for (unsigned j = 0; j < MAX_CONNS && no < 64; j++) {
+			/* Every other live process pinning the same grants:
+			 * their pins stay. */
+			for (unsigned j = 0; j < d->nr_conns && !oom; j++) {
 				if (j == ci || !d->conns[j].used || !d->conns[j].pins)
 					continue;
-				for (unsigned m = 0; m < MAX_PINREGS && no < 64; m++)
-					if (d->conns[j].pins[m].used &&
-					    d->conns[j].pins[m].granter == p->granter &&
-					    d->conns[j].pins[m].nr == p->nr)
-						others[no++] = d->conns[j].pins[m].map;
+				for (unsigned m = 0; m < d->conns[j].nr_pins; m++) {
+					struct pinreg *o = &d->conns[j].pins[m];
+
+					if (!o->used || o->granter != p->granter || o->nr != p->nr)
+						continue;
+					if (no == cap) {
+						unsigned nc = cap ? cap * 2 : 8;
+						void **t = realloc(others, nc * sizeof(*t));
+						if (!t) {
+							oom = true;
+							break;
+						}
+						others = t;
+						cap = nc;
+					}
+					others[no++] = o->map;
+				}
 			}
-			if (gt != MAP_FAILED && p->nr <= df.gt_entries) {
+			/* Without the full list we cannot tell whose pins are
+			 * whose: leave them (the granter's revoke then waits,
+			 * never a pin released under a live mapper). */
+			if (gt != MAP_FAILED && p->nr <= df.gt_entries && !oom) {
 				uint64_t n = pvio_gnttab_release_dead_pins(gt, p->nr, p->map,
 									    others, no);
 				if (n && d->verbose)
@@ -146,6 +196,7 @@ static void release_pins(struct pviod *d, unsigned ci)
 			}
 			if (gt != MAP_FAILED)
 				munmap(gt, gt_bytes);
+			free(others);
 			close(df.gt_fd);
 			if (df.mem_fd >= 0)
 				close(df.mem_fd);
@@ -154,6 +205,7 @@ static void release_pins(struct pviod *d, unsigned ci)
 	}
 	free(c->pins);
 	c->pins = NULL;
+	c->nr_pins = 0;
 }
 
 static void conn_close(struct pviod *d, unsigned i)
@@ -174,13 +226,13 @@ static void on_destroy(void *arg, uint16_t domid)
 {
 	struct pviod *d = arg;
 
-	for (unsigned i = 0; i < MAX_CONNS; i++)
+	for (unsigned i = 0; i < d->nr_conns; i++)
 		if (d->conns[i].used && d->conns[i].domid == domid)
 			conn_close(d, i);
 	/* Pin tables on its grants: nothing left to release. */
-	for (unsigned i = 0; i < MAX_CONNS; i++)
+	for (unsigned i = 0; i < d->nr_conns; i++)
 		if (d->conns[i].used && d->conns[i].pins)
-			for (unsigned k = 0; k < MAX_PINREGS; k++)
+			for (unsigned k = 0; k < d->conns[i].nr_pins; k++)
 				if (d->conns[i].pins[k].used && d->conns[i].pins[k].granter == domid)
 					pinreg_drop(&d->conns[i].pins[k]);
 	if (d->xsd)
@@ -202,23 +254,57 @@ static void info_rsp(struct pvio_hvmsg_rsp *p, const struct pvio_hv_domain_info 
 	snprintf(p->name, sizeof(p->name), "%s", i->name);
 }
 
+/* A free pin-table slot of c, growing the table; NULL with *err set. The
+ * registrations in use never exceed the number of domains (one per
+ * granter) nor max_pins. */
+static struct pinreg *pinreg_slot(struct pviod *d, struct conn *c, int *err)
+{
+	struct pinreg *free_slot = NULL, *t;
+	unsigned used = 0, n;
+
+	for (unsigned k = 0; k < c->nr_pins; k++)
+		if (c->pins[k].used)
+			used++;
+		else if (!free_slot)
+			free_slot = &c->pins[k];
+	if (d->max_pins && used >= d->max_pins) {
+		*err = -EUSERS;
+		return NULL;
+	}
+	if (free_slot)
+		return free_slot;
+	n = c->nr_pins ? c->nr_pins * 2 : 8;
+	if (n > PVIO_DOMID_MAX_GUEST + 1)
+		n = PVIO_DOMID_MAX_GUEST + 1;
+	if (n <= c->nr_pins) {
+		*err = -EUSERS;
+		return NULL;
+	}
+	t = realloc(c->pins, (size_t)n * sizeof(*t));
+	if (!t) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(t + c->nr_pins, 0, (size_t)(n - c->nr_pins) * sizeof(*t));
+	c->pins = t;
+	used = c->nr_pins;
+	c->nr_pins = n;
+	return &c->pins[used];
+}
+
 static int handle_pins(struct pviod *d, unsigned ci, const struct pvio_hvmsg_req *q,
-		       int *in, unsigned nin)
+		       struct pvio_hvmsg_rsp *p, int *in, unsigned nin)
 {
 	struct conn *c = &d->conns[ci];
-	struct pinreg *slot = NULL;
+	struct pinreg *slot;
 	struct stat st;
 	void *map;
 	size_t bytes;
+	int err = 0;
 
 	if (q->a[0] > PVIO_DOMID_MAX_GUEST)
 		return -EINVAL;
-	if (!c->pins) {
-		c->pins = calloc(MAX_PINREGS, sizeof(*c->pins));
-		if (!c->pins)
-			return -ENOMEM;
-	}
-	for (unsigned k = 0; k < MAX_PINREGS; k++)
+	for (unsigned k = 0; k < c->nr_pins; k++)
 		if (c->pins[k].used && c->pins[k].granter == q->a[0])
 			pinreg_drop(&c->pins[k]);
 	if (nin == 0)
@@ -230,11 +316,18 @@ static int handle_pins(struct pviod *d, unsigned ci, const struct pvio_hvmsg_req
 	bytes = pvio_gnttab_pins_bytes((uint32_t)q->a[1]);
 	if (fstat(in[0], &st) < 0 || (size_t)st.st_size < bytes)
 		return -EINVAL;
-	for (unsigned k = 0; k < MAX_PINREGS && !slot; k++)
-		if (!c->pins[k].used)
-			slot = &c->pins[k];
-	if (!slot)
-		return -ENOSPC;
+	slot = pinreg_slot(d, c, &err);
+	if (!slot) {
+		bool note;
+
+		/* The limit goes back to the caller, which names it. */
+		p->v[0] = d->max_pins;
+		if (err == -EUSERS && pvio_ratelimit_allow(&d->pins_rl, 10, &note))
+			logmsg("dom%u's connection: pin registrations exhausted (limit %u, "
+			       "--max-pins): refusing dom%u's grants", c->domid, d->max_pins,
+			       (unsigned)q->a[0]);
+		return err;
+	}
 	map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, in[0], 0);
 	if (map == MAP_FAILED)
 		return -errno;
@@ -362,7 +455,7 @@ static int handle(struct pviod *d, unsigned ci, const struct pvio_hvmsg_req *q,
 			return -EINVAL;
 		return pvio_world_evtchn_close(d->w, me, (pvio_evtchn_port_t)q->a[0]);
 	case PVIO_HVMSG_PINS:
-		return handle_pins(d, ci, q, in, nin);
+		return handle_pins(d, ci, q, p, in, nin);
 	case PVIO_HVMSG_XS_CONNECT:
 		if (!d->xsd)
 			return -EOPNOTSUPP;
@@ -478,6 +571,9 @@ static void usage(FILE *f)
 		"                     created mode 0600)\n"
 		"  --xs-socket PATH   xenstore socket for Xen's tools (XENSTORED_PATH=PATH)\n"
 		"  --ready-fd N       write \"ready\\n\" to fd N once serving, then close it\n"
+		"  --max-pins N       pin registrations per connection: how many guests one\n"
+		"                     backend process may map (default 0: no limit but the\n"
+		"                     number of domains)\n"
 		"  --verbose          log domain life cycle\n"
 		"  --help\n");
 }
@@ -488,6 +584,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "xs-socket", required_argument, NULL, 'x' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "max-pins", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -507,6 +604,21 @@ int main(int argc, char **argv)
 		case 's': d->sock_path = optarg; break;
 		case 'x': xs_path = optarg; break;
 		case 'r': ready_fd = atoi(optarg); break;
+		case 'p': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    v > PVIO_DOMID_MAX_GUEST + 1) {
+				fprintf(stderr, "pviod: --max-pins: '%s' is not a number in 0..%u\n",
+					optarg, PVIO_DOMID_MAX_GUEST + 1);
+				return 2;
+			}
+			d->max_pins = (unsigned)v;
+			break;
+		}
 		case 'v': d->verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -517,6 +629,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Every domain, channel and connection is fds here. */
+	pvio_hv_raise_nofile("pviod", PVIO_HV_NOFILE_WANT, 24);
 	if (strcmp(d->sock_path, "/run/pvio/pviod.sock") == 0)
 		mkdir("/run/pvio", 0700);
 
@@ -582,14 +696,15 @@ int main(int argc, char **argv)
 				pvio_xsd_dispatch(d->xsd, 0);
 			else if (tag == TAG_SIGNAL)
 				d->quit = true;
-			else if (tag < MAX_CONNS && d->conns[tag].used)
+			else if (tag < d->nr_conns && d->conns[tag].used)
 				conn_event(d, (unsigned)tag);
 		}
 	}
 	rc = 0;
 out:
-	for (unsigned i = 0; i < MAX_CONNS; i++)
+	for (unsigned i = 0; i < d->nr_conns; i++)
 		conn_close(d, i);
+	free(d->conns);
 	if (d->listen_fd > 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);

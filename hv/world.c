@@ -38,7 +38,9 @@ struct world_dom {
 	int      mem_fd;
 	int      gt_fd;
 	uint32_t gt_entries;
-	struct world_port *ports;         /* PVIO_HV_MAX_PORTS, port 0 unused */
+	struct world_port *ports;         /* nr_ports slots, port 0 unused; grows */
+	unsigned nr_ports;
+	unsigned max_ports;               /* PVIO_HV_MAX_PORTS, or a guest's */
 };
 
 struct pvio_world {
@@ -96,7 +98,9 @@ static int dom_init(struct pvio_world *w, uint16_t domid, const char *name,
 
 	memset(d, 0, sizeof(*d));
 	d->mem_fd = d->gt_fd = -1;
-	d->ports = calloc(PVIO_HV_MAX_PORTS, sizeof(*d->ports));
+	d->nr_ports = 64;
+	d->max_ports = domid == PVIO_DOMID_DOM0 ? PVIO_HV_MAX_PORTS : PVIO_HV_GUEST_MAX_PORTS;
+	d->ports = calloc(d->nr_ports, sizeof(*d->ports));
 	if (!d->ports)
 		return -ENOMEM;
 	if (mem_bytes) {
@@ -191,7 +195,7 @@ static void port_release(struct pvio_world *w, struct world_port *p)
 static void dom_fini(struct pvio_world *w, struct world_dom *d)
 {
 	if (d->ports) {
-		for (unsigned i = 1; i < PVIO_HV_MAX_PORTS; i++)
+		for (unsigned i = 1; i < d->nr_ports; i++)
 			port_release(w, &d->ports[i]);
 		free(d->ports);
 	}
@@ -367,14 +371,29 @@ int pvio_world_foreign_fds(struct pvio_world *w, uint16_t caller, uint16_t domid
 	return dom_fds(d, out);
 }
 
+/* The lowest free port, as Xen's get_free_port(), growing the table up to
+ * the domain's limit; -ENOSPC beyond it. */
 static int port_alloc(struct world_dom *d, pvio_evtchn_port_t *port)
 {
-	for (unsigned i = 1; i < PVIO_HV_MAX_PORTS; i++)
+	struct world_port *t;
+	unsigned n;
+
+	for (unsigned i = 1; i < d->nr_ports; i++)
 		if (!d->ports[i].chan) {
 			*port = i;
 			return 0;
 		}
-	return -ENOSPC;
+	if (d->nr_ports >= d->max_ports)
+		return -ENOSPC;
+	n = d->nr_ports * 2 > d->max_ports ? d->max_ports : d->nr_ports * 2;
+	t = realloc(d->ports, (size_t)n * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t + d->nr_ports, 0, (size_t)(n - d->nr_ports) * sizeof(*t));
+	d->ports = t;
+	*port = d->nr_ports;
+	d->nr_ports = n;
+	return 0;
 }
 
 static int port_fds(const struct world_chan *c, unsigned side, pvio_evtchn_port_t port,
@@ -470,7 +489,7 @@ int pvio_world_evtchn_bind(struct pvio_world *w, uint16_t caller, uint64_t owner
 		return -ESRCH;
 	if (!rd || remote == caller)
 		return -EINVAL;
-	if (rport == 0 || rport >= PVIO_HV_MAX_PORTS)
+	if (rport == 0 || rport >= rd->nr_ports)
 		return -EINVAL;
 	rp = &rd->ports[rport];
 	/* Only a port its owner offered to us, and only once (Xen:
@@ -487,6 +506,9 @@ int pvio_world_evtchn_bind(struct pvio_world *w, uint16_t caller, uint64_t owner
 		return r;
 	c->port[1] = port;
 	c->live[1] = true;
+	/* Both ends have the page now and no one else may bind: one fd
+	 * fewer per channel here (the world keeps its own mapping). */
+	close_fd(&c->shm_fd);
 	rp->connected = true;
 	d->ports[port] = (struct world_port){ .chan = c, .side = 1, .remote = remote,
 					      .connected = true, .owner = owner };
@@ -501,7 +523,7 @@ int pvio_world_evtchn_close(struct pvio_world *w, uint16_t caller, pvio_evtchn_p
 
 	if (!d)
 		return -ESRCH;
-	if (port == 0 || port >= PVIO_HV_MAX_PORTS || !d->ports[port].chan)
+	if (port == 0 || port >= d->nr_ports || !d->ports[port].chan)
 		return -EINVAL;
 	port_release(w, &d->ports[port]);
 	return 0;
@@ -513,7 +535,7 @@ void pvio_world_evtchn_close_owner(struct pvio_world *w, uint16_t domid, uint64_
 
 	if (!d)
 		return;
-	for (unsigned i = 1; i < PVIO_HV_MAX_PORTS; i++)
+	for (unsigned i = 1; i < d->nr_ports; i++)
 		if (d->ports[i].chan && d->ports[i].owner == owner)
 			port_release(w, &d->ports[i]);
 }

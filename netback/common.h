@@ -55,7 +55,9 @@
 #include "ring/ratelimit.h"
 #include "ring/ring.h"
 
-#define NB_MAX_PORTS          256     /* switch ports: vifs + uplinks */
+/* Switch ports (vifs + uplinks): --max-ports, the tables sized at start. */
+#define NB_DEFAULT_MAX_PORTS  4096
+#define NB_PORTS_LIMIT        65535   /* port indices are 16-bit */
 #define NB_MAX_BRIDGES        16
 #define NB_MAX_UPLINKS        16
 #define NB_MAX_QUEUES         8       /* per vif */
@@ -89,6 +91,7 @@ struct nb_cfg {
 	unsigned mac_age_s;
 	unsigned mac_entries;
 	unsigned nb_mbufs;
+	unsigned max_ports;        /* switch ports (0: NB_DEFAULT_MAX_PORTS) */
 	bool     feat_sg, feat_gso, feat_csum6, feat_mcast, feat_split, feat_ctrl;
 	bool     verbose;
 };
@@ -137,7 +140,7 @@ struct nb_bridge {
 	char     name[NB_BRIDGE_NAME_MAX];
 	bool     used;
 	struct nb_mactable mt;
-	uint64_t members[NB_MAX_PORTS / 64];   /* atomic bitmap of ports */
+	uint64_t *members;                     /* atomic bitmap of ports (max_ports) */
 };
 
 /* Per-thread forwarding counters (single writer). */
@@ -163,15 +166,17 @@ struct nb_stage {
 struct nb_fwd {
 	struct nb_port *src;
 	uint32_t now;                            /* seconds, for MAC aging */
-	uint8_t  hold[NB_MAX_PORTS];             /* 0 untried, 1 held, 2 refused */
-	uint16_t held[NB_MAX_PORTS];
+	/* arrays of nb_sw.max_ports entries (kick: twice that), zero pages
+	 * until a port of that index is used */
+	uint8_t  *hold;                          /* 0 untried, 1 held, 2 refused */
+	uint16_t *held;
 	unsigned nheld;
-	struct nb_outq *kick[NB_MAX_PORTS * 2];
-	unsigned nkick;
+	struct nb_outq **kick;
+	unsigned nkick, kick_max;
 	/* scratch for one packet */
-	struct nb_port *dst[NB_MAX_PORTS];
-	struct nb_port *asis[NB_MAX_PORTS];
-	struct nb_port *plain[NB_MAX_PORTS];
+	struct nb_port **dst;
+	struct nb_port **asis;
+	struct nb_port **plain;
 	uint8_t  hdrbuf[NB_MAX_HDR_LEN];
 	const uint8_t *hdr;                      /* parsed headers of the packet */
 	struct nb_hdr h;
@@ -325,11 +330,12 @@ struct nb_switch {
 	unsigned pool_size;
 	unsigned pool_baseline;                  /* in use once the uplinks started */
 	pthread_mutex_t lock;                    /* ports, bridges, vif list */
-	struct nb_port ports[NB_MAX_PORTS];
+	struct nb_port *ports;                   /* max_ports; slots never freed */
+	unsigned max_ports;
 	struct nb_bridge bridges[NB_MAX_BRIDGES];
 	struct nb_uplink uplinks[NB_MAX_UPLINKS];
 	unsigned nr_uplinks;
-	struct nb_vif *vifs[NB_MAX_PORTS];       /* probed vifs, for statistics */
+	struct nb_vif **vifs;                    /* max_ports probed vifs, for statistics */
 	uint64_t stats_seq;
 	struct pvio_workers *workers;            /* the poller threads */
 };

@@ -64,6 +64,7 @@ static void usage(FILE *f)
 		"  --default-bridge NAME   bridge of vifs without a 'bridge' key and of\n"
 		"                          unassigned uplinks (default br0)\n"
 		"  --max-queues N          multi-queue-max-queues (default: CPUs, max %d)\n"
+		"  --max-ports N           switch ports, vifs + uplinks (default %d, max %d)\n"
 		"  --workers N             poller threads serving all vif queues and\n"
 		"                          uplinks (default: half the CPUs, at least 1;\n"
 		"                          max %d)\n"
@@ -88,7 +89,7 @@ static void usage(FILE *f)
 		"  --help\n"
 		"Default EAL arguments: --no-huge -m 1024 --no-pci\n"
 		"  --file-prefix=pvio-netback-<pid> --no-telemetry\n",
-		NB_MAX_QUEUES, NB_MAX_WORKERS, NB_DEFAULT_POLL_US, NB_DEFAULT_BACKLOG_PKTS,
+		NB_MAX_QUEUES, NB_DEFAULT_MAX_PORTS, NB_PORTS_LIMIT, NB_MAX_WORKERS, NB_DEFAULT_POLL_US, NB_DEFAULT_BACKLOG_PKTS,
 		NB_DEFAULT_BACKLOG_BYTES, NB_DEFAULT_RX_DRAIN_MS, NB_DEFAULT_MAC_AGE_S,
 		NB_DEFAULT_MAC_ENTRIES, NB_DEFAULT_MBUFS);
 }
@@ -197,7 +198,8 @@ int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_UPLINK, O_VDEV, O_DEFBR, O_MAXQ, O_POLL, O_BPKTS, O_BBYTES,
 	       O_DRAIN, O_AGE, O_MACN, O_MBUFS, O_NOSG, O_NOGSO, O_NOCSUM6, O_NOMCAST,
-	       O_NOSPLIT, O_NOCTRL, O_STATS, O_STATSDIR, O_READY, O_VERBOSE, O_HELP, O_HV, O_WORKERS };
+	       O_NOSPLIT, O_NOCTRL, O_STATS, O_STATSDIR, O_READY, O_VERBOSE, O_HELP, O_HV, O_WORKERS,
+	       O_MAXPORTS };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "hv", required_argument, NULL, O_HV },
@@ -206,6 +208,7 @@ int main(int argc, char **argv)
 		{ "vdev", required_argument, NULL, O_VDEV },
 		{ "default-bridge", required_argument, NULL, O_DEFBR },
 		{ "max-queues", required_argument, NULL, O_MAXQ },
+		{ "max-ports", required_argument, NULL, O_MAXPORTS },
 		{ "poll-us", required_argument, NULL, O_POLL },
 		{ "backlog-pkts", required_argument, NULL, O_BPKTS },
 		{ "backlog-bytes", required_argument, NULL, O_BBYTES },
@@ -302,6 +305,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			nb_default_bridge = optarg;
+			break;
+		case O_MAXPORTS:
+			if (parse_uint("--max-ports", optarg, 2, NB_PORTS_LIMIT, &cfg.max_ports))
+				return 2;
 			break;
 		case O_MAXQ:
 			if (parse_uint("--max-queues", optarg, 1, NB_MAX_QUEUES, &cfg.max_queues))
@@ -435,6 +442,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Each guest costs fds (its memory, ports, engines): as many as we
+	 * may have. */
+	pvio_hv_raise_nofile("pvio-netback", PVIO_HV_NOFILE_WANT, 10);
 	if (pvio_hv_open_backend("pvio-netback", hv, sock, &g_hv) < 0)
 		return 1;
 

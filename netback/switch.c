@@ -64,12 +64,38 @@ static void worker_thread_fini(void)
 		rte_thread_unregister();
 }
 
+static void switch_tables_free(void)
+{
+	for (unsigned i = 0; i < NB_MAX_BRIDGES; i++) {
+		free(nb_sw.bridges[i].members);
+		nb_sw.bridges[i].members = NULL;
+	}
+	free(nb_sw.ports);
+	free(nb_sw.vifs);
+	nb_sw.ports = NULL;
+	nb_sw.vifs = NULL;
+	nb_sw.max_ports = 0;
+}
+
 int nb_switch_init(const struct nb_cfg *cfg)
 {
 	int r;
 
 	nb_sw.cfg = *cfg;
-	for (unsigned i = 0; i < NB_MAX_PORTS; i++)
+	nb_sw.max_ports = cfg->max_ports ? cfg->max_ports : NB_DEFAULT_MAX_PORTS;
+	if (nb_sw.max_ports > NB_PORTS_LIMIT)
+		nb_sw.max_ports = NB_PORTS_LIMIT;
+	/* calloc: pages of slots never used stay untouched. */
+	nb_sw.ports = calloc(nb_sw.max_ports, sizeof(*nb_sw.ports));
+	nb_sw.vifs = calloc(nb_sw.max_ports, sizeof(*nb_sw.vifs));
+	for (unsigned i = 0; i < NB_MAX_BRIDGES; i++) {
+		nb_sw.bridges[i].members = calloc((nb_sw.max_ports + 63) / 64, sizeof(uint64_t));
+		if (!nb_sw.bridges[i].members)
+			goto nomem;
+	}
+	if (!nb_sw.ports || !nb_sw.vifs)
+		goto nomem;
+	for (unsigned i = 0; i < nb_sw.max_ports; i++)
 		nb_sw.ports[i].idx = (uint16_t)i;
 	nb_sw.pool_size = cfg->nb_mbufs;
 	nb_sw.pool = rte_pktmbuf_pool_create("nb_mbufs", cfg->nb_mbufs, 256, 0,
@@ -78,7 +104,8 @@ int nb_switch_init(const struct nb_cfg *cfg)
 	if (!nb_sw.pool) {
 		fprintf(stderr, "netback: cannot create the mbuf pool (%u mbufs): %s\n",
 			cfg->nb_mbufs, rte_strerror(rte_errno));
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto err;
 	}
 	r = pvio_workers_create(&(struct pvio_workers_cfg){
 					.n = cfg->workers, .poll_us = cfg->poll_us,
@@ -90,9 +117,15 @@ int nb_switch_init(const struct nb_cfg *cfg)
 			strerror(-r));
 		rte_mempool_free(nb_sw.pool);
 		nb_sw.pool = NULL;
-		return r;
+		goto err;
 	}
 	return 0;
+nomem:
+	fprintf(stderr, "netback: cannot allocate the switch tables (%u ports)\n", nb_sw.max_ports);
+	r = -ENOMEM;
+err:
+	switch_tables_free();
+	return r;
 }
 
 void nb_switch_fini(void)
@@ -108,6 +141,7 @@ void nb_switch_fini(void)
 		rte_mempool_free(nb_sw.pool);
 		nb_sw.pool = NULL;
 	}
+	switch_tables_free();
 }
 
 int nb_bridge_get(const char *name)
@@ -132,8 +166,11 @@ int nb_bridge_get(const char *name)
 	r = -ENOSPC;
 	if (free_slot >= 0) {
 		struct nb_bridge *b = &nb_sw.bridges[free_slot];
+		uint64_t *members = b->members;   /* allocated at init, kept */
 
 		memset(b, 0, sizeof(*b));
+		b->members = members;
+		memset(members, 0, (nb_sw.max_ports + 63) / 64 * sizeof(*members));
 		r = nb_mt_init(&b->mt, nb_sw.cfg.mac_entries, nb_sw.cfg.mac_age_s);
 		if (r == 0) {
 			snprintf(b->name, sizeof(b->name), "%s", name);
@@ -152,7 +189,7 @@ struct nb_port *nb_port_alloc(uint8_t kind, int br, const char *name)
 	struct nb_port *p = NULL;
 
 	pthread_mutex_lock(&nb_sw.lock);
-	for (unsigned i = 0; i < NB_MAX_PORTS; i++) {
+	for (unsigned i = 0; i < nb_sw.max_ports; i++) {
 		struct nb_port *c = &nb_sw.ports[i];
 
 		if (pvio_load_acquire(&c->state) != NB_PORT_FREE)
@@ -279,21 +316,43 @@ void nb_port_free(struct nb_port *p)
 
 /* ------------------------------------------------------------ forwarding */
 
+void nb_fwd_free(struct nb_fwd *f)
+{
+	if (!f)
+		return;
+	free(f->hold);
+	free(f->held);
+	free(f->kick);
+	free(f->dst);
+	free(f->asis);
+	free(f->plain);
+	free(f);
+}
+
 struct nb_fwd *nb_fwd_new(struct nb_port *src, struct nb_fwd_stats *st)
 {
 	struct nb_fwd *f = aligned_alloc(64, (sizeof(*f) + 63) & ~(size_t)63);
+	unsigned n = nb_sw.max_ports;
 
 	if (!f)
 		return NULL;
 	memset(f, 0, sizeof(*f));
 	f->src = src;
 	f->st = st;
+	/* Sized by the switch, zeroed lazily (calloc): a forwarder touches
+	 * only the entries of the ports it reaches. */
+	f->kick_max = n * 2;
+	f->hold = calloc(n, sizeof(*f->hold));
+	f->held = calloc(n, sizeof(*f->held));
+	f->kick = calloc(f->kick_max, sizeof(*f->kick));
+	f->dst = calloc(n, sizeof(*f->dst));
+	f->asis = calloc(n, sizeof(*f->asis));
+	f->plain = calloc(n, sizeof(*f->plain));
+	if (!f->hold || !f->held || !f->kick || !f->dst || !f->asis || !f->plain) {
+		nb_fwd_free(f);
+		return NULL;
+	}
 	return f;
-}
-
-void nb_fwd_free(struct nb_fwd *f)
-{
-	free(f);
 }
 
 static struct nb_port *hold(struct nb_fwd *f, unsigned idx)
@@ -348,7 +407,7 @@ static void mark_kick(struct nb_fwd *f, struct nb_outq *q)
 	for (unsigned i = 0; i < f->nkick; i++)
 		if (f->kick[i] == q)
 			return;
-	if (f->nkick == sizeof(f->kick) / sizeof(f->kick[0])) {
+	if (f->nkick == f->kick_max) {
 		pvio_mb();
 		kick(q);
 		return;
@@ -788,7 +847,7 @@ void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 		} else {
 			bool mc = nb_mac_is_multicast(da) && !nb_mac_is_broadcast(da);
 
-			for (unsigned w = 0; w < NB_MAX_PORTS / 64; w++) {
+			for (unsigned w = 0; w < (nb_sw.max_ports + 63) / 64; w++) {
 				uint64_t bits = pvio_load_relaxed(&br->members[w]);
 
 				while (bits) {
@@ -1091,7 +1150,7 @@ void nb_uplinks_stop(void)
 void nb_vif_register(struct nb_vif *v)
 {
 	pthread_mutex_lock(&nb_sw.lock);
-	for (unsigned i = 0; i < NB_MAX_PORTS; i++)
+	for (unsigned i = 0; i < nb_sw.max_ports; i++)
 		if (!nb_sw.vifs[i]) {
 			nb_sw.vifs[i] = v;
 			v->registered = true;
@@ -1103,7 +1162,7 @@ void nb_vif_register(struct nb_vif *v)
 void nb_vif_unregister(struct nb_vif *v)
 {
 	pthread_mutex_lock(&nb_sw.lock);
-	for (unsigned i = 0; i < NB_MAX_PORTS; i++)
+	for (unsigned i = 0; i < nb_sw.max_ports; i++)
 		if (nb_sw.vifs[i] == v)
 			nb_sw.vifs[i] = NULL;
 	v->registered = false;
@@ -1175,7 +1234,7 @@ void nb_stats_write(FILE *f)
 			pfx, (unsigned long long)LD(u->wakeups));
 		fwd_stats_print(f, pfx, &u->fst);
 	}
-	for (unsigned i = 0; i < NB_MAX_PORTS; i++) {
+	for (unsigned i = 0; i < nb_sw.max_ports; i++) {
 		struct nb_vif *v = nb_sw.vifs[i];
 		struct nb_queue_stats qs;
 		struct nb_fwd_stats fs;
@@ -1248,7 +1307,7 @@ void nb_stats_write(FILE *f)
 void nb_stats_publish(void)
 {
 	pthread_mutex_lock(&nb_sw.lock);
-	for (unsigned i = 0; i < NB_MAX_PORTS; i++) {
+	for (unsigned i = 0; i < nb_sw.max_ports; i++) {
 		struct nb_vif *v = nb_sw.vifs[i];
 		unsigned nq;
 

@@ -175,12 +175,14 @@ static int vif_probe(struct pvio_backend_dev *dev)
 	return 0;
 }
 
-static void close_port(struct nb_vif *v, pvio_evtchn_port_t *port)
+/* Close a port we bound, through its handle: a number that is not (or no
+ * longer) ours is never closed. */
+static void close_port(struct nb_vif *v, pvio_evtchn_port_t *port, struct pvio_evtchn *ch)
 {
-	if (*port) {
-		pvio_hv_evtchn_close(v->hv, *port);
-		*port = 0;
-	}
+	if (*port && pvio_hv_evtchn_unbind(v->hv, *port, ch) < 0)
+		fprintf(stderr, "netback: %s: port %u is not the channel we bound; left alone\n",
+			v->name, *port);
+	*port = 0;
 }
 
 static void vif_disconnect(struct pvio_backend_dev *dev)
@@ -215,13 +217,13 @@ static void vif_disconnect(struct pvio_backend_dev *dev)
 		pvio_hv_unmap_ring(v->hv, &q->txmap);
 		pvio_hv_unmap_ring(v->hv, &q->rxmap);
 		if (q->port_rx != q->port_tx)
-			close_port(v, &q->port_rx);
+			close_port(v, &q->port_rx, q->ch_rx);
 		q->port_rx = 0;
-		close_port(v, &q->port_tx);
+		close_port(v, &q->port_tx, q->ch_tx);
 		q->ch_tx = q->ch_rx = NULL;
 	}
 	pvio_hv_unmap_ring(v->hv, &v->ctrlmap);
-	close_port(v, &v->port_ctrl);
+	close_port(v, &v->port_ctrl, v->ch_ctrl);
 	v->ch_ctrl = NULL;
 	v->has_ctrl = false;
 	v->nr_queues = 0;
@@ -281,18 +283,19 @@ bad:
 static int map_queue(struct pvio_backend_dev *dev, struct nb_vif *v, unsigned i)
 {
 	struct nb_queue *q = &v->q[i];
+	char why[128];
 	int r;
 
 	r = pvio_hv_map_ring(v->hv, v->fe_domid, &q->tx_ref, 1, &q->txmap);
 	if (r < 0) {
 		pvio_backend_log(dev, "queue %u: cannot map tx ring (gref %u): %s", i, q->tx_ref,
-				 strerror(-r));
+				 pvio_hv_strerror(v->hv, r, why, sizeof(why)));
 		return r;
 	}
 	r = pvio_hv_map_ring(v->hv, v->fe_domid, &q->rx_ref, 1, &q->rxmap);
 	if (r < 0) {
 		pvio_backend_log(dev, "queue %u: cannot map rx ring (gref %u): %s", i, q->rx_ref,
-				 strerror(-r));
+				 pvio_hv_strerror(v->hv, r, why, sizeof(why)));
 		return r;
 	}
 	if (pvio_netif_tx_back_attach(&q->tx, q->txmap.addr, PVIO_PAGE_SIZE) < 0 ||
@@ -302,7 +305,7 @@ static int map_queue(struct pvio_backend_dev *dev, struct nb_vif *v, unsigned i)
 	if (r < 0) {
 		q->port_tx = 0;
 		pvio_backend_log(dev, "queue %u: cannot bind event channel %u: %s", i,
-				 q->fe_port_tx, strerror(-r));
+				 q->fe_port_tx, pvio_hv_strerror(v->hv, r, why, sizeof(why)));
 		return r;
 	}
 	q->ch_tx = pvio_hv_evtchn_handle(v->hv, q->port_tx);
@@ -311,7 +314,7 @@ static int map_queue(struct pvio_backend_dev *dev, struct nb_vif *v, unsigned i)
 		if (r < 0) {
 			q->port_rx = 0;
 			pvio_backend_log(dev, "queue %u: cannot bind event channel %u: %s", i,
-					 q->fe_port_rx, strerror(-r));
+					 q->fe_port_rx, pvio_hv_strerror(v->hv, r, why, sizeof(why)));
 			return r;
 		}
 		q->ch_rx = pvio_hv_evtchn_handle(v->hv, q->port_rx);
@@ -327,6 +330,7 @@ static int map_queue(struct pvio_backend_dev *dev, struct nb_vif *v, unsigned i)
 static int map_ctrl(struct pvio_backend_dev *dev, struct nb_vif *v)
 {
 	unsigned long long ref, ev;
+	char why[128];
 	uint32_t r32;
 	int r;
 
@@ -345,7 +349,8 @@ static int map_ctrl(struct pvio_backend_dev *dev, struct nb_vif *v)
 	r32 = (uint32_t)ref;
 	r = pvio_hv_map_ring(v->hv, v->fe_domid, &r32, 1, &v->ctrlmap);
 	if (r < 0) {
-		pvio_backend_log(dev, "cannot map ctrl ring (gref %u): %s", r32, strerror(-r));
+		pvio_backend_log(dev, "cannot map ctrl ring (gref %u): %s", r32,
+				 pvio_hv_strerror(v->hv, r, why, sizeof(why)));
 		return r;
 	}
 	if (pvio_xen_netif_ctrl_back_attach(&v->ctrl, v->ctrlmap.addr, PVIO_PAGE_SIZE) < 0)
@@ -355,7 +360,7 @@ static int map_ctrl(struct pvio_backend_dev *dev, struct nb_vif *v)
 	if (r < 0) {
 		v->port_ctrl = 0;
 		pvio_backend_log(dev, "cannot bind ctrl event channel %u: %s", v->fe_port_ctrl,
-				 strerror(-r));
+				 pvio_hv_strerror(v->hv, r, why, sizeof(why)));
 		return r;
 	}
 	v->ch_ctrl = pvio_hv_evtchn_handle(v->hv, v->port_ctrl);
@@ -426,7 +431,8 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	}
 	p = nb_port_alloc(NB_PORT_VIF, br, v->name);
 	if (!p) {
-		pvio_backend_log(dev, "no free switch port");
+		pvio_backend_log(dev, "switch ports exhausted (limit %u, pvio-netback --max-ports)",
+				 nb_sw.max_ports);
 		r = -ENOSPC;
 		goto err;
 	}

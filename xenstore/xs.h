@@ -44,7 +44,10 @@
 #include "ring/xs_wire.h"
 
 #define PVIO_XS_NO_TX       0u
-#define PVIO_XS_EVENTS_MAX  4096u
+/* As many as the store keeps pending for a dom0 connection
+ * (PVIO_XSD_DOM0_WATCH_EVENTS_MAX): a backend watching a thousand devices
+ * must not lose their state changes to a burst. */
+#define PVIO_XS_EVENTS_MAX  65536u
 #define PVIO_XS_TX_RETRIES  64u
 
 struct pvio_xs;

@@ -361,7 +361,7 @@ static void grant_exhaustion(bool pers)
 	struct pvio_blkfront_opts o;
 	struct pvio_blkfront *f;
 	struct pvio_blkfront_req r, *rp = &r, *done[1];
-	static uint32_t refs[20000];
+	static uint32_t refs[PVIO_HV_DEFAULT_GNTTAB_ENTRIES + 64];   /* the whole table */
 	uint8_t *a, *b;
 	unsigned n;
 
@@ -385,7 +385,7 @@ static void grant_exhaustion(bool pers)
 	CHECK_EQ(r.result, 0);
 
 	/* Table full: 64 idle persistent grants are all there is. */
-	n = take_refs(&e, refs, 20000);
+	n = take_refs(&e, refs, sizeof(refs) / sizeof(refs[0]));
 	CHECK(n > 1000);
 	r.buf = b;
 	r.offset = 256 * 1024;
@@ -397,9 +397,9 @@ static void grant_exhaustion(bool pers)
 
 	/* Nothing at all: fails, and in time. */
 	pvio_blkfront_buf_free(f, a, 256 * 1024);   /* revokes its grants... */
-	n += take_refs(&e, refs + n, 20000 - n);     /* ...which we take too */
+	n += take_refs(&e, refs + n, sizeof(refs) / sizeof(refs[0]) - n);     /* ...which we take too */
 	pvio_blkfront_buf_free(f, b, 256 * 1024);
-	n += take_refs(&e, refs + n, 20000 - n);
+	n += take_refs(&e, refs + n, sizeof(refs) / sizeof(refs[0]) - n);
 	a = pvio_blkfront_buf_alloc(f, 256 * 1024);
 	REQUIRE(a);
 	r.buf = a;
