@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"  discard VDEV OFFSET LENGTH       discard a range\n"
 		"  verify VDEV [--seconds S] [--ops N] [--qd D] [--min-size B] [--max-size B]\n"
 		"              [--region-mb M] [--seed S] [--discard-pct P] [--flush-every N]\n"
-		"              [--progress]\n"
+		"              [--progress] [--ready-fd N] [--start-fd N] (as bench's)\n"
 		"                                   random writes of random sizes, each block stamped\n"
 		"                                   (lba, generation, checksum), verified by reads;\n"
 		"                                   a full verification pass at the end\n"
@@ -442,6 +442,26 @@ static uint64_t final_pass(struct pvio_blkfront *f, uint32_t bs, uint64_t nblock
 	return bad;
 }
 
+/* --ready-fd / --start-fd: say "ready" once connected, then wait for end
+ * of file (or a byte) on the start fd, so that many guests run together.
+ * UINT64_MAX: not given. */
+static void ready_then_start(uint64_t ready_fd, uint64_t start_fd)
+{
+	if (ready_fd != UINT64_MAX) {
+		if (write((int)ready_fd, "ready\n", 6) < 0) {
+			/* the waiter went away */
+		}
+		close((int)ready_fd);
+	}
+	if (start_fd != UINT64_MAX) {
+		char ch;
+
+		while (read((int)start_fd, &ch, 1) < 0 && errno == EINTR)
+			;
+		close((int)start_fd);
+	}
+}
+
 static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -455,10 +475,13 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 		{ "discard-pct", required_argument, NULL, 'd' },
 		{ "flush-every", required_argument, NULL, 'F' },
 		{ "progress", no_argument, NULL, 'P' },
+		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "start-fd", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pvio_blkfront_info info;
 	bool progress = false;
+	uint64_t ready_fd = UINT64_MAX, start_fd = UINT64_MAX;
 	uint64_t seconds = 0, ops = 0, qd = 8, minsz = 512, maxsz = 1 << 20, region_mb = 64;
 	uint64_t seed = (uint64_t)time(NULL), dpct = 5, flush_every = 200;
 	struct vctx ctx[PVIO_BLKFRONT_MAX_QUEUES];
@@ -481,6 +504,8 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 		case 'd': if (parse_u64("--discard-pct", optarg, &dpct) || dpct > 50) return 2; break;
 		case 'F': if (parse_u64("--flush-every", optarg, &flush_every)) return 2; break;
 		case 'P': progress = true; break;
+		case 'R': if (parse_u64("--ready-fd", optarg, &ready_fd) || ready_fd > INT32_MAX) return 2; break;
+		case 'T': if (parse_u64("--start-fd", optarg, &start_fd) || start_fd > INT32_MAX) return 2; break;
 		default: return 2;
 		}
 	}
@@ -510,6 +535,7 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 		fprintf(stderr, "%s: verify: region too small for %u queues\n", prog, nq);
 		return 2;
 	}
+	ready_then_start(ready_fd, start_fd);
 	double t0 = now_s();
 	for (unsigned q = 0; q < nq; q++) {
 		ctx[q] = (struct vctx){
@@ -644,21 +670,7 @@ static int cmd_bench(struct pvio_blkfront *f, int argc, char **argv)
 		reqs[i].len = bs;
 		reqs[i].user = (void *)(uintptr_t)i;
 	}
-	if (ready_fd != UINT64_MAX) {
-		if (write((int)ready_fd, "ready\n", 6) < 0) {
-			/* the waiter went away */
-		}
-		close((int)ready_fd);
-	}
-	if (start_fd != UINT64_MAX) {
-		/* Connected and ready: wait for end of file (or a byte) on the
-		 * fd, so that many guests start together. */
-		char ch;
-
-		while (read((int)start_fd, &ch, 1) < 0 && errno == EINTR)
-			;
-		close((int)start_fd);
-	}
+	ready_then_start(ready_fd, start_fd);
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	double t0 = now_s(), end = t0 + (double)secs;

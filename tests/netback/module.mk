@@ -23,6 +23,7 @@ TEST_BINS += tests/netback/test_netback_memif
 SRCS_test_netback_memif := $(NB_E2E_SRCS)
 TEST_BINS += tests/netback/test_netback_rate
 SRCS_test_netback_rate := $(NB_E2E_SRCS)
+LONG_TESTS += $(BUILD)/tests/netback/test_netback_rate
 
 #  fuzz_netback     libFuzzer harness of the DPDK-free parts (clang), run
 #                   for a bounded time by test_fuzz_netback.sh
@@ -39,3 +40,4 @@ $(NB_FUZZ): $(NB_FUZZ_SRCS) $(wildcard netback/nb_*.h)
 build-all: $(NB_FUZZ)
 endif
 TEST_SCRIPTS += tests/netback/test_fuzz_netback.sh
+TEST_SCRIPTS += tests/netback/test_netback_scale.sh
