@@ -503,6 +503,20 @@ PVIO_EXPORT int pvio_ts_block_attach(struct pvio_xs *xs, uint16_t domid,
 	return pvio_xs_transaction_run(xs, vbd_nodes, &a);
 }
 
+/* The device's backend directory into be, if the device exists (its
+ * state node reads): 0, or the read's -errno (-ENOENT: no such device). */
+static int backend_dir(struct pvio_xs *xs, uint32_t tx, const char *type, uint16_t domid,
+		       uint32_t devid, char *be, size_t len)
+{
+	char path[200];
+	int r;
+
+	snprintf(be, len, "/local/domain/0/backend/%s/%u/%u", type, domid, devid);
+	snprintf(path, sizeof(path), "%s/state", be);
+	r = pvio_xs_read_buf(xs, tx, path, path, sizeof(path), NULL);
+	return r < 0 ? r : 0;
+}
+
 struct throttle_args {
 	uint16_t domid;
 	uint32_t devid;
@@ -516,9 +530,7 @@ static int throttle_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
 	char be[160], path[200];
 	int r;
 
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", a->domid, a->devid);
-	snprintf(path, sizeof(path), "%s/state", be);
-	r = pvio_xs_read_buf(xs, tx, path, path, sizeof(path), NULL);
+	r = backend_dir(xs, tx, "vbd", a->domid, a->devid, be, sizeof(be));
 	if (r < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/throttling", be);
@@ -1029,9 +1041,7 @@ static int rate_node(struct pvio_xs *xs, uint32_t tx, void *arg)
 	char be[160], path[200];
 	int r;
 
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", a->domid, a->devid);
-	snprintf(path, sizeof(path), "%s/state", be);
-	r = pvio_xs_read_buf(xs, tx, path, path, sizeof(path), NULL);
+	r = backend_dir(xs, tx, "vif", a->domid, a->devid, be, sizeof(be));
 	if (r < 0)
 		return r;
 	if (!a->usec) {
