@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "netback/nb_pkt.h"
 #include "tests/common/testutil.h"
 #include "tests/netback/nbtest.h"
 #include "xenstore/xenbus.h"
@@ -220,6 +221,21 @@ struct pvio_hv *nbt_guest(const char *name, unsigned mem_mb, uint16_t *domid)
 	REQUIRE(pvio_xs_transaction_run(nbt.xs, dom_nodes, &a) >= 0);
 	REQUIRE(pvio_hv_domain_connect(nbt.dom0, *domid, &fd) == 0);
 	REQUIRE(pvio_hv_socket_from_fd(fd, &g) == 0);
+	return g;
+}
+
+struct pvio_hv *nbt_guest_vif(unsigned i, unsigned tag, unsigned mem_mb, uint16_t *domid,
+			      uint8_t mac[6])
+{
+	char name[16], m[20];
+	struct nbt_vif v = { .mac = m };
+	struct pvio_hv *g;
+
+	snprintf(name, sizeof(name), "guest%u", i);
+	snprintf(m, sizeof(m), "02:00:00:00:%02x:%02x", tag & 0xff, i & 0xff);
+	REQUIRE(nb_mac_parse(m, mac) == 0);
+	g = nbt_guest(name, mem_mb, domid);
+	REQUIRE(nbt_vif_add(*domid, 0, &v) == 0);
 	return g;
 }
 

@@ -57,6 +57,10 @@ struct nbt_vif {
 };
 /* Write vif/<devid> nodes of domid (frontend and backend, as libxl). */
 int  nbt_vif_add(uint16_t domid, uint32_t devid, const struct nbt_vif *v);
+/* Guest "guest<i>" (mem_mb MiB) with vif 0 of MAC 02:00:00:00:<tag>:<i>
+ * (its defaults otherwise): its connection, domid and MAC. */
+struct pvio_hv *nbt_guest_vif(unsigned i, unsigned tag, unsigned mem_mb, uint16_t *domid,
+			      uint8_t mac[6]);
 /* Remove them (the backend sees the device go). */
 void nbt_vif_del(uint16_t domid, uint32_t devid);
 /* Backend state of vif domid/devid; wait up to timeout_ms for one in mask. */

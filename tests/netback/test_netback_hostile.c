@@ -349,14 +349,7 @@ int main(void)
 	if (nbt_start_netback(NULL) < 0)
 		return 1;
 	for (unsigned i = 0; i < NG; i++) {
-		char name[16], m[20];
-		struct nbt_vif v = { .mac = m };
-
-		snprintf(name, sizeof(name), "guest%u", i);
-		snprintf(m, sizeof(m), "02:00:00:00:02:%02x", i);
-		REQUIRE(nb_mac_parse(m, mac[i]) == 0);
-		g[i] = nbt_guest(name, i == H ? 96 : 16, &dom[i]);
-		REQUIRE(nbt_vif_add(dom[i], 0, &v) == 0);
+		g[i] = nbt_guest_vif(i, 0x02, i == H ? 96 : 16, &dom[i], mac[i]);
 	}
 	for (unsigned i = 0; i < NG; i++)
 		if (nbf_connect(&fe[i], g[i], 0, i == H ? &hopts : &o, T) != 0) {

@@ -197,14 +197,7 @@ int main(void)
 	if (nbt_start_netback(NULL) < 0)
 		return 1;
 	for (unsigned i = 0; i < NG; i++) {
-		char name[16], m[20];
-		struct nbt_vif v = { .mac = m };
-
-		snprintf(name, sizeof(name), "guest%u", i);
-		snprintf(m, sizeof(m), "02:00:00:00:05:%02x", i);
-		REQUIRE(nb_mac_parse(m, mac[i]) == 0);
-		g[i] = nbt_guest(name, 16, &dom[i]);
-		REQUIRE(nbt_vif_add(dom[i], 0, &v) == 0);
+		g[i] = nbt_guest_vif(i, 0x05, 16, &dom[i], mac[i]);
 		/* A and C: 50000 bytes per 50 ms (8 Mbit/s) before they connect. */
 		if (i != B)
 			REQUIRE(pvio_ts_net_set_rate(nbt.xs, dom[i], 0, 50000, 50000) == 0);
