@@ -624,7 +624,7 @@ static int reap(struct blkback_queue *q)
 	int n, total = 0;
 
 	do {
-		n = pvio_blk_engine_reap(q->eng, done, 64, false);
+		n = pvio_blk_engine_poll(q->eng, done, 64);
 		for (int i = 0; i < n; i++)
 			blkback__complete(q, done[i]);
 		if (n > 0)
@@ -721,6 +721,9 @@ static bool queue_arm(struct pvio_task *t, int *timeout_ms)
 		}
 	}
 	if (stopping && !q->stopped && !pvio_blk_engine_inflight(q->eng))
+		return true;
+	/* The engine's fd was left alone while we polled. */
+	if (pvio_blk_engine_inflight(q->eng) && pvio_blk_engine_arm(q->eng))
 		return true;
 	/* Idle: unmap persistent grants unused for a while, so a frontend
 	 * that retired them can revoke them (Linux blkback purges on a timer

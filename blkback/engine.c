@@ -329,6 +329,45 @@ PVIO_EXPORT int pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_
 	return (int)n;
 }
 
+PVIO_EXPORT int pvio_blk_engine_poll(struct pvio_blk_engine *e, struct pvio_blk_io **done,
+				     unsigned max)
+{
+	unsigned n = 0;
+	int ret;
+
+	if (!e || (!done && max))
+		return -EINVAL;
+	if (!e->ops->poll)
+		return pvio_blk_engine_reap(e, done, max, false);
+	if (max == 0)
+		return 0;
+	if (e->sync_count)
+		pvio__blk_sync_run(e);
+	while (n < max && e->done_count) {
+		done[n++] = e->done_q[e->done_head];
+		e->done_head = (e->done_head + 1) % e->depth;
+		e->done_count--;
+	}
+	if (n < max) {
+		ret = e->ops->poll(e, done + n, max - n);
+		if (ret < 0 && n == 0)
+			return ret;
+		if (ret > 0)
+			n += (unsigned)ret;
+	}
+	e->nr -= n;
+	return (int)n;
+}
+
+PVIO_EXPORT bool pvio_blk_engine_arm(struct pvio_blk_engine *e)
+{
+	if (!e)
+		return false;
+	if (e->done_count || e->sync_count)
+		return true;
+	return e->ops->arm ? e->ops->arm(e) : false;
+}
+
 PVIO_EXPORT int pvio_blk_engine_fd(struct pvio_blk_engine *e)
 {
 	return e ? e->efd : -EINVAL;

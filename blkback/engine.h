@@ -96,6 +96,14 @@ int  pvio_blk_engine_submit(struct pvio_blk_engine *e);
  * readable spuriously; reap then returns 0). */
 int  pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
 			  unsigned max, bool wait);
+/* For a poller (the channel-masked NAPI pattern): poll collects completions
+ * as reap without wait does, but leaves the fd as it is (no system call on
+ * io_uring's DEFER_TASKRUN ring, whose eventfd is switched off meanwhile);
+ * arm, before sleeping on the fd, makes it readable on the next completion
+ * and returns true instead when completions are already waiting. */
+int  pvio_blk_engine_poll(struct pvio_blk_engine *e, struct pvio_blk_io **done,
+			  unsigned max);
+bool pvio_blk_engine_arm(struct pvio_blk_engine *e);
 /* Readable when completions are waiting (for epoll). */
 int  pvio_blk_engine_fd(struct pvio_blk_engine *e);
 /* I/Os queued or in flight. */

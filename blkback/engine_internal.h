@@ -49,6 +49,14 @@ struct pvio_blk_engine_ops {
 	/* Up to max completions into done[]; wait as in pvio_blk_engine_reap. */
 	int  (*reap)(struct pvio_blk_engine *e, struct pvio_blk_io **done,
 		     unsigned max, bool wait);
+	/* Optional: completions for a caller that polls, without keeping the
+	 * fd accurate (no system call unless the engine needs one to see a
+	 * completion). NULL: reap without wait. */
+	int  (*poll)(struct pvio_blk_engine *e, struct pvio_blk_io **done, unsigned max);
+	/* Optional: before the caller sleeps on the fd after polling: make it
+	 * readable on the next completion; true when completions are already
+	 * waiting (do not sleep). NULL: reap keeps the fd accurate. */
+	bool (*arm)(struct pvio_blk_engine *e);
 	/* Waits for or cancels what is in flight, then frees everything
 	 * (pvio__blk_engine_base_fini + free). */
 	void (*close)(struct pvio_blk_engine *e);

@@ -64,6 +64,8 @@ struct uring_engine {
 	struct uring_slot *slots;
 	unsigned *free_stack;
 	unsigned nfree;
+	bool     evfd_toggle;    /* DEFER_TASKRUN: eventfd off while polled */
+	bool     evfd_off;       /* IORING_CQ_EVENTFD_DISABLED is set */
 };
 
 static const struct pvio_blk_engine_ops uring_ops;
@@ -378,6 +380,54 @@ static int uring_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
 	return (int)n;
 }
 
+/*
+ * A poller's reap: no eventfd reads. On a DEFER_TASKRUN ring the eventfd is
+ * switched off as well (IORING_CQ_EVENTFD_DISABLED), so the kernel does not
+ * signal it on every completion while we look anyway. That ring posts CQEs
+ * only in our own thread (inline, or when we run the deferred work), and
+ * the kernel sets IORING_SQ_TASKRUN with a locked RMW before it looks at
+ * the eventfd flag: uring_arm's switch-on, fence and flag check cannot both
+ * miss. Other modes keep the eventfd on (a CQE posted from another context
+ * could slip between switch-on and check).
+ */
+static int uring_poll(struct pvio_blk_engine *e, struct pvio_blk_io **done, unsigned max)
+{
+	struct uring_engine *ue = to_ue(e);
+	unsigned n = 0, got;
+	int ret;
+
+	if (!ue->active)
+		return 0;
+	if (ue->evfd_toggle && !ue->evfd_off)
+		ue->evfd_off = io_uring_cq_eventfd_toggle(&ue->ring, false) == 0;
+	ret = uring_flush(ue);
+	if (ret < 0)
+		return ret;
+	do {
+		got = uring_harvest(ue, done + n, max - n);
+		n += got;
+	} while (got && n < max);
+	/* Resubmit partial transfers now, not at the next submit. */
+	ret = uring_flush(ue);
+	if (ret < 0 && n == 0)
+		return ret;
+	return (int)n;
+}
+
+static bool uring_arm(struct pvio_blk_engine *e)
+{
+	struct uring_engine *ue = to_ue(e);
+
+	if (ue->evfd_off) {
+		io_uring_cq_eventfd_toggle(&ue->ring, true);
+		ue->evfd_off = false;
+	}
+	/* A system call: the switch-on is visible before we look below. */
+	pvio__blk_efd_clear(e->efd);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return ue->active && (ue->sq_pending || uring_more(ue));
+}
+
 static void uring_close(struct pvio_blk_engine *e)
 {
 	struct uring_engine *ue = to_ue(e);
@@ -431,6 +481,8 @@ static const struct pvio_blk_engine_ops uring_ops = {
 	.queue  = uring_queue,
 	.submit = uring_submit,
 	.reap   = uring_reap,
+	.poll   = uring_poll,
+	.arm    = uring_arm,
 	.close  = uring_close,
 };
 
@@ -479,6 +531,8 @@ static int ring_init(struct uring_engine *ue, unsigned entries, const char **mod
 			ue->setup_flags = p.flags;
 			ue->taskrun_flag = p.flags & IORING_SETUP_TASKRUN_FLAG;
 			ue->enabled = !(p.flags & IORING_SETUP_R_DISABLED);
+			ue->evfd_toggle = (p.flags & IORING_SETUP_DEFER_TASKRUN) &&
+					  ue->taskrun_flag && ue->ring.cq.kflags;
 			*mode_name = setup_modes[m].name;
 			return 0;
 		}

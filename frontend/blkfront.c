@@ -45,6 +45,9 @@ static uint64_t mono_ns(void)
 
 void bf_wake_queue(struct bf_queue *q)
 {
+	/* Before the write: a poller that sees the flag clear skips the read
+	 * (no system call), one that sees it set drains. */
+	__atomic_store_n(&q->ctl_pending, 1, __ATOMIC_RELEASE);
 	fe_efd_write(q->ctl_fd);
 }
 
@@ -893,33 +896,40 @@ static int process_responses(struct bf_queue *q)
 	}
 }
 
-/* Walk the queue forward: responses, waiting work, notifications. Called
- * with q->lock held by submit, reap and the blocking helpers. */
-static void service(struct bf_queue *q)
+/*
+ * Walk the queue forward: responses, waiting work, requests. Called with
+ * q->lock held by submit, reap and the blocking helpers.
+ *
+ * NAPI-style: a caller that polls (arm false) keeps the event channel masked
+ * and rsp_event where it is, so the backend's pushes cost it no notification
+ * (not even the shared pending bit) and the poll makes no system call. Only
+ * before sleeping on the queue's fd (arm true) does it take the event, ask
+ * for the next response (final check) and unmask (late EOI).
+ */
+static void service(struct bf_queue *q, bool arm)
 {
 	struct pvio_blkfront *f = q->f;
-	bool masked = false;
 	int k;
 
-	fe_efd_drain(q->ctl_fd);
+	if (__atomic_exchange_n(&q->ctl_pending, 0, __ATOMIC_ACQ_REL))
+		fe_efd_drain(q->ctl_fd);
 	if (fe_dead(&f->fe) && q->state != BFQ_DEAD)
 		bf_queue_down_locked(q, true);
 	if (q->state != BFQ_UP)
 		return;
-	/* Late EOI: take the event (the port stays masked: a backend
-	 * notifying meanwhile costs nobody a wake-up), drain the ring, then
-	 * unmask. A stale wake-up on the fd is drained as well. */
-	if (pvio_evtchn_is_pending(q->ch)) {
+	/* Take the event: the port stays masked until we arm. A stale
+	 * wake-up on the fd is drained before a sleep. */
+	if (pvio_evtchn_is_pending(q->ch))
 		pvio_evtchn_consume(q->ch);
-		masked = true;
-	} else {
+	else if (arm)
 		fe_efd_drain(q->ev_fd);
-	}
 	for (;;) {
 		if (process_responses(q) < 0)
 			goto broken;
 		issue_pending(q);
 		push(q);
+		if (!arm)
+			break;
 		k = pvio_ring_front_final_check(&q->ring);
 		if (k < 0) {
 			bf_disable(f, "response producer index overflow");
@@ -928,7 +938,7 @@ static void service(struct bf_queue *q)
 		if (k == 0)
 			break;
 	}
-	if (masked)
+	if (arm)
 		pvio_evtchn_unmask(q->ch);
 	if (!q->lost && pvio_evtchn_peer_state(q->ch) == PVIO_EVTCHN_CLOSED) {
 		/* The backend closed its end (it stopped or died): the control
@@ -1409,6 +1419,8 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 {
 	long long deadline = 0;
 	struct bf_queue *q;
+	uint64_t t0 = 0;
+	bool arm = false;
 
 	if (!f || queue >= f->nr_queues || (max && !done))
 		return -EINVAL;
@@ -1421,7 +1433,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 		int left = -1;
 
 		pthread_mutex_lock(&q->lock);
-		service(q);
+		service(q, arm);
 		while (k < max && q->done_head) {
 			struct pvio_blkfront_req *r = q->done_head;
 
@@ -1438,14 +1450,35 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 			return (int)k;
 		if (dead)
 			return -ENODEV;
+		if (!arm && (timeout_ms == 0 || max == 0)) {
+			/* Nothing: arm, so that the fd (pvio_blkfront_fd) wakes
+			 * a caller that sleeps on it now. */
+			arm = true;
+			continue;
+		}
 		if (timeout_ms == 0 || max == 0)
 			return 0;
 		if (timeout_ms > 0) {
 			long long l = deadline - fe_now_ms();
 
-			if (l <= 0)
-				return 0;
+			if (l <= 0) {
+				if (arm)
+					return 0;
+				arm = true;   /* leave the fd armed, as above */
+				continue;
+			}
 			left = (int)l;
+		}
+		if (arm) {
+			/* Sleep on the queue's epoll fd: the event channel
+			 * (unmasked by the arm) and the control thread's
+			 * wake-ups. */
+			wait_fd(q->epfd, left);
+			if (t0)
+				pvio_pollwin_update(&q->pollwin, false, mono_ns() - t0);
+			t0 = 0;
+			arm = false;
+			continue;
 		}
 		/* Adaptive polling: with requests in flight, watch the ring for
 		 * a while before paying for a sleep and a wake-up (the window
@@ -1454,7 +1487,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 		{
 			struct pvio_sring *sr = NULL;
 			uint32_t cons = 0, spin_ns = 0;
-			uint64_t t0 = 0, now;
+			uint64_t now;
 			bool seen = false;
 
 			pthread_mutex_lock(&q->lock);
@@ -1478,16 +1511,11 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 				}
 				if (seen) {
 					pvio_pollwin_update(&q->pollwin, true, 0);
+					t0 = 0;
 					continue;
 				}
 			}
-			/* Sleep on the queue's epoll fd: the event channel
-			 * (unmasked by service()) and the control thread's
-			 * wake-ups. */
-			wait_fd(q->epfd, left);
-			if (t0)
-				pvio_pollwin_update(&q->pollwin, false, mono_ns() - t0);
-			continue;
+			arm = true;
 		}
 	}
 }
@@ -1586,7 +1614,7 @@ static int sync_io(struct pvio_blkfront *f, uint8_t op, uint64_t off, void *buf,
 	r.len = len;
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
-		service(q);
+		service(q, true);
 		if (!submitted) {
 			int k = submit_locked(q, &rp, 1, true);
 

@@ -183,6 +183,9 @@ PVIO_EXPORT int pvio_blkfront_submit(struct pvio_blkfront *f, unsigned queue,
  * timeout_ms (0: don't wait, -1: forever) for at least one; during a
  * reconnection it keeps waiting (0 on timeout, never an error). Returns the
  * number collected, or -EINVAL.
+ * NAPI-style: while reap keeps finding work the queue's event channel stays
+ * masked (the backend's responses cost no notification, the call no system
+ * call); it is armed only when reap is about to wait, or returns 0.
  */
 PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 				   struct pvio_blkfront_req **done, unsigned max,
@@ -192,7 +195,8 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
  * An fd that polls readable when queue may have work for reap (a response
  * notification or a connection change). It stays the same across
  * reconnections (an epoll fd over the current event channel), so it can be
- * kept in the caller's epoll set. Call reap(..., 0) when it fires.
+ * kept in the caller's epoll set. Call reap(..., 0) when it fires, until
+ * it returns 0: only that call arms the fd for the next response.
  */
 PVIO_EXPORT int pvio_blkfront_fd(struct pvio_blkfront *f, unsigned queue);
 

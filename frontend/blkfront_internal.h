@@ -130,6 +130,7 @@ struct bf_queue {
 	unsigned idx;
 	int      state;              /* BFQ_*; written under lock */
 	int      lost;               /* atomic: the backend's end of our port closed */
+	int      ctl_pending;        /* atomic: ctl_fd was written since the last drain */
 
 	/* stable across connections */
 	int      epfd;               /* epoll: event channel fd + ctl_fd */
