@@ -9,9 +9,11 @@
  *   complete        reap engine completions, unmap (or keep persistent)
  *                   grants, write responses field by field (XSA-216), push
  *                   once per batch and notify only if the frontend asked
- *   arm             after poll_us without work: set req_event (final check),
- *                   unmask the port (late EOI, XSA-332); the worker wakes
- *                   the queue when its event channel or engine fd fires
+ *   arm             after poll_us without work (io_poll_us, adaptive, while
+ *                   I/O is in flight and completions keep coming): set
+ *                   req_event (final check), unmask the port (late EOI,
+ *                   XSA-332); the worker wakes the queue when its event
+ *                   channel or engine fd fires
  *
  * A run never blocks: a FLUSH/BARRIER that must wait for earlier I/O is
  * held (a private copy) until the queue drains, and the queue takes no
@@ -674,7 +676,13 @@ static unsigned queue_run(struct pvio_task *t)
 			work += (unsigned)n;
 		}
 	}
-	work += (unsigned)reap(q);
+	{
+		int done = reap(q);
+
+		if (work || done)
+			q->io_last_ns = pvio_task_now_ns(t);
+		work += (unsigned)done;
+	}
 	push_responses(q);
 	if (stopping && q->thr_held) {
 		/* Held by the disk's limits, never started: unanswered, as
@@ -722,9 +730,17 @@ static bool queue_arm(struct pvio_task *t, int *timeout_ms)
 	}
 	if (stopping && !q->stopped && !pvio_blk_engine_inflight(q->eng))
 		return true;
-	/* The engine's fd was left alone while we polled. */
-	if (pvio_blk_engine_inflight(q->eng) && pvio_blk_engine_arm(q->eng))
-		return true;
+	if (pvio_blk_engine_inflight(q->eng)) {
+		uint64_t now = pvio_task_now_ns(t);
+
+		/* Completions have been coming: keep polling for the next. */
+		if (now - q->io_last_ns < q->io_pw.cur_ns)
+			return true;
+		/* The engine's fd was left alone while we polled. */
+		if (pvio_blk_engine_arm(q->eng))
+			return true;
+		q->io_armed_ns = now;
+	}
 	/* Idle: unmap persistent grants unused for a while, so a frontend
 	 * that retired them can revoke them (Linux blkback purges on a timer
 	 * too). */
@@ -750,6 +766,13 @@ static void queue_woken(struct pvio_task *t, unsigned fd_mask)
 							   offsetof(struct blkback_queue, task));
 
 	q->st_wakeups++;
+	if (q->io_armed_ns) {
+		/* Slept with I/O in flight: had the window been long enough
+		 * (only the engine's fd tells)? */
+		if (fd_mask & 2)
+			pvio_pollwin_update(&q->io_pw, false, pvio_now_ns() - q->io_armed_ns);
+		q->io_armed_ns = 0;
+	}
 	if (fd_mask & 1) {
 		if (!pvio_evtchn_consume(q->ch))
 			q->st_spurious++;
@@ -821,6 +844,8 @@ int blkback_queue_start(struct blkback_queue *q)
 	}
 	q->free_head = 0;
 	q->inflight = 0;
+	pvio_pollwin_init(&q->io_pw, d->cfg.poll_us ? d->cfg.io_poll_us * 1000u : 0);
+	q->io_last_ns = q->io_armed_ns = 0;
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
 	if (pvio_hv_foreign_mem(d->hv, d->fe_domid, &base, &bytes) == 0 && base) {

@@ -28,6 +28,7 @@
 	((BLKBACK_MAX_INDIRECT_SEGS + PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME - 1) / \
 	 PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME)
 #define BLKBACK_DEFAULT_POLL_US       50
+#define BLKBACK_DEFAULT_IO_POLL_US    500
 #define BLKBACK_BATCH                 64     /* requests taken per round */
 #define BLKBACK_PGRANT_IDLE_MS        1000   /* persistent grants idle longer are unmapped */
 
@@ -36,6 +37,7 @@ struct blkback_cfg {
 	char     engine[16];        /* io_uring | libaio | psync */
 	bool     direct;            /* O_DIRECT */
 	unsigned poll_us;           /* adaptive polling window; 0: never spin */
+	unsigned io_poll_us;        /* ... while I/O is in flight at the engine */
 	unsigned nr_workers;        /* poller threads; 0: one per online CPU */
 	/* The poller threads the queues run on; NULL: a process-wide pool
 	 * made on first use with nr_workers and poll_us. */
@@ -104,6 +106,13 @@ struct blkback_queue {
 	uint32_t free_head;           /* UINT32_MAX: none */
 	uint32_t inflight;
 	bool     draining;            /* a FLUSH/BARRIER waits for the queue to drain */
+	/* Polling for the engine's completions (O_DIRECT I/O at the device):
+	 * a second adaptive window, over the time since the last request or
+	 * completion, so a queue waiting on a device keeps polling while
+	 * completions keep coming and sleeps on a slow one. */
+	struct pvio_pollwin io_pw;
+	uint64_t io_last_ns;          /* last request taken or I/O completed */
+	uint64_t io_armed_ns;         /* slept with I/O in flight since (0: no) */
 	bool     held;                /* held_req waits for in-flight I/O to finish */
 	struct blkback_parsed held_req;
 	struct blkback_req *thr_held; /* waits for the disk's limits (vbd_limits.h) */

@@ -37,6 +37,10 @@ static void usage(FILE *f)
 		"  --poll-us N         adaptive polling window in microseconds (default %d,\n"
 		"                      0 when one CPU is online; 0 = always sleep on the\n"
 		"                      event channel)\n"
+		"  --io-poll-us N      adaptive polling window while I/O is in flight at the\n"
+		"                      engine (O_DIRECT: the device), in microseconds\n"
+		"                      (default %d; 0 = sleep on the engine's fd; off\n"
+		"                      with --poll-us 0)\n"
 		"  --workers N         poller threads serving every queue of every device\n"
 		"                      (default: one per online CPU)\n"
 		"  --max-queues N      multi-queue-max-queues (default: number of CPUs)\n"
@@ -49,7 +53,7 @@ static void usage(FILE *f)
 		"  --ready-fd N        write \"ready\\n\" to fd N once serving (the device\n"
 		"                      watch is set), then close it\n"
 		"  --verbose           log state changes\n"
-		"  --help\n", BLKBACK_DEFAULT_POLL_US);
+		"  --help\n", BLKBACK_DEFAULT_POLL_US, BLKBACK_DEFAULT_IO_POLL_US);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
 		{ "hv", required_argument, NULL, 'H' },
 		{ "engine", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
+		{ "io-poll-us", required_argument, NULL, 'I' },
 		{ "max-queues", required_argument, NULL, 'q' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-ring-order", required_argument, NULL, 'o' },
@@ -122,6 +127,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			snprintf(cfg.engine, sizeof(cfg.engine), "%s", optarg);
+			break;
+		case 'I':
+			if (parse_uint("--io-poll-us", optarg, 1000000, &cfg.io_poll_us))
+				return 2;
 			break;
 		case 'p':
 			if (parse_uint("--poll-us", optarg, 1000000, &cfg.poll_us))

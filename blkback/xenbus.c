@@ -576,6 +576,7 @@ void pvio_blkback_cfg_default(struct blkback_cfg *c)
 	snprintf(c->engine, sizeof(c->engine), "io_uring");
 	c->direct = false;
 	c->poll_us = BLKBACK_DEFAULT_POLL_US;
+	c->io_poll_us = BLKBACK_DEFAULT_IO_POLL_US;
 	c->max_queues = n > 0 ? (unsigned)(n > BLKBACK_MAX_QUEUES ? BLKBACK_MAX_QUEUES : n) : 1;
 	c->max_ring_order = BLKBACK_MAX_RING_ORDER;
 	c->max_indirect = BLKBACK_MAX_INDIRECT_SEGS;
