@@ -329,28 +329,13 @@ static void put_tx_slot(struct nf_queue *q, uint32_t i, const void *src)
 	memcpy(slot, src, sizeof(*slot));
 }
 
-/* Undo the ids taken for a frame that could not be completed. */
+/* Undo the ids taken for a frame that could not be completed (their
+ * grants stay, as for any id). */
 static void tx_unwind(struct nf_queue *q, const uint16_t *ids, unsigned n)
 {
-	struct pvio_netfront *nf = q->nf;
-
 	while (n--) {
 		struct nf_txbuf *b = &q->txb[ids[n]];
 
-		if (b->granted) {
-			b->granted = 0;
-			/* Never pushed: only a backend guessing refs holds it. */
-			if (!nf_revoke(nf, b->gref, b->gfn)) {
-				/* the page went to the deferred list: this id
-				 * is never handed out again */
-				b->gfn = NO_PAGE;
-				b->busy = 0;
-				q->tx_busy--;
-				disablef(nf, "queue %u: the backend maps tx grants it was never given",
-					 q->idx);
-				continue;
-			}
-		}
 		b->busy = 0;
 		b->next_free = q->tx_free;
 		q->tx_free = ids[n];
@@ -400,15 +385,19 @@ static int tx_frame(struct nf_queue *q, const struct pvio_nf_pkt *pkt, struct tx
 		q->tx_busy++;
 		ids[j] = id;
 		cur_copy(&c, pvio_hv_gfn_ptr(nf->hv, b->gfn), pl->slen[j]);
-		ref = pvio_hv_grant(nf->hv, nf->be_domid, b->gfn, true);
-		if (ref < 0) {
-			tx_unwind(q, ids, j + 1);
-			nf_log_peer(nf, "queue %u: no grant reference for tx: %s", q->idx,
-				    strerror(-ref));
-			return q->tx_busy ? 0 : ref;   /* refs come back with responses */
+		if (!b->granted) {
+			/* Granted once, kept while connected (persistent):
+			 * the page only ever holds frames for this backend. */
+			ref = pvio_hv_grant(nf->hv, nf->be_domid, b->gfn, true);
+			if (ref < 0) {
+				tx_unwind(q, ids, j + 1);
+				nf_log_peer(nf, "queue %u: no grant reference for tx: %s",
+					    q->idx, strerror(-ref));
+				return q->tx_busy ? 0 : ref;   /* ids come back with responses */
+			}
+			b->gref = (uint32_t)ref;
+			b->granted = 1;
 		}
-		b->gref = (uint32_t)ref;
-		b->granted = 1;
 
 		/* From a private, zeroed copy: no stale bytes reach the ring. */
 		memset(&req, 0, sizeof(req));
@@ -500,19 +489,7 @@ static int tx_gc(struct nf_queue *q)
 			if (rsp.status != PVIO_NETIF_RSP_OKAY)
 				STAT_ADD(q->st_tx_errors, 1);
 			b = &q->txb[rsp.id];
-			if (b->granted) {
-				b->granted = 0;
-				if (!nf_revoke(nf, b->gref, b->gfn)) {
-					/* As Linux netfront: a backend that answers
-					 * but keeps the page is broken. */
-					b->gfn = NO_PAGE;
-					b->busy = 0;
-					q->tx_busy--;
-					disablef(nf, "queue %u: tx grant %u still in use by the "
-						 "backend after its response", q->idx, b->gref);
-					return -EPROTO;
-				}
-			}
+			/* Its grant stays (persistent): no revoke per frame. */
 			b->busy = 0;
 			b->next_free = q->tx_free;
 			q->tx_free = rsp.id;
@@ -775,23 +752,10 @@ static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, u
 			break;
 	}
 
-	/* The backend is done with every slot of the frame: end its access
-	 * before reading (it cannot change the data under us afterwards). A
-	 * grant it still holds means it lied about being done. */
-	for (uint32_t i = 0; i < k; i++) {
-		uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + i) & mask];
-		struct nf_rxbuf *b = &q->rxb[id];
-
-		if (b->granted) {
-			b->granted = 0;
-			if (!nf_revoke(nf, b->gref, b->gfn)) {
-				b->gfn = NO_PAGE;
-				disablef(nf, "queue %u: rx grant %u still in use by the backend "
-					 "after its response", q->idx, b->gref);
-				return -EPROTO;
-			}
-		}
-	}
+	/* The pages stay granted while connected (persistent, as the ids do):
+	 * no grant and revoke per frame. The data is copied out of them once,
+	 * below, and only the copy is handed on, so a backend that writes a
+	 * page after its response changes nothing we look at twice. */
 	if (!drop && total == 0) {
 		nf_log_peer(nf, "queue %u: empty rx frame dropped", q->idx);
 		drop = true;
@@ -841,7 +805,7 @@ static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, u
 		if (nfr > 1)
 			STAT_ADD(q->st_rx_multi, 1);
 	}
-	/* The buffers go back to the pool, to be granted and posted again. */
+	/* The buffers go back to the pool, to be posted again. */
 	for (uint32_t i = 0; i < k; i++) {
 		uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + i) & mask];
 		struct nf_rxbuf *b = &q->rxb[id];

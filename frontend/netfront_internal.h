@@ -55,7 +55,8 @@ struct nf_params {
 	unsigned max_tx_slots;
 };
 
-/* One tx id: a dedicated page, granted read-only for one slot at a time. */
+/* One tx id: a dedicated page, granted read-only to the backend from its
+ * first use until the queue goes down (persistent). */
 struct nf_txbuf {
 	uint64_t gfn;
 	uint32_t gref;
@@ -65,7 +66,7 @@ struct nf_txbuf {
 };
 
 /* One rx buffer (its id on the wire): a dedicated page, granted writable
- * while posted. */
+ * from its first post until the queue goes down (persistent). */
 struct nf_rxbuf {
 	uint64_t gfn;
 	uint32_t gref;

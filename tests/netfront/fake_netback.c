@@ -566,7 +566,8 @@ static int deliver(struct fake_nb *b, struct fn_queue *q)
 			} else if (mode != FN_ECHO && mode != FN_SINK) {
 				/* one-shot modes behave afterwards; the others
 				 * have broken the device: stop talking */
-				bool once = mode == FN_RX_ERR_STATUS || mode == FN_RX_BAD_EXTRA;
+				bool once = mode == FN_RX_ERR_STATUS || mode == FN_RX_BAD_EXTRA ||
+					    mode == FN_RX_HOLD_GRANT;
 
 				set_mode(b, once ? FN_ECHO : FN_SINK);
 				hostile_done(b);
