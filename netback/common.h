@@ -141,6 +141,7 @@ struct nb_bridge {
 	bool     used;
 	struct nb_mactable mt;
 	uint64_t *members;                     /* atomic bitmap of ports (max_ports) */
+	unsigned words;                        /* atomic: members words ever used */
 };
 
 /* Per-thread forwarding counters (single writer). */
@@ -177,6 +178,11 @@ struct nb_fwd {
 	struct nb_port **dst;
 	struct nb_port **asis;
 	struct nb_port **plain;
+	/* the bridge's ports but src, held: a burst floods from this list,
+	 * made on its first flooded frame */
+	struct nb_port **flood;
+	unsigned nflood;
+	bool     flood_ok;
 	uint8_t  hdrbuf[NB_MAX_HDR_LEN];
 	const uint8_t *hdr;                      /* parsed headers of the packet */
 	struct nb_hdr h;

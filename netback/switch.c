@@ -252,8 +252,14 @@ void nb_port_up(struct nb_port *p)
 
 	/* Release: the port's fields before forwarders can hold it; pairs
 	 * with the acquire in hold(). */
+	unsigned w = p->idx / 64 + 1, cur = pvio_load_relaxed(&b->words);
+
 	pvio_store_release(&p->state, NB_PORT_UP);
+	/* The word first, then the count that makes forwarders look at it. */
 	pvio_fetch_or(&b->members[p->idx / 64], 1ull << (p->idx % 64));
+	while (cur < w && !__atomic_compare_exchange_n(&b->words, &cur, w, false,
+						       __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
 }
 
 void nb_port_down(struct nb_port *p)
@@ -326,6 +332,7 @@ void nb_fwd_free(struct nb_fwd *f)
 	free(f->dst);
 	free(f->asis);
 	free(f->plain);
+	free(f->flood);
 	free(f);
 }
 
@@ -348,7 +355,8 @@ struct nb_fwd *nb_fwd_new(struct nb_port *src, struct nb_fwd_stats *st)
 	f->dst = calloc(n, sizeof(*f->dst));
 	f->asis = calloc(n, sizeof(*f->asis));
 	f->plain = calloc(n, sizeof(*f->plain));
-	if (!f->hold || !f->held || !f->kick || !f->dst || !f->asis || !f->plain) {
+	f->flood = calloc(n, sizeof(*f->flood));
+	if (!f->hold || !f->held || !f->kick || !f->dst || !f->asis || !f->plain || !f->flood) {
 		nb_fwd_free(f);
 		return NULL;
 	}
@@ -779,6 +787,31 @@ static bool mcast_wanted(const struct nb_port *d, const uint8_t *mac)
 	return false;
 }
 
+/* Every port of the bridge but the source, held for this burst: the
+ * destinations of an unknown unicast or broadcast frame (multicast filters
+ * are applied per frame). Only the words ever used are looked at. */
+static void flood_list(struct nb_fwd *f, struct nb_bridge *br)
+{
+	unsigned words = pvio_load_acquire(&br->words);
+
+	f->nflood = 0;
+	for (unsigned w = 0; w < words; w++) {
+		uint64_t bits = pvio_load_relaxed(&br->members[w]);
+
+		while (bits) {
+			unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
+			struct nb_port *d;
+
+			bits &= bits - 1;
+			if (idx == f->src->idx || !(d = hold(f, idx)) ||
+			    d->bridge != f->src->bridge)
+				continue;
+			f->flood[f->nflood++] = d;
+		}
+	}
+	f->flood_ok = true;
+}
+
 void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 {
 	struct nb_port *src = f->src;
@@ -788,6 +821,7 @@ void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 	int last_to = NB_MT_NO_PORT;
 
 	f->now = now_s();
+	f->flood_ok = false;
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -847,21 +881,14 @@ void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 		} else {
 			bool mc = nb_mac_is_multicast(da) && !nb_mac_is_broadcast(da);
 
-			for (unsigned w = 0; w < (nb_sw.max_ports + 63) / 64; w++) {
-				uint64_t bits = pvio_load_relaxed(&br->members[w]);
+			if (!f->flood_ok)
+				flood_list(f, br);
+			for (unsigned k = 0; k < f->nflood; k++) {
+				struct nb_port *d = f->flood[k];
 
-				while (bits) {
-					unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
-					struct nb_port *d;
-
-					bits &= bits - 1;
-					if (idx == src->idx || !(d = hold(f, idx)) ||
-					    d->bridge != src->bridge)
-						continue;
-					if (mc && d->mcast_ctrl && !mcast_wanted(d, da))
-						continue;
-					f->dst[ndst++] = d;
-				}
+				if (mc && d->mcast_ctrl && !mcast_wanted(d, da))
+					continue;
+				f->dst[ndst++] = d;
 			}
 			nb_st_add(&st->flooded, 1);
 		}
