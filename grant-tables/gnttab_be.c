@@ -142,29 +142,23 @@ static int16_t check_entry(const struct pvio_gnttab_view *v, union pvio__gnt_com
 }
 
 /*
- * Take one pin of kind k on ref and return the frame. On failure nothing is
- * held and the entry's bits are as before.
+ * Take one pin of kind k on ref (< nr_entries, its active entry locked) and
+ * return the frame. On failure nothing is held and the entry's bits are as
+ * before.
  */
-static int16_t pin(struct pvio_gnttab_view *v, uint32_t ref, enum pin_kind k,
-		   uint32_t *frame)
+static int16_t pin_locked(struct pvio_gnttab_view *v, uint32_t ref, enum pin_kind k,
+			  uint32_t *frame)
 {
 	bool write = kind_writes(k), map = k == PIN_MAP_RO || k == PIN_MAP_RW;
 	uint16_t want = PVIO_GTF_reading | (write ? PVIO_GTF_writing : 0);
-	struct pvio__gnt_active *a;
-	struct pvio_grant_entry_v1 *e;
-	pvio__gnt_word_t *w;
+	struct pvio__gnt_active *a = &v->active[ref];
+	struct pvio_grant_entry_v1 *e = &v->table[ref];
+	pvio__gnt_word_t *w = pvio__gnt_word(e);
 	union pvio__gnt_combo cur, nxt;
 	bool first;
 	int16_t st;
 	int tries = 0;
 
-	if (ref >= v->nr_entries)
-		return PVIO_GNTST_bad_gntref;
-	a = &v->active[ref];
-	e = &v->table[ref];
-	w = pvio__gnt_word(e);
-
-	act_lock(a);
 	if (a->pins[k] >= PIN_MAX) {
 		st = PVIO_GNTST_no_space;
 		goto out;
@@ -208,7 +202,19 @@ static int16_t pin(struct pvio_gnttab_view *v, uint32_t ref, enum pin_kind k,
 	a->pins[k]++;
 	*frame = a->frame;
 out:
-	act_unlock(a);
+	return st;
+}
+
+static int16_t pin(struct pvio_gnttab_view *v, uint32_t ref, enum pin_kind k,
+		   uint32_t *frame)
+{
+	int16_t st;
+
+	if (ref >= v->nr_entries)
+		return PVIO_GNTST_bad_gntref;
+	act_lock(&v->active[ref]);
+	st = pin_locked(v, ref, k, frame);
+	act_unlock(&v->active[ref]);
 	return st;
 }
 
@@ -442,30 +448,51 @@ static int16_t copy_one(struct pvio_gnttab_view *view, struct pvio_gnt_copy_op *
 	if (st != PVIO_GNTST_okay)
 		return st;
 
-	if (sg) {
-		st = pin(view, op->source.foreign.ref, PIN_COPY_RO, &sframe);
-		if (st != PVIO_GNTST_okay)
-			return st;
-		src = frame_addr(view, sframe) + op->source.foreign.offset;
-	} else {
-		src = op->source.virt;
+	if (sg != dg) {
+		/* One side in the granter's memory (every copy a backend
+		 * makes): pin, copy and unpin under one hold of the entry's
+		 * lock, instead of taking it for the pin and again for the
+		 * unpin. The lock is this entry's alone; a copy is a page at
+		 * most. */
+		uint32_t ref = sg ? op->source.foreign.ref : op->dest.foreign.ref;
+		enum pin_kind k = sg ? PIN_COPY_RO : PIN_COPY_RW;
+		struct pvio__gnt_active *a;
+		uint32_t frame;
+		uint8_t *page;
+
+		if (ref >= view->nr_entries)
+			return PVIO_GNTST_bad_gntref;
+		a = &view->active[ref];
+		act_lock(a);
+		st = pin_locked(view, ref, k, &frame);
+		if (st == PVIO_GNTST_okay) {
+			page = frame_addr(view, frame);
+			if (!op->len)
+				;
+			else if (sg)
+				memmove(op->dest.virt, page + op->source.foreign.offset, op->len);
+			else
+				memmove(page + op->dest.foreign.offset, op->source.virt, op->len);
+			unpin_locked(view, a, ref, k);
+		}
+		act_unlock(a);
+		return st;
 	}
-	if (dg) {
-		st = pin(view, op->dest.foreign.ref, PIN_COPY_RW, &dframe);
-		if (st != PVIO_GNTST_okay)
-			goto err_unpin_source;
-		dst = frame_addr(view, dframe) + op->dest.foreign.offset;
-	} else {
-		dst = op->dest.virt;
-	}
+	/* Both sides grants (possibly one entry): each pinned on its own. */
+	st = pin(view, op->source.foreign.ref, PIN_COPY_RO, &sframe);
+	if (st != PVIO_GNTST_okay)
+		return st;
+	src = frame_addr(view, sframe) + op->source.foreign.offset;
+	st = pin(view, op->dest.foreign.ref, PIN_COPY_RW, &dframe);
+	if (st != PVIO_GNTST_okay)
+		goto err_unpin_source;
+	dst = frame_addr(view, dframe) + op->dest.foreign.offset;
 	if (op->len)
 		memmove(dst, src, op->len);   /* the two grants may name one page */
-	if (dg)
-		unpin(view, op->dest.foreign.ref, PIN_COPY_RW);
+	unpin(view, op->dest.foreign.ref, PIN_COPY_RW);
 	st = PVIO_GNTST_okay;
 err_unpin_source:
-	if (sg)
-		unpin(view, op->source.foreign.ref, PIN_COPY_RO);
+	unpin(view, op->source.foreign.ref, PIN_COPY_RO);
 	return st;
 }
 
