@@ -844,7 +844,12 @@ int blkback_queue_start(struct blkback_queue *q)
 	}
 	q->free_head = 0;
 	q->inflight = 0;
-	pvio_pollwin_init(&q->io_pw, d->cfg.poll_us ? d->cfg.io_poll_us * 1000u : 0);
+	/* Only where the I/O runs off the CPUs (O_DIRECT: in the device).
+	 * Buffered I/O either completes inline (a page-cache hit) or runs
+	 * in io_uring's workers on our CPUs, and spinning would only take
+	 * their time. */
+	pvio_pollwin_init(&q->io_pw, d->cfg.poll_us && d->cfg.direct ?
+				     d->cfg.io_poll_us * 1000u : 0);
 	q->io_last_ns = q->io_armed_ns = 0;
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
