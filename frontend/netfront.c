@@ -648,7 +648,8 @@ enum { RX_NONE = 0, RX_FRAME = 1, RX_DROPPED = 2 };
  * is not complete yet (*need: responses to wait for). -EPROTO: the backend
  * broke the protocol, the device is disabled.
  */
-static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, uint32_t *need)
+static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, uint32_t *need,
+		  bool zc)
 {
 	struct pvio_netfront *nf = q->nf;
 	uint32_t mask = q->rx.nr_ents - 1, k = 0, total = 0;
@@ -766,20 +767,39 @@ static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, u
 				    q->idx, err);
 		STAT_ADD(q->st_rx_errors, 1);
 	} else {
-		uint32_t got = 0;
+		if (zc) {
+			/* Lent, not copied: the pieces point into the rx
+			 * pages, which stay out of the ring until the
+			 * caller's next receive. */
+			pkt->iov = &q->zc_iov[q->zc_iov_n];
+			pkt->iovcnt = nfr;
+			for (unsigned i = 0; i < nfr; i++) {
+				uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + fr[i].k) & mask];
 
-		for (unsigned i = 0; i < nfr; i++) {
-			uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + fr[i].k) & mask];
-			const uint8_t *src = (const uint8_t *)pvio_hv_gfn_ptr(nf->hv,
-									   q->rxb[id].gfn) + fr[i].offset;
-			uint32_t c = fr[i].len;
+				q->zc_iov[q->zc_iov_n++] = (struct iovec){
+					(uint8_t *)pvio_hv_gfn_ptr(nf->hv, q->rxb[id].gfn) +
+					fr[i].offset, fr[i].len };
+			}
+			pkt->data = pkt->iov[0].iov_base;
+			pkt->cap = 0;
+		} else {
+			uint32_t got = 0;
 
-			if (got >= pkt->cap)
-				break;
-			if (c > pkt->cap - got)
-				c = pkt->cap - got;
-			memcpy((uint8_t *)pkt->data + got, src, c);
-			got += c;
+			pkt->iov = NULL;
+			pkt->iovcnt = 0;
+			for (unsigned i = 0; i < nfr; i++) {
+				uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + fr[i].k) & mask];
+				const uint8_t *src = (const uint8_t *)pvio_hv_gfn_ptr(nf->hv,
+						q->rxb[id].gfn) + fr[i].offset;
+				uint32_t c = fr[i].len;
+
+				if (got >= pkt->cap)
+					break;
+				if (c > pkt->cap - got)
+					c = pkt->cap - got;
+				memcpy((uint8_t *)pkt->data + got, src, c);
+				got += c;
+			}
 		}
 		pkt->len = total;
 		pkt->flags = 0;
@@ -795,7 +815,7 @@ static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, u
 			pkt->gso_size = gso_size;
 			STAT_ADD(q->st_rx_gso, 1);
 		}
-		if (total > pkt->cap) {
+		if (!zc && total > pkt->cap) {
 			pkt->flags |= PVIO_NF_TRUNCATED;
 			STAT_ADD(q->st_rx_trunc, 1);
 		}
@@ -805,11 +825,16 @@ static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, u
 		if (nfr > 1)
 			STAT_ADD(q->st_rx_multi, 1);
 	}
-	/* The buffers go back to the pool, to be posted again. */
+	/* The buffers go back to the pool, to be posted again (lent ones at
+	 * the next receive call). */
 	for (uint32_t i = 0; i < k; i++) {
 		uint16_t id = q->rx_slot_id[(q->rx.rsp_cons + i) & mask];
 		struct nf_rxbuf *b = &q->rxb[id];
 
+		if (zc && !drop) {
+			q->zc_ids[q->zc_n++] = id;
+			continue;
+		}
 		b->posted = 0;
 		b->next_free = q->rx_free;
 		q->rx_free = id;
@@ -831,8 +856,21 @@ static int rx_wait_for(struct nf_queue *q, uint32_t need)
 
 /* recv_burst (poll false) and poll (poll true): the same, except that a
  * poll leaves the ports masked and makes no system call when idle. */
+/* Lent buffers (zero-copy receive) back to the pool (rx_lock held). */
+static void zc_return(struct nf_queue *q)
+{
+	for (uint32_t i = 0; i < q->zc_n; i++) {
+		struct nf_rxbuf *b = &q->rxb[q->zc_ids[i]];
+
+		b->posted = 0;
+		b->next_free = q->rx_free;
+		q->rx_free = q->zc_ids[i];
+	}
+	q->zc_n = q->zc_iov_n = 0;
+}
+
 static int rx_burst(struct pvio_netfront *nf, unsigned queue, struct pvio_nf_pkt *pkts,
-		    unsigned n, bool poll)
+		    unsigned n, bool poll, bool zc)
 {
 	struct nf_queue *q;
 	unsigned got = 0;
@@ -840,7 +878,7 @@ static int rx_burst(struct pvio_netfront *nf, unsigned queue, struct pvio_nf_pkt
 
 	if (!nf || queue >= nf->nr_queues || (n && !pkts))
 		return -EINVAL;
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; !zc && i < n; i++)
 		if (!pkts[i].data && pkts[i].cap)
 			return -EINVAL;
 	q = &nf->q[queue];
@@ -856,6 +894,9 @@ static int rx_burst(struct pvio_netfront *nf, unsigned queue, struct pvio_nf_pkt
 		pthread_mutex_unlock(&q->rx_lock);
 		return dead ? -ENODEV : 0;
 	}
+	/* Whatever the last zero-copy receive lent is the caller's no more. */
+	if (q->zc_n)
+		zc_return(q);
 	/* A poller takes the events once, on its first call after arm():
 	 * from then on the ports stay masked and nothing is read. */
 	if (!q->polling)
@@ -896,7 +937,7 @@ static int rx_burst(struct pvio_netfront *nf, unsigned queue, struct pvio_nf_pkt
 				break;
 			continue;   /* more came, or < 0: reported above next turn */
 		}
-		r = rx_one(q, (uint32_t)avail, &pkts[got], &need);
+		r = rx_one(q, (uint32_t)avail, &pkts[got], &need, zc);
 		if (r < 0) {
 			broken = true;
 		} else if (r == RX_FRAME) {
@@ -931,13 +972,25 @@ static int rx_burst(struct pvio_netfront *nf, unsigned queue, struct pvio_nf_pkt
 PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queue,
 					 struct pvio_nf_pkt *pkts, unsigned n)
 {
-	return rx_burst(nf, queue, pkts, n, false);
+	return rx_burst(nf, queue, pkts, n, false, false);
+}
+
+PVIO_EXPORT int pvio_netfront_recv_burst_zc(struct pvio_netfront *nf, unsigned queue,
+					    struct pvio_nf_pkt *pkts, unsigned n)
+{
+	return rx_burst(nf, queue, pkts, n, false, true);
+}
+
+PVIO_EXPORT int pvio_netfront_poll_zc(struct pvio_netfront *nf, unsigned queue,
+				      struct pvio_nf_pkt *pkts, unsigned n)
+{
+	return rx_burst(nf, queue, pkts, n, true, true);
 }
 
 PVIO_EXPORT int pvio_netfront_poll(struct pvio_netfront *nf, unsigned queue,
 				   struct pvio_nf_pkt *pkts, unsigned n)
 {
-	return rx_burst(nf, queue, pkts, n, true);
+	return rx_burst(nf, queue, pkts, n, true, false);
 }
 
 PVIO_EXPORT int pvio_netfront_arm(struct pvio_netfront *nf, unsigned queue)
@@ -1078,6 +1131,11 @@ static void release_conn(struct nf_queue *q)
 	}
 	free(q->rx_slot_id);
 	q->rx_slot_id = NULL;
+	free(q->zc_ids);
+	free(q->zc_iov);
+	q->zc_ids = NULL;
+	q->zc_iov = NULL;
+	q->zc_n = q->zc_iov_n = 0;
 	q->nr_txb = q->nr_rxb = 0;
 	q->tx_free = q->rx_free = NF_NONE;
 	q->tx_busy = 0;
@@ -1151,7 +1209,10 @@ int nf_queue_alloc(struct nf_queue *q)
 	q->txb = calloc(q->tx.nr_ents, sizeof(*q->txb));
 	q->rxb = calloc(q->rx.nr_ents, sizeof(*q->rxb));
 	q->rx_slot_id = calloc(q->rx.nr_ents, sizeof(*q->rx_slot_id));
-	if (!q->txb || !q->rxb || !q->rx_slot_id)
+	q->zc_ids = calloc(q->rx.nr_ents, sizeof(*q->zc_ids));
+	q->zc_iov = calloc(q->rx.nr_ents, sizeof(*q->zc_iov));
+	q->zc_n = q->zc_iov_n = 0;
+	if (!q->txb || !q->rxb || !q->rx_slot_id || !q->zc_ids || !q->zc_iov)
 		goto err;
 	for (uint32_t i = 0; i < q->tx.nr_ents; i++)
 		q->txb[i].gfn = NO_PAGE;

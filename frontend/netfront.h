@@ -169,7 +169,7 @@ struct pvio_nf_pkt {
 	void     *data;
 	uint32_t  len;
 	uint32_t  cap;               /* rx: bytes available at data */
-	const struct iovec *iov;     /* tx: used when iovcnt > 0 */
+	const struct iovec *iov;     /* tx: used when iovcnt > 0; rx zero-copy: the pieces */
 	uint32_t  iovcnt;
 	uint16_t  flags;             /* PVIO_NF_* */
 	uint8_t   gso_type;          /* PVIO_XEN_NETIF_GSO_TYPE_TCPV4 / _TCPV6 */
@@ -203,6 +203,23 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
  */
 PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queue,
 					 struct pvio_nf_pkt *pkts, unsigned n);
+
+/*
+ * Zero-copy receive: as recv_burst() / poll(), but the frames are not
+ * copied. Each pkts[i] describes its frame in place: iov[0..iovcnt-1] are
+ * its pieces in the queue's rx pages (data = the first piece, len the
+ * whole frame, cap 0, never TRUNCATED), which the caller may read and
+ * write. They stay the caller's until its next receive call of any kind on
+ * this queue (which puts their pages back in the ring), or until the device
+ * reconnects or closes; their pages are out of the ring meanwhile. The
+ * backend keeps access to those pages while connected (netfront grants
+ * them once): a caller that must look at a frame twice copies it first.
+ * pkts[i].data/cap are ignored on entry.
+ */
+PVIO_EXPORT int pvio_netfront_recv_burst_zc(struct pvio_netfront *nf, unsigned queue,
+					    struct pvio_nf_pkt *pkts, unsigned n);
+PVIO_EXPORT int pvio_netfront_poll_zc(struct pvio_netfront *nf, unsigned queue,
+				      struct pvio_nf_pkt *pkts, unsigned n);
 
 /*
  * Polling without notifications, as Linux's NAPI: a caller that will call

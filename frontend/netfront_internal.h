@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "evtchn/evtchn.h"
 #include "frontend/fe_common.h"
@@ -121,6 +122,12 @@ struct nf_queue {
 	uint32_t nr_rxb;
 	uint16_t rx_free;
 	uint16_t *rx_slot_id;        /* per ring slot: the id posted there */
+	/* zero-copy receive: buffers lent to the caller until its next
+	 * receive call, and the pieces of the frames in them */
+	uint16_t *zc_ids;
+	uint32_t zc_n;
+	struct iovec *zc_iov;
+	uint32_t zc_iov_n;
 
 	/* counters (atomic adds; written under the lock of their side) */
 	uint64_t st_tx_packets, st_tx_bytes, st_tx_slots, st_tx_gso, st_tx_errors;

@@ -426,47 +426,69 @@ static int drain_rx(struct pvio_netfront *nf, unsigned nq, int tap, const struct
 		    uint8_t **rxb, struct st *st)
 {
 	struct pvio_nf_pkt pk[BATCH];
+	struct iovec flat[BATCH];
 
 	for (unsigned q = 0; q < nq; q++) {
 		int r;
 
 		do {
+			/* Zero-copy: frames are written to the TAP from the rx
+			 * pages (the kernel copies them into its skb). */
 			memset(pk, 0, sizeof(pk));
-			for (unsigned i = 0; i < BATCH; i++) {
-				pk[i].data = rxb[i] + VHDR;
-				pk[i].cap = FRAMESZ;
-			}
-			r = pvio_netfront_recv_burst(nf, q, pk, BATCH);
+			r = pvio_netfront_recv_burst_zc(nf, q, pk, BATCH);
 			if (r < 0)
 				return r;
 			for (int i = 0; i < r; i++) {
 				struct virtio_net_hdr h;
-				struct iovec iov[2];
+				struct iovec iov[1 + 2 * PVIO_XEN_NETIF_NR_SLOTS_MIN];
+				const struct iovec *pv = pk[i].iov;
+				unsigned pn = pk[i].iovcnt;
 				uint8_t *f = pk[i].data;
+				bool fill = pk[i].flags & PVIO_NF_CSUM_BLANK &&
+					    (!o->vnet || !o->offload);
+				unsigned hdr_need = pk[i].len < 256 ? pk[i].len : 256;
 
-				if (pk[i].flags & PVIO_NF_TRUNCATED) {
+				if (pk[i].len > FRAMESZ) {
+					/* what the old copy truncated: no TAP takes it */
 					st->rx_dropped++;
 					continue;
 				}
+
+				/* Gather into our buffer when the headers are not all
+				 * in the first piece, or a checksum must be written
+				 * over the whole frame. */
+				if (pn > 1 && (pv[0].iov_len < hdr_need || fill ||
+					       pn > 2 * PVIO_XEN_NETIF_NR_SLOTS_MIN)) {
+					uint32_t off = 0;
+
+					for (unsigned k = 0; k < pn; k++) {
+						memcpy(rxb[i] + VHDR + off, pv[k].iov_base,
+						       pv[k].iov_len);
+						off += (uint32_t)pv[k].iov_len;
+					}
+					f = rxb[i] + VHDR;
+					flat[i] = (struct iovec){ f, pk[i].len };
+					pv = &flat[i];
+					pn = 1;
+				}
 				if (o->vnet) {
-					if (!o->offload && (pk[i].flags & PVIO_NF_CSUM_BLANK))
+					if (fill)
 						pvio_netfront_csum_fill(f, pk[i].len);
 					if (!pkt_to_hdr(&pk[i], f, &h)) {
 						st->rx_dropped++;
 						continue;
 					}
 					iov[0] = (struct iovec){ &h, VHDR };
-					iov[1] = (struct iovec){ f, pk[i].len };
 				} else {
 					if (pk[i].flags & PVIO_NF_GSO) {
 						st->rx_dropped++;
 						continue;
 					}
-					if (pk[i].flags & PVIO_NF_CSUM_BLANK)
+					if (fill)
 						pvio_netfront_csum_fill(f, pk[i].len);
-					iov[0] = (struct iovec){ f, pk[i].len };
 				}
-				if (writev(tap, iov, o->vnet ? 2 : 1) < 0)
+				memcpy(&iov[o->vnet ? 1 : 0], pv, pn * sizeof(*pv));
+				if (writev(tap, iov, (int)pn + (o->vnet ? 1 : 0)) < 0)
 					st->rx_dropped++;
 				else
 					st->tap_out++;

@@ -509,11 +509,9 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 	while (!g_stop) {
 		int n;
 
-		for (unsigned i = 0; i < o->batch; i++) {
-			pk[i].data = bufs[i];
-			pk[i].cap = RXCAP;
-		}
-		n = pvio_netfront_poll(nf, 0, pk, o->batch);
+		/* Zero-copy: frames are read in the rx pages; a frame in
+		 * several pieces is gathered into bufs[i] first. */
+		n = pvio_netfront_poll_zc(nf, 0, pk, o->batch);
 		if (n < 0) {
 			fprintf(stderr, "pvio-netio: recv: %s\n", strerror(-n));
 			rc = n;
@@ -530,6 +528,21 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			for (int i = 0; i < n; i++) {
 				uint8_t *f = pk[i].data;
 
+				if (pk[i].iovcnt > 1) {
+					uint32_t off = 0;
+
+					for (unsigned k = 0; k < pk[i].iovcnt; k++) {
+						size_t l = pk[i].iov[k].iov_len;
+
+						if (l > RXCAP - off)
+							l = RXCAP - off;
+						memcpy(bufs[i] + off, pk[i].iov[k].iov_base, l);
+						off += (uint32_t)l;
+					}
+					f = bufs[i];
+					if (pk[i].len > RXCAP)
+						pk[i].flags |= PVIO_NF_TRUNCATED;
+				}
 				if (is_announce(f, pk[i].len))
 					continue;
 				if (pk[i].flags & PVIO_NF_TRUNCATED) {
