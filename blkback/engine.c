@@ -297,50 +297,17 @@ PVIO_EXPORT int pvio_blk_engine_submit(struct pvio_blk_engine *e)
 	return n + (int)pvio__blk_sync_run(e);
 }
 
-PVIO_EXPORT int pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
-				     unsigned max, bool wait)
+/* reap (poll false) and poll: deferred synchronous I/O runs first, then
+ * completions already handed over, then the engine's own. */
+static int collect(struct pvio_blk_engine *e, struct pvio_blk_io **done, unsigned max,
+		   bool wait, bool poll)
 {
 	unsigned n = 0;
 	int ret;
 
-	if (!e || (!done && max))
-		return -EINVAL;
 	if (max == 0)
 		return 0;
-
 	/* Anything deferred to submit runs now rather than waiting for ever. */
-	pvio__blk_sync_run(e);
-	while (n < max && e->done_count) {
-		done[n++] = e->done_q[e->done_head];
-		e->done_head = (e->done_head + 1) % e->depth;
-		e->done_count--;
-	}
-	if (n < max) {
-		ret = e->ops->reap(e, done + n, max - n, wait && n == 0);
-		if (ret < 0 && n == 0)
-			return ret;
-		if (ret > 0)
-			n += (unsigned)ret;
-	}
-	/* The engine's reap may have cleared the eventfd. */
-	if (e->done_count)
-		pvio__blk_efd_signal(e->efd);
-	e->nr -= n;
-	return (int)n;
-}
-
-PVIO_EXPORT int pvio_blk_engine_poll(struct pvio_blk_engine *e, struct pvio_blk_io **done,
-				     unsigned max)
-{
-	unsigned n = 0;
-	int ret;
-
-	if (!e || (!done && max))
-		return -EINVAL;
-	if (!e->ops->poll)
-		return pvio_blk_engine_reap(e, done, max, false);
-	if (max == 0)
-		return 0;
 	if (e->sync_count)
 		pvio__blk_sync_run(e);
 	while (n < max && e->done_count) {
@@ -349,14 +316,35 @@ PVIO_EXPORT int pvio_blk_engine_poll(struct pvio_blk_engine *e, struct pvio_blk_
 		e->done_count--;
 	}
 	if (n < max) {
-		ret = e->ops->poll(e, done + n, max - n);
+		ret = poll ? e->ops->poll(e, done + n, max - n) :
+			     e->ops->reap(e, done + n, max - n, wait && n == 0);
 		if (ret < 0 && n == 0)
 			return ret;
 		if (ret > 0)
 			n += (unsigned)ret;
 	}
+	/* The engine's reap may have cleared the eventfd (a poller's arm
+	 * looks at done_count instead). */
+	if (!poll && e->done_count)
+		pvio__blk_efd_signal(e->efd);
 	e->nr -= n;
 	return (int)n;
+}
+
+PVIO_EXPORT int pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
+				     unsigned max, bool wait)
+{
+	if (!e || (!done && max))
+		return -EINVAL;
+	return collect(e, done, max, wait, false);
+}
+
+PVIO_EXPORT int pvio_blk_engine_poll(struct pvio_blk_engine *e, struct pvio_blk_io **done,
+				     unsigned max)
+{
+	if (!e || (!done && max))
+		return -EINVAL;
+	return collect(e, done, max, false, e->ops->poll != NULL);
 }
 
 PVIO_EXPORT bool pvio_blk_engine_arm(struct pvio_blk_engine *e)
