@@ -85,6 +85,8 @@ traffic() {
 	ip netns exec "$NS1" ping -6 -c 3 -i 0.2 -W 3 fd00:9::2 >"$T/ping.out" ||
 		{ cat "$T/ping.out"; dump_logs; fail "$phase: ping -6"; }
 	echo "$phase: ping ok (IPv4, 8000 bytes, IPv6)"
+	md5_transfer "$phase" "$NS1" "$NS2" 10.9.0.2
+	md5_transfer "$phase" "$NS2" "$NS1" 10.9.0.1
 	[ "$HAVE_IPERF" = 1 ] || { echo "$phase: iperf3 not installed: skipped"; return; }
 	local dir
 	for dir in "" "-R"; do
@@ -108,6 +110,43 @@ traffic() {
 			awk '{print $(NF-2), $(NF-1)}')"
 		grep -q receiver "$T/iperf.out" || fail "$phase: iperf3 $dir: no result"
 	done
+}
+
+# md5_transfer PHASE FROM_NS TO_NS TO_ADDR: 16 MiB of random bytes over one
+# TCP connection (GSO segments where offloads are on), received by a small
+# python3 server that says when it listens; the md5 must match.
+md5_transfer() {
+	local phase=$1 from=$2 to=$3 addr=$4 line sp
+	command -v python3 >/dev/null || { echo "$phase: no python3: md5 transfer skipped"; return; }
+	[ -f "$T/blob" ] || head -c $((16 << 20)) /dev/urandom >"$T/blob"
+	rm -f "$T/rx.fifo" "$T/blob.rx"
+	mkfifo "$T/rx.fifo"
+	ip netns exec "$to" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5601)); s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+with open(sys.argv[2], "wb") as f:
+    while True:
+        d = c.recv(1 << 20)
+        if not d:
+            break
+        f.write(d)
+' "$addr" "$T/blob.rx" >"$T/rx.fifo" 2>&1 &
+	sp=$!
+	PIDS+=($sp)
+	exec 6<"$T/rx.fifo"
+	read -r -u 6 line
+	[ "$line" = listening ] || fail "$phase: md5 receiver did not start: $line"
+	ip netns exec "$from" timeout 30 bash -c 'cat "$1" >"/dev/tcp/$2/5601"' _ "$T/blob" "$addr" ||
+		{ dump_logs; fail "$phase: md5 transfer to $addr: send failed"; }
+	wait $sp || fail "$phase: md5 receiver failed"
+	exec 6<&-
+	[ "$(md5sum <"$T/blob")" = "$(md5sum <"$T/blob.rx")" ] ||
+		fail "$phase: md5 transfer to $addr: content differs ($(stat -c %s "$T/blob.rx") bytes arrived)"
+	echo "$phase: md5 transfer to $addr ok (16 MiB)"
 }
 
 stop_bridges() {
