@@ -45,10 +45,7 @@ static uint64_t mono_ns(void)
 
 void bf_wake_queue(struct bf_queue *q)
 {
-	/* Before the write: a poller that sees the flag clear skips the read
-	 * (no system call), one that sees it set drains. */
-	__atomic_store_n(&q->ctl_pending, 1, __ATOMIC_RELEASE);
-	fe_efd_write(q->ctl_fd);
+	fe_ctl_kick(&q->ctl_pending, q->ctl_fd);
 }
 
 void bf_disable(struct pvio_blkfront *f, const char *why)
@@ -911,8 +908,7 @@ static void service(struct bf_queue *q, bool arm)
 	struct pvio_blkfront *f = q->f;
 	int k;
 
-	if (__atomic_exchange_n(&q->ctl_pending, 0, __ATOMIC_ACQ_REL))
-		fe_efd_drain(q->ctl_fd);
+	fe_ctl_drain(&q->ctl_pending, q->ctl_fd, false);
 	if (fe_dead(&f->fe) && q->state != BFQ_DEAD)
 		bf_queue_down_locked(q, true);
 	if (q->state != BFQ_UP)

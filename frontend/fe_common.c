@@ -76,6 +76,18 @@ void fe_efd_drain(int fd)
 	}
 }
 
+void fe_ctl_kick(int *pending, int fd)
+{
+	__atomic_store_n(pending, 1, __ATOMIC_RELEASE);
+	fe_efd_write(fd);
+}
+
+void fe_ctl_drain(int *pending, int fd, bool always)
+{
+	if (__atomic_exchange_n(pending, 0, __ATOMIC_ACQ_REL) || always)
+		fe_efd_drain(fd);
+}
+
 void fe_disable(struct fe_dev *fe, const char *why)
 {
 	if (__atomic_exchange_n(&fe->dead, 1, __ATOMIC_ACQ_REL) == 0)

@@ -72,6 +72,11 @@ void fe_log_peer(struct fe_dev *fe, const char *fmt, ...)
 void fe_efd_write(int fd);
 /* Reset an eventfd's counter (fd < 0: nothing). */
 void fe_efd_drain(int fd);
+/* A queue's control eventfd with a flag beside it, so that a poller reads
+ * the fd only when it was written: kick sets the flag before the write;
+ * drain reads the fd if the flag was set (or always). */
+void fe_ctl_kick(int *pending, int fd);
+void fe_ctl_drain(int *pending, int fd, bool always);
 
 /* Wake the control thread. */
 static inline void fe_kick(struct fe_dev *fe)

@@ -46,16 +46,12 @@
 
 void nf_wake_queue(struct nf_queue *q)
 {
-	/* Before the write: a poller that sees the flag clear may skip the
-	 * read (no system call), a poller that sees it set drains. */
-	__atomic_store_n(&q->ctl_pending, 1, __ATOMIC_RELEASE);
-	fe_efd_write(q->ctl_fd);
+	fe_ctl_kick(&q->ctl_pending, q->ctl_fd);
 }
 
 static void drain_ctl(struct nf_queue *q, bool always)
 {
-	if (__atomic_exchange_n(&q->ctl_pending, 0, __ATOMIC_ACQ_REL) || always)
-		fe_efd_drain(q->ctl_fd);
+	fe_ctl_drain(&q->ctl_pending, q->ctl_fd, always);
 }
 
 void nf_disable(struct pvio_netfront *nf, const char *why)
