@@ -913,9 +913,11 @@ static void service(struct bf_queue *q, bool arm)
 		bf_queue_down_locked(q, true);
 	if (q->state != BFQ_UP)
 		return;
-	/* Take the event: the port stays masked until we arm. A stale
-	 * wake-up on the fd is drained before a sleep. */
-	if (pvio_evtchn_is_pending(q->ch))
+	/* Only an arm takes the event (masking the port) and drains a stale
+	 * wake-up: a poll leaves the port as it is, since another thread of
+	 * the queue (a blocking helper) may be asleep on it, armed. With
+	 * rsp_event left behind, the backend's pushes notify nobody anyway. */
+	if (arm && pvio_evtchn_is_pending(q->ch))
 		pvio_evtchn_consume(q->ch);
 	else if (arm)
 		fe_efd_drain(q->ev_fd);
