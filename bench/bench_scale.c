@@ -9,8 +9,18 @@
  * total IOPS, per-guest min / median / max, Jain's fairness index
  * (sum x)^2 / (n sum x^2), and total IOPS against one guest of the same
  * backend at the same total depth (QD 8N, at most 256: pvio-blkio's
- * bench limit; said in the output when capped). Repetitions alternate the
+ * bench limit; said in the output when capped) over the same amount of
+ * data (its disk holds N x 16 MiB: a 16 MiB region would sit in the CPU's
+ * cache where the N guests' data cannot). Repetitions alternate the
  * many-guest run and the one-guest run; medians are reported.
+ *
+ * Each repetition also measures the wake-up floor of N guests: N sleeping
+ * processes (poll + read of an eventfd, as a guest that found nothing in
+ * its ring) served by one polling thread that answers each with an
+ * eventfd write (as the backend's notify), and nothing else: no ring, no
+ * grant, no I/O. Its rounds per second times QD8 is what N sleeping
+ * guests could reach if their I/O cost nothing; against the one-guest
+ * figure it bounds the ratio this machine allows ("floor" columns).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +28,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench/bench_common.h"
@@ -30,7 +46,7 @@
 #define SCALE_MAX_QD     256
 
 struct scale_run {
-	double total, min, median, max, jain, single;
+	double total, min, median, max, jain, single, floor, wake_us;
 	unsigned single_qd;
 	bool ok;
 };
@@ -62,32 +78,45 @@ static double json_iops(const char *s)
 	return strtod(p, NULL);
 }
 
+static int write_file(const char *path, unsigned mb, char *buf, size_t len)
+{
+	int fd;
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (unsigned m = 0; m < mb; m++) {
+		buf[0] = (char)m;
+		if (write(fd, buf, len) != (ssize_t)len) {
+			close(fd);
+			return -EIO;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* disk0..disk{n-1} of SCALE_FILE_MB each, and single.img of n times that
+ * (the one guest's disk: the same data as the n guests together). */
 static int make_files(const char *dir, unsigned n)
 {
 	static char buf[1 << 20];
+	char path[600];
 
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (char)(i * 131 + 7);
 	for (unsigned g = 0; g < n; g++) {
-		char path[600];
-		int fd;
+		int rc;
 
 		snprintf(path, sizeof(path), "%s/disk%u.img", dir, g);
-		if (access(path, F_OK) == 0)
-			continue;
-		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		for (unsigned m = 0; m < SCALE_FILE_MB; m++) {
-			buf[0] = (char)m;
-			if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
-				close(fd);
-				return -EIO;
-			}
-		}
-		close(fd);
+		rc = write_file(path, SCALE_FILE_MB, buf, sizeof(buf));
+		if (rc < 0)
+			return rc;
 	}
-	return 0;
+	snprintf(path, sizeof(path), "%s/single.img", dir);
+	return write_file(path, n * SCALE_FILE_MB, buf, sizeof(buf));
 }
 
 /* The guests' blkfront polling window (pvio-blkio --poll-us). */
@@ -102,7 +131,7 @@ struct guest {
 /* Start pvio-blkio bench in guest `dom`; its fd 3 says ready, fd 4 is the
  * start pipe. */
 static int guest_spawn(const struct bench_pv_env *e, const char *dom, unsigned qd,
-		       unsigned secs, int go_rd, struct guest *g)
+		       unsigned size_mb, unsigned secs, int go_rd, struct guest *g)
 {
 	char pvio[600], blkio[600], qds[16], ss[16], szs[16];
 	int rp[2], op[2];
@@ -111,7 +140,7 @@ static int guest_spawn(const struct bench_pv_env *e, const char *dom, unsigned q
 	snprintf(blkio, sizeof(blkio), "%s/tools/pvio-blkio", e->build);
 	snprintf(qds, sizeof(qds), "%u", qd);
 	snprintf(ss, sizeof(ss), "%u", secs);
-	snprintf(szs, sizeof(szs), "%u", SCALE_FILE_MB);
+	snprintf(szs, sizeof(szs), "%u", size_mb);
 	if (pipe2(rp, O_CLOEXEC) < 0)
 		return -errno;
 	if (pipe2(op, O_CLOEXEC) < 0) {
@@ -147,15 +176,21 @@ static int guest_spawn(const struct bench_pv_env *e, const char *dom, unsigned q
 	return 0;
 }
 
-/* Run n guests (domains g0..g{n-1}, already attached) together at qd each:
- * per-guest IOPS into iops[]. 0 or -1. */
-static int run_together(const struct bench_pv_env *e, unsigned n, unsigned qd, unsigned secs,
-			double *iops)
+/* Run n guests (domains g0..g{n-1}, already attached) together at qd each,
+ * over size_mb of their disks; n == 0: the one guest "gs" alone. Per-guest
+ * IOPS into iops[]. 0 or -1. */
+static int run_together(const struct bench_pv_env *e, unsigned n, unsigned qd, unsigned size_mb,
+			unsigned secs, double *iops)
 {
-	struct guest *g = calloc(n, sizeof(*g));
+	bool single = n == 0;
+
+	struct guest *g;
 	int go[2], rc = 0;
 	unsigned started = 0;
 
+	if (single)
+		n = 1;
+	g = calloc(n, sizeof(*g));
 	if (!g || pipe2(go, O_CLOEXEC) < 0) {
 		free(g);
 		return -1;
@@ -163,8 +198,11 @@ static int run_together(const struct bench_pv_env *e, unsigned n, unsigned qd, u
 	for (unsigned i = 0; i < n; i++) {
 		char dom[32];
 
-		snprintf(dom, sizeof(dom), "g%u", i);
-		if (guest_spawn(e, dom, qd, secs, go[0], &g[i]) < 0) {
+		if (single)
+			snprintf(dom, sizeof(dom), "gs");
+		else
+			snprintf(dom, sizeof(dom), "g%u", i);
+		if (guest_spawn(e, dom, qd, size_mb, secs, go[0], &g[i]) < 0) {
 			rc = -1;
 			break;
 		}
@@ -204,18 +242,133 @@ static int run_together(const struct bench_pv_env *e, unsigned n, unsigned qd, u
 	return rc;
 }
 
+/* ------------------------------------------------------- wake-up floor */
+
+#define FLOOR_LINE 64
+#define FLOOR_NOTE "floor: N sleeping processes woken in turn by one poller (eventfd, no I/O), " \
+		   "rounds/s x QD8: the\nIOPS ceiling of N sleeping guests on this machine; " \
+		   "fl/1g: that ceiling / the one-guest figure;\nus/rnd: CPU per guest round " \
+		   "(QD8 I/Os) with N guests: all CPUs / total IOPS x 8; wake us: the CPU of\n" \
+		   "one round of the floor alone (sleeper + waker, no ring, no I/O)\n"
+
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* n sleepers, one polling answerer, secs seconds: rounds per second, or
+ * -1; *cpu_us: the CPU one round costs (the sleepers' user + system time
+ * and the answerer's time inside write(), its spinning left out). Every
+ * child is waited for by PID before returning. */
+static double wake_floor(unsigned n, double secs, double *cpu_us)
+{
+	size_t len = ((size_t)n + 1) * FLOOR_LINE;
+	char *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int *efd = calloc(n, sizeof(int));
+	pid_t *pid = calloc(n, sizeof(pid_t));
+	uint32_t *stop;
+	unsigned made = 0;
+	uint64_t rounds = 0, one = 1;
+	double t0, el = -1, wr = 0, kids = 0;
+
+	if (shm == MAP_FAILED || !efd || !pid)
+		goto out;
+	stop = (uint32_t *)(shm + (size_t)n * FLOOR_LINE);
+	for (; made < n; made++) {
+		uint32_t *flag = (uint32_t *)(shm + (size_t)made * FLOOR_LINE);
+
+		efd[made] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (efd[made] < 0)
+			break;
+		pid[made] = fork();
+		if (pid[made] < 0) {
+			close(efd[made]);
+			break;
+		}
+		if (pid[made] == 0) {
+			struct pollfd pf = { .fd = efd[made], .events = POLLIN };
+			uint64_t v;
+
+			for (;;) {
+				if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+					_exit(1);
+				if (read(efd[made], &v, sizeof(v)) != (ssize_t)sizeof(v))
+					continue;
+				if (__atomic_load_n(stop, __ATOMIC_ACQUIRE))
+					_exit(0);
+				__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+			}
+		}
+	}
+	if (made == n) {
+		for (unsigned i = 0; i < n; i++)
+			if (write(efd[i], &one, sizeof(one)) < 0)
+				break;
+		t0 = mono_s();
+		do {
+			for (unsigned i = 0; i < n; i++) {
+				uint32_t *flag = (uint32_t *)(shm + (size_t)i * FLOOR_LINE);
+
+				if (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+					continue;
+				double w0 = mono_s();
+
+				*flag = 0;
+				rounds++;
+				if (write(efd[i], &one, sizeof(one)) < 0)
+					break;
+				wr += mono_s() - w0;
+			}
+		} while ((el = mono_s() - t0) < secs);
+	}
+	__atomic_store_n(stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < made; i++) {
+		if (write(efd[i], &one, sizeof(one)) < 0)
+			kill(pid[i], SIGKILL);
+	}
+	for (unsigned i = 0; i < made; i++) {
+		struct rusage ru;
+
+		if (wait4(pid[i], NULL, 0, &ru) == pid[i])
+			kids += (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+				(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+		close(efd[i]);
+	}
+	*cpu_us = rounds ? (kids + wr) * 1e6 / (double)rounds : 0;
+	if (made < n)
+		el = -1;
+out:
+	if (shm != MAP_FAILED)
+		munmap(shm, len);
+	free(efd);
+	free(pid);
+	return el > 0 ? (double)rounds / el : -1;
+}
+
+/* g0..g{n-1} with a disk each, and gs: the one guest, whose disk holds as
+ * much as theirs together (single.img; it reads the first n x 16 MiB). */
 static int attach_all(const struct bench_pv_env *e, const char *files, unsigned n)
 {
 	char pvio[600];
 
 	snprintf(pvio, sizeof(pvio), "%s/tools/pvio", e->build);
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i <= n; i++) {
 		char dom[32], spec[700];
 		char *c[] = { pvio, "create", dom, "memory=32M", NULL };
 		char *a[] = { pvio, "block-attach", dom, spec, NULL };
 
-		snprintf(dom, sizeof(dom), "g%u", i);
-		snprintf(spec, sizeof(spec), "vdev=xvda, access=rw, target=%s/disk%u.img", files, i);
+		if (i == n) {
+			snprintf(dom, sizeof(dom), "gs");
+			snprintf(spec, sizeof(spec), "vdev=xvda, access=rw, target=%s/single.img",
+				 files);
+		} else {
+			snprintf(dom, sizeof(dom), "g%u", i);
+			snprintf(spec, sizeof(spec), "vdev=xvda, access=rw, target=%s/disk%u.img",
+				 files, i);
+		}
 		if (bench_run_cmd(c, NULL, 0) != 0 || bench_run_cmd(a, NULL, 0) != 0) {
 			fprintf(stderr, "bench scale: cannot create guest %s\n", dom);
 			return -1;
@@ -229,11 +382,14 @@ static void destroy_all(const struct bench_pv_env *e, unsigned n)
 	char pvio[600];
 
 	snprintf(pvio, sizeof(pvio), "%s/tools/pvio", e->build);
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i <= n; i++) {
 		char dom[32];
 		char *d[] = { pvio, "destroy", dom, NULL };
 
-		snprintf(dom, sizeof(dom), "g%u", i);
+		if (i == n)
+			snprintf(dom, sizeof(dom), "gs");
+		else
+			snprintf(dom, sizeof(dom), "g%u", i);
 		bench_run_cmd(d, NULL, 0);
 	}
 }
@@ -252,11 +408,11 @@ static int one_rep(const char *build, const char *files, const char *const *bb_a
 	if (bench_pv_start(&env, build, bb_args) < 0 || attach_all(&env, files, n) < 0)
 		goto out_env;
 	bench_progress("scale: %u guests x QD%u", n, SCALE_QD);
-	if (run_together(&env, n, SCALE_QD, secs, iops) < 0)
+	if (run_together(&env, n, SCALE_QD, SCALE_FILE_MB, secs, iops) < 0)
 		goto out_env;
 	out->single_qd = n * SCALE_QD > SCALE_MAX_QD ? SCALE_MAX_QD : n * SCALE_QD;
 	bench_progress("scale: 1 guest x QD%u", out->single_qd);
-	if (run_together(&env, 1, out->single_qd, secs, &single) < 0)
+	if (run_together(&env, 0, out->single_qd, n * SCALE_FILE_MB, secs, &single) < 0)
 		goto out_env;
 	for (unsigned i = 0; i < n; i++) {
 		s += iops[i];
@@ -270,11 +426,19 @@ static int one_rep(const char *build, const char *files, const char *const *bb_a
 	out->median = bench_median(sorted, n);
 	out->jain = s2 > 0 ? s * s / ((double)n * s2) : 0;
 	out->single = single;
-	out->ok = true;
 	rc = 0;
 out_env:
 	destroy_all(&env, n);
 	bench_pv_stop(&env);
+	if (rc == 0) {
+		/* With everything else stopped: the wake-up floor. */
+		double fr;
+
+		bench_progress("scale: wake-up floor, %u sleepers", n);
+		fr = wake_floor(n, secs > 2 ? 2.0 : secs, &out->wake_us);
+		out->floor = fr > 0 ? fr * SCALE_QD : 0;
+		out->ok = true;
+	}
 out:
 	free(iops);
 	free(sorted);
@@ -362,7 +526,8 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 		perror("bench scale: mkdtemp");
 		return 1;
 	}
-	bench_progress("scale: writing %u files of %d MiB", maxn, SCALE_FILE_MB);
+	bench_progress("scale: writing %u files of %d MiB and one of %u MiB", maxn, SCALE_FILE_MB,
+		       maxn * SCALE_FILE_MB);
 	if (make_files(files, maxn) < 0) {
 		fprintf(stderr, "bench scale: cannot write the disk files in %s\n", files);
 		return 1;
@@ -387,12 +552,13 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 	bench_json_str(&j, "blkback_args", nbb == 0 ? "" : nbb == 2 ? bb_args[1] : "custom");
 	bench_json_arr_begin(&j, "cases");
 	for (FILE *f = stdout; f; f = f == stdout ? tf : NULL)
-		fprintf(f, "pvio-bench scale: %s\n%-7s %11s %9s %9s %9s %6s %10s %5s %7s\n", line,
-			"guests", "total IOPS", "min", "median", "max", "jain", "1 guest", "qd",
-			"ratio");
+		fprintf(f, "pvio-bench scale: %s\n%-7s %11s %9s %9s %9s %6s %10s %5s %7s %10s %7s %7s %7s\n",
+			line, "guests", "total IOPS", "min", "median", "max", "jain", "1 guest", "qd",
+			"ratio", "floor", "fl/1g", "us/rnd", "wake us");
 	for (unsigned k = 0; k < nn; k++) {
 		struct scale_run runs[16];
-		double tot[16], mn[16], md[16], mx[16], ja[16], si[16], ra[16];
+		double tot[16], mn[16], md[16], mx[16], ja[16], si[16], ra[16], fl[16], fr[16];
+		double wu[16];
 		unsigned ok = 0, qd1 = 0;
 
 		for (int r = 0; r < reps && r < 16; r++) {
@@ -405,6 +571,9 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 			ja[ok] = runs[r].jain;
 			si[ok] = runs[r].single;
 			ra[ok] = runs[r].single > 0 ? runs[r].total / runs[r].single : 0;
+			fl[ok] = runs[r].floor;
+			wu[ok] = runs[r].wake_us;
+			fr[ok] = runs[r].single > 0 ? runs[r].floor / runs[r].single : 0;
 			qd1 = runs[r].single_qd;
 			ok++;
 		}
@@ -421,6 +590,11 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 			bench_json_int(&j, "single_qd", qd1);
 			bench_json_bool(&j, "single_qd_capped", qd1 < ns[k] * SCALE_QD);
 			bench_json_num(&j, "ratio", bench_median(ra, ok));
+			bench_json_num(&j, "wake_floor_iops", bench_median(fl, ok));
+			bench_json_num(&j, "wake_floor_ratio", bench_median(fr, ok));
+			bench_json_num(&j, "wake_cpu_us_per_round", bench_median(wu, ok));
+			bench_json_num(&j, "cpu_us_per_round", bench_median(tot, ok) > 0 ?
+				       (double)bench_ncpus() * 1e6 * SCALE_QD / bench_median(tot, ok) : 0);
 			bench_json_arr_begin(&j, "reps");
 			for (unsigned r = 0; r < ok; r++) {
 				bench_json_obj_begin(&j, NULL);
@@ -428,6 +602,7 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 				bench_json_num(&j, "jain", ja[r]);
 				bench_json_num(&j, "single_iops", si[r]);
 				bench_json_num(&j, "ratio", ra[r]);
+				bench_json_num(&j, "wake_floor_iops", fl[r]);
 				bench_json_obj_end(&j);
 			}
 			bench_json_arr_end(&j);
@@ -438,10 +613,14 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 				fprintf(f, "%-7u failed\n", ns[k]);
 				continue;
 			}
-			fprintf(f, "%-7u %11.0f %9.0f %9.0f %9.0f %6.3f %10.0f %4u%s %7.3f\n", ns[k],
-				bench_median(tot, ok), bench_median(mn, ok), bench_median(md, ok),
+			fprintf(f, "%-7u %11.0f %9.0f %9.0f %9.0f %6.3f %10.0f %4u%s %7.3f %10.0f %7.3f "
+				"%7.2f %7.2f\n",
+				ns[k], bench_median(tot, ok), bench_median(mn, ok), bench_median(md, ok),
 				bench_median(mx, ok), bench_median(ja, ok), bench_median(si, ok), qd1,
-				qd1 < ns[k] * SCALE_QD ? "*" : " ", bench_median(ra, ok));
+				qd1 < ns[k] * SCALE_QD ? "*" : " ", bench_median(ra, ok),
+				bench_median(fl, ok), bench_median(fr, ok),
+				(double)bench_ncpus() * 1e6 * SCALE_QD / bench_median(tot, ok),
+				bench_median(wu, ok));
 			fflush(f);
 		}
 	}
@@ -449,12 +628,13 @@ static int scale_run(const struct bench_opts *o, int argc, char **argv)
 	bench_json_obj_end(&j);
 	fputc('\n', jf);
 	fclose(jf);
-	fprintf(tf, "(* the single guest's depth is capped at %d)\n", SCALE_MAX_QD);
+	fprintf(tf, "(* the single guest's depth is capped at %d)\n%s", SCALE_MAX_QD, FLOOR_NOTE);
 	fclose(tf);
 	snprintf(line, sizeof(line), "rm -rf '%s'", files);
 	if (system(line) != 0)
 		fprintf(stderr, "bench scale: could not remove %s\n", files);
-	printf("(* the single guest's depth is capped at %d)\nJSON: %s\n", SCALE_MAX_QD, path);
+	printf("(* the single guest's depth is capped at %d)\n%sJSON: %s\n", SCALE_MAX_QD, FLOOR_NOTE,
+	       path);
 	return 0;
 }
 
