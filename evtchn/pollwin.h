@@ -9,6 +9,17 @@
  * waiters among others): the window shrinks, down to no spinning at all.
  * A spin that catches the event leaves the window as it is.
  *
+ * Waits alone cannot tell a spinner that it keeps someone else off the
+ * CPU: with more spinners than CPUs (two fio jobs and two backend workers
+ * on two CPUs) every wait is short because each spinner is eventually
+ * preempted, so every window stays at its maximum and the spinners take
+ * turns burning the CPUs. Two rules for that: a spin longer than
+ * PVIO_POLLWIN_YIELD_NS yields between two looks (sched_yield returns at
+ * once when nobody else is runnable there), and a spin whose clock jumped
+ * by more than PVIO_POLLWIN_GAP_NS between two looks lost its CPU to
+ * another thread: the window drops to nothing and may not grow for the
+ * next PVIO_POLLWIN_HOLD waits.
+ *
  * So one guest and its backend on two CPUs keep spinning (microsecond
  * round trips), while many guests sharing a few CPUs stop spinning and
  * leave the CPUs to the backend that serves them.
@@ -20,16 +31,37 @@
 #include <stdint.h>
 
 #define PVIO_POLLWIN_START_NS 2000u   /* first step up from no spinning */
+#define PVIO_POLLWIN_GAP_NS   20000u  /* a spin loop's clock jumped: it was descheduled */
+#define PVIO_POLLWIN_YIELD_NS 10000u  /* spin this long, then yield between looks */
+#define PVIO_POLLWIN_HOLD     256u    /* waits without growing after a lost spin */
 
 struct pvio_pollwin {
 	uint32_t cur_ns;   /* spin this long now */
 	uint32_t max_ns;   /* never more (the user's --poll-us) */
+	uint32_t hold;     /* waits to go before the window may grow again */
 };
 
 static inline void pvio_pollwin_init(struct pvio_pollwin *w, uint32_t max_ns)
 {
 	w->cur_ns = max_ns;
 	w->max_ns = max_ns;
+	w->hold = 0;
+}
+
+/* The spin lost its CPU (pvio_pollwin_gap): another task was runnable here
+ * and waited for the spinner. Stop spinning, and stay so for a while: on
+ * contended CPUs waits are short because the others run, and growing back
+ * each time would take their time again. */
+static inline void pvio_pollwin_lost(struct pvio_pollwin *w)
+{
+	w->cur_ns = 0;
+	w->hold = PVIO_POLLWIN_HOLD;
+}
+
+/* Between two clock reads of a spin loop, prev and now: was the CPU lost? */
+static inline bool pvio_pollwin_gap(uint64_t prev, uint64_t now)
+{
+	return now - prev > PVIO_POLLWIN_GAP_NS;
 }
 
 /* After a wait: caught = the spin saw the event; waited_ns = spin + sleep. */
@@ -37,6 +69,10 @@ static inline void pvio_pollwin_update(struct pvio_pollwin *w, bool caught, uint
 {
 	if (caught || !w->max_ns)
 		return;
+	if (w->hold) {
+		w->hold--;
+		return;
+	}
 	if (waited_ns > w->max_ns) {
 		w->cur_ns /= 2;
 		if (w->cur_ns < PVIO_POLLWIN_START_NS)

@@ -1496,16 +1496,29 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 			}
 			pthread_mutex_unlock(&q->lock);
 			if (sr && q->pollwin.max_ns) {
-				t0 = now = mono_ns();
+				uint64_t prev;
+
+				t0 = prev = now = mono_ns();
 				while (now - t0 < spin_ns) {
 					/* Pairs with the backend's release of rsp_prod. */
 					if (pvio_load_acquire(&sr->rsp_prod) != cons) {
 						seen = true;
 						break;
 					}
-					for (int i = 0; i < 32; i++)
-						pvio_cpu_relax();
+					/* A long spin lets whoever is runnable
+					 * here go first. */
+					if (now - t0 < PVIO_POLLWIN_YIELD_NS)
+						for (int i = 0; i < 32; i++)
+							pvio_cpu_relax();
+					else
+						sched_yield();
 					now = mono_ns();
+					if (pvio_pollwin_gap(prev, now)) {
+						pvio_pollwin_lost(&q->pollwin);
+						t0 = 0;
+						break;
+					}
+					prev = now;
 				}
 				if (seen) {
 					pvio_pollwin_update(&q->pollwin, true, 0);

@@ -2,7 +2,8 @@
 /*
  * The adaptive polling window (evtchn/pollwin.h): caught spins keep it,
  * short waits grow it up to the maximum, long waits shrink it to no
- * spinning, and a zero maximum never spins.
+ * spinning, and a zero maximum never spins; a spin that lost its CPU stops
+ * spinning and holds off growing for PVIO_POLLWIN_HOLD waits.
  */
 #include "evtchn/pollwin.h"
 #include "tests/common/testutil.h"
@@ -41,5 +42,25 @@ int main(void)
 	CHECK_EQ(w.cur_ns, 0);
 	pvio_pollwin_update(&w, false, 500);
 	CHECK_EQ(w.cur_ns, 1000);
+	/* The CPU lost during a spin: no spinning, and short waits do not
+	 * grow the window again until the hold is over. */
+	CHECK(!pvio_pollwin_gap(1000, 1000 + PVIO_POLLWIN_GAP_NS));
+	CHECK(pvio_pollwin_gap(1000, 1001 + PVIO_POLLWIN_GAP_NS));
+	pvio_pollwin_init(&w, 50000);
+	pvio_pollwin_lost(&w);
+	CHECK_EQ(w.cur_ns, 0);
+	for (unsigned i = 0; i < PVIO_POLLWIN_HOLD; i++)
+		pvio_pollwin_update(&w, false, 20000);
+	CHECK_EQ(w.cur_ns, 0);
+	pvio_pollwin_update(&w, false, 20000);
+	CHECK_EQ(w.cur_ns, PVIO_POLLWIN_START_NS);
+	/* A caught spin during the hold leaves both as they are. */
+	pvio_pollwin_lost(&w);
+	pvio_pollwin_update(&w, true, 0);
+	CHECK_EQ(w.hold, PVIO_POLLWIN_HOLD);
+	/* Lost twice: the hold starts over, it does not add up. */
+	pvio_pollwin_update(&w, false, 20000);
+	pvio_pollwin_lost(&w);
+	CHECK_EQ(w.hold, PVIO_POLLWIN_HOLD);
 	return tu_result();
 }
