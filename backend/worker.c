@@ -205,7 +205,8 @@ static void *worker_main(void *arg)
 {
 	struct pvio_worker *w = arg;
 	const struct pvio_workers_cfg *cfg = &w->ws->cfg;
-	uint64_t last_check = 0;
+	uint64_t last_check = 0, idle_ns = 0, spin_ns = 0;
+	bool lost;
 
 	pvio_store_release(&w->tid, gettid());
 	if (cfg->thread_init)
@@ -225,6 +226,11 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		now = w->now = pvio_now_ns();
+		/* An idle spin that lost the CPU: another thread was runnable
+		 * here (a guest, the other backend's worker) and waited for
+		 * us. The idle tasks stop polling (evtchn/pollwin.h). */
+		lost = idle_ns && pvio_pollwin_gap(idle_ns, now);
+		idle_ns = 0;
 		for (t = w->active.next; t != &w->active; t = nx) {
 			unsigned n;
 			int to = -1;
@@ -237,6 +243,8 @@ static void *worker_main(void *arg)
 				work += n;
 				continue;
 			}
+			if (lost)
+				pvio_pollwin_lost(&t->pollwin);
 			/* Adaptive polling, per task: its event channels stay
 			 * masked while it spins, so kicks cost the peer nothing. */
 			if (now - t->last_work_ns < t->pollwin.cur_ns)
@@ -257,6 +265,7 @@ static void *worker_main(void *arg)
 		if (list_empty(&w->active)) {
 			worker_sleep(w);
 			last_check = w->now;
+			spin_ns = 0;
 			continue;
 		}
 		/* Busy: armed tasks' wake-ups are picked up every few dozen
@@ -269,9 +278,20 @@ static void *worker_main(void *arg)
 			expire(w, now);
 			last_check = now;
 		}
-		if (!work)
-			for (int i = 0; i < 32; i++)
-				pvio_cpu_relax();
+		if (!work) {
+			/* Spinning: after a short while, between two looks,
+			 * let whoever is runnable on this CPU go first. */
+			if (!spin_ns)
+				spin_ns = now;
+			if (now - spin_ns < PVIO_POLLWIN_YIELD_NS)
+				for (int i = 0; i < 32; i++)
+					pvio_cpu_relax();
+			else
+				sched_yield();
+			idle_ns = pvio_now_ns();
+		} else {
+			spin_ns = 0;
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (cfg->thread_fini)
