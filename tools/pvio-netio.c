@@ -494,6 +494,7 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 	uint8_t *bufs[MAX_BATCH];
 	uint64_t t0 = now_ns(), last = t0, poll_ns = (uint64_t)o->poll_us * 1000;
 	uint64_t warm_ns = (uint64_t)(o->warmup * 1e9), win_ns = (uint64_t)(o->seconds * 1e9);
+	uint64_t spin_t = t0;   /* spin from here (last frame or wake-up) before sleeping */
 	bool started = false, reflect = o->mode == M_REFLECT;
 	int rc = 0;
 
@@ -524,7 +525,7 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 				started = true;
 				take(&r->start, r);
 			}
-			last = now_ns();
+			last = spin_t = now_ns();
 			for (int i = 0; i < n; i++) {
 				uint8_t *f = pk[i].data;
 
@@ -596,12 +597,14 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 				rc = -ETIMEDOUT;
 				break;
 			}
-			if (t - last < poll_ns)
+			if (t - spin_t < poll_ns)
 				continue;
 			wait_queue(nf, ep, 10);
-			if (!started)
-				continue;
-			last = now_ns();   /* woke up: spin again before sleeping */
+			/* Woke up: spin again before sleeping. The idle stop
+			 * still counts from the last frame (it did not while
+			 * this reset `last`: a recv --count that lost a frame
+			 * waited forever). */
+			spin_t = now_ns();
 		}
 	}
 	take(&r->end, r);
