@@ -283,11 +283,7 @@ static void *worker_main(void *arg)
 			 * let whoever is runnable on this CPU go first. */
 			if (!spin_ns)
 				spin_ns = now;
-			if (now - spin_ns < PVIO_POLLWIN_YIELD_NS)
-				for (int i = 0; i < 32; i++)
-					pvio_cpu_relax();
-			else
-				sched_yield();
+			pvio_pollwin_pause(now - spin_ns);
 			idle_ns = pvio_now_ns();
 		} else {
 			spin_ns = 0;

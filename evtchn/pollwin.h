@@ -27,8 +27,11 @@
 #ifndef PVIO_EVTCHN_POLLWIN_H
 #define PVIO_EVTCHN_POLLWIN_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "ring/pvio_atomic.h"
 
 #define PVIO_POLLWIN_START_NS 2000u   /* first step up from no spinning */
 #define PVIO_POLLWIN_GAP_NS   20000u  /* a spin loop's clock jumped: it was descheduled */
@@ -56,6 +59,17 @@ static inline void pvio_pollwin_lost(struct pvio_pollwin *w)
 {
 	w->cur_ns = 0;
 	w->hold = PVIO_POLLWIN_HOLD;
+}
+
+/* Between two looks of a spin that has gone on for spun_ns: a short pause,
+ * or once past PVIO_POLLWIN_YIELD_NS, whoever is runnable here first. */
+static inline void pvio_pollwin_pause(uint64_t spun_ns)
+{
+	if (spun_ns < PVIO_POLLWIN_YIELD_NS)
+		for (int i = 0; i < 32; i++)
+			pvio_cpu_relax();
+	else
+		sched_yield();
 }
 
 /* Between two clock reads of a spin loop, prev and now: was the CPU lost? */

@@ -1505,13 +1505,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 						seen = true;
 						break;
 					}
-					/* A long spin lets whoever is runnable
-					 * here go first. */
-					if (now - t0 < PVIO_POLLWIN_YIELD_NS)
-						for (int i = 0; i < 32; i++)
-							pvio_cpu_relax();
-					else
-						sched_yield();
+					pvio_pollwin_pause(now - t0);
 					now = mono_ns();
 					if (pvio_pollwin_gap(prev, now)) {
 						pvio_pollwin_lost(&q->pollwin);
