@@ -35,7 +35,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench/bench_common.h"
@@ -253,10 +252,13 @@ static int run_together(const struct bench_pv_env *e, unsigned n, unsigned qd, u
 
 static double mono_s(void)
 {
-	struct timespec t;
+	return (double)bench_now_ns() * 1e-9;
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+/* Sleeper i's request flag, alone on its cache line. */
+static uint32_t *floor_flag(char *shm, unsigned i)
+{
+	return (uint32_t *)(shm + (size_t)i * FLOOR_LINE);
 }
 
 /* n sleepers, one polling answerer, secs seconds: rounds per second, or
@@ -276,9 +278,9 @@ static double wake_floor(unsigned n, double secs, double *cpu_us)
 
 	if (shm == MAP_FAILED || !efd || !pid)
 		goto out;
-	stop = (uint32_t *)(shm + (size_t)n * FLOOR_LINE);
+	stop = floor_flag(shm, n);
 	for (; made < n; made++) {
-		uint32_t *flag = (uint32_t *)(shm + (size_t)made * FLOOR_LINE);
+		uint32_t *flag = floor_flag(shm, made);
 
 		efd[made] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (efd[made] < 0)
@@ -310,13 +312,13 @@ static double wake_floor(unsigned n, double secs, double *cpu_us)
 		t0 = mono_s();
 		do {
 			for (unsigned i = 0; i < n; i++) {
-				uint32_t *flag = (uint32_t *)(shm + (size_t)i * FLOOR_LINE);
+				uint32_t *flag = floor_flag(shm, i);
+				double w0;
 
 				if (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
 					continue;
-				double w0 = mono_s();
-
-				*flag = 0;
+				w0 = mono_s();
+				__atomic_store_n(flag, 0, __ATOMIC_RELAXED);
 				rounds++;
 				if (write(efd[i], &one, sizeof(one)) < 0)
 					break;
