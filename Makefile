@@ -4,6 +4,7 @@
 #
 #   make            build everything         make test   build + run the suite
 #   make run        the demo                 make bench  the benchmarks
+#   make fuzz FUZZ_SECONDS=60  each libFuzzer harness for that long
 #   make install PREFIX=/usr/local DESTDIR=  make clean
 #   SANITIZE=address,undefined  V=1  CC=clang
 
@@ -52,6 +53,9 @@ all: build-all
 include $(sort $(wildcard */module.mk */*/module.mk))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+
+# Rules that need every module's sources: the fuzzing harnesses.
+include tests/fuzz/fuzz.mk
 LIBA     := $(BUILD)/libpvio.a
 LIBSO    := $(BUILD)/libpvio.so
 
