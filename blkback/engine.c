@@ -230,6 +230,8 @@ PVIO_EXPORT int pvio_blk_engine_open(const char *name, int fd,
 	*out = NULL;
 	if (cfg->depth == 0 || cfg->depth > PVIO_BLK_ENGINE_MAX_DEPTH)
 		return -EINVAL;
+	if (cfg->faults && cfg->faults[0])
+		return pvio__blk_fault_open(name, fd, cfg, out);
 
 	if (strcmp(name, "io_uring") == 0) {
 #ifdef PVIO_HAVE_URING

@@ -60,12 +60,39 @@ struct pvio_blk_engine_cfg {
 	size_t   fixed_len;
 	bool     is_blockdev;    /* fd is a block device (discard via BLKDISCARD) */
 	unsigned psync_threads;  /* psync: worker threads (0: 4; at most depth) */
+	const char *faults;      /* optional: fault injection (below); NULL or "": none */
 };
+
+/*
+ * Fault injection (engine_fault.c): with cfg.faults set, the named engine
+ * runs behind a wrapper that fails, cuts short, delays or refuses I/O as a
+ * failing disk would. The spec is rules joined with ';', each
+ *   KIND[:key=value[:key=value]...]
+ * KIND: eio | enospc | ebadf | enxio | eopnotsupp  the I/O completes with
+ *           that -errno and never reaches the disk
+ *       short           a READ completes with half its bytes
+ *       delay           the completion is held back ms=N milliseconds
+ *       submit-eagain | submit-ebusy   submit returns that -errno and keeps
+ *           what was queued (it goes at the next submit or poll; arm is true)
+ * keys: op=read|write|flush|discard|any, joined with '+' (default: any;
+ *           enospc write, eopnotsupp discard, short read)
+ *       off=START-END   only I/Os overlapping bytes [START, END) (k/m/g
+ *           suffixes; never a FLUSH)
+ *       after=N         let the first N matching I/Os (submits) through
+ *       count=N         then hit N of them (default: all that follow)
+ *       ms=N            delay: 1..3600000
+ * Counts are per engine (per queue). Example: "eio:op=write:after=20:count=3;
+ * delay:op=read:ms=2000:count=1" (no ',': the spec fits in a disk spec). The first hits of each rule are logged.
+ */
+#define PVIO_BLK_FAULT_MAX_RULES 8u
+#define PVIO_BLK_FAULT_MAX_SPEC  512u
+/* 0 if spec parses; else -EINVAL and err names what is wrong. */
+int  pvio_blk_faults_check(const char *spec, char *err, size_t errlen);
 
 struct pvio_blk_engine;
 
 /* Names: "io_uring", "libaio", "psync". -ENOENT unknown, -ENOTSUP not built,
- * -EINVAL bad arguments (depth 0 or > 32768). fd stays the caller's.
+ * -EINVAL bad arguments (depth 0 or > 32768, a bad cfg.faults). fd stays the caller's.
  * io_uring: if registering cfg.fixed_base fails (RLIMIT_MEMLOCK, memory that
  * cannot be pinned) the engine logs once and works without fixed buffers. */
 int  pvio_blk_engine_open(const char *name, int fd, const struct pvio_blk_engine_cfg *cfg,

@@ -169,6 +169,10 @@ static inline const struct iovec *pvio__blk_progress_vec(struct pvio__blk_progre
 		PVIO_BLK_LOG(fmt, ##__VA_ARGS__);                             \
 } while (0)
 
+/* The fault wrapper around the engine named inner (engine_fault.c). */
+int pvio__blk_fault_open(const char *inner, int fd, const struct pvio_blk_engine_cfg *cfg,
+			 struct pvio_blk_engine **out);
+
 /* Engine constructors (engine_uring.c, engine_aio.c, engine_psync.c). */
 int pvio__blk_uring_open(int fd, const struct pvio_blk_engine_cfg *cfg,
 			 struct pvio_blk_engine **out);

@@ -3,6 +3,7 @@
 # found by its header) and psync (always built).
 LIB_SRCS += blkback/engine.c
 LIB_SRCS += blkback/engine_psync.c
+LIB_SRCS += blkback/engine_fault.c
 
 ifneq ($(call have,liburing),)
 LIB_SRCS += blkback/engine_uring.c
