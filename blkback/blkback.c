@@ -597,7 +597,12 @@ static void blkback__complete(struct blkback_queue *q, struct pvio_blk_io *io)
 				  r->kind == PVIO_BLK_IO_FLUSH ? "flush" : "discard",
 				  (unsigned long long)io->offset,
 				  io->result < 0 ? strerror((int)-io->result) : "short transfer");
-		st = io->result == -EOPNOTSUPP ? PVIO_BLKIF_RSP_EOPNOTSUPP : PVIO_BLKIF_RSP_ERROR;
+		/* EOPNOTSUPP only for what Linux's blkback says it of: a flush
+		 * (or a barrier's flush phase) or a discard; a read or write
+		 * that fails so is an I/O error. */
+		st = io->result == -EOPNOTSUPP &&
+		     (r->kind == PVIO_BLK_IO_FLUSH || r->kind == PVIO_BLK_IO_DISCARD || r->in_flush) ?
+		     PVIO_BLKIF_RSP_EOPNOTSUPP : PVIO_BLKIF_RSP_ERROR;
 	}
 	if (st == PVIO_BLKIF_RSP_OKAY && r->flush_after && !r->in_flush) {
 		/* Data written: now make it (and everything before) durable. */
@@ -853,6 +858,7 @@ int blkback_queue_start(struct blkback_queue *q)
 	q->io_last_ns = q->io_armed_ns = 0;
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
+	ecfg.faults = d->faults;
 	if (pvio_hv_foreign_mem(d->hv, d->fe_domid, &base, &bytes) == 0 && base) {
 		ecfg.fixed_base = base;
 		ecfg.fixed_len = bytes;

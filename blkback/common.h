@@ -151,6 +151,7 @@ struct blkback_dev {
 	bool     readonly;
 	bool     is_blockdev;
 	struct blkback_cfg cfg;
+	char     faults[PVIO_BLK_FAULT_MAX_SPEC + 1]; /* fault-inject; "": none */
 
 	/* negotiated */
 	unsigned nr_queues;

@@ -8,7 +8,8 @@
  * goes away).
  *
  * Backend keys written by the toolstack (tools/): params (path), mode
- * (r|w), and pvio's own: engine, direct, sector-size, discard-enable, and
+ * (r|w), and pvio's own: engine, direct, sector-size, discard-enable,
+ * fault-inject (engine.h: a failing disk, for tests), and
  * throttling/<option> (QEMU's throttling names without the "throttling."
  * prefix: iops-total, bps-read-max, group, ...), watched and applied live
  * (vbd_limits.h); the limits in force are written back as
@@ -242,6 +243,24 @@ static int vbd_probe(struct pvio_backend_dev *dev)
 	}
 	if (pvio_backend_read(dev, false, "direct", buf, sizeof(buf)) == 0)
 		d->cfg.direct = parse_bool(buf, d->cfg.direct);
+	/* A failing disk on purpose, for testing what guests make of it
+	 * (engine.h has the grammar). */
+	r = pvio_backend_read(dev, false, "fault-inject", d->faults, sizeof(d->faults));
+	if (r < 0 && r != -ENOENT) {
+		pvio_backend_log(dev, "fault-inject: %s", strerror(-r));
+		return r;
+	}
+	if (r == 0 && d->faults[0]) {
+		char why[160];
+
+		if (pvio_blk_faults_check(d->faults, why, sizeof(why)) < 0) {
+			pvio_backend_log(dev, "bad fault-inject '%.80s': %s", d->faults, why);
+			return -EINVAL;
+		}
+		pvio_backend_log(dev, "fault injection on: %s", d->faults);
+	} else {
+		d->faults[0] = '\0';
+	}
 	if (pvio_backend_read(dev, false, "discard-enable", buf, sizeof(buf)) == 0)
 		d->cfg.discard = parse_bool(buf, d->cfg.discard);
 	d->sector_size = 512;
