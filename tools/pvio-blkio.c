@@ -183,6 +183,7 @@ struct vctx {
 	bool discard_ok, flush_ok;
 	/* results */
 	uint64_t prepared;
+	uint64_t fresh;               /* generations after a failed write */
 	int done;                     /* the worker finished */
 	uint64_t ops, writes, reads, discards, flushes, bytes, errors, mismatches;
 	char first_error[256];
@@ -261,8 +262,11 @@ place:
 		s->kind = V_WRITE;
 		s->req.op = PVIO_BLKFRONT_WRITE;
 		for (uint64_t i = 0; i < n; i++) {
-			uint64_t g = c->gen[b + i] + 1;
-			fill_block(s->buf + i * c->bs, c->bs, b + i, g, c->seed);
+			/* A block a failed write left undefined (UINT64_MAX) gets a
+			 * generation no earlier write can have stamped. */
+			if (c->gen[b + i] == UINT64_MAX)
+				c->gen[b + i] = (1ull << 63) + c->fresh++;
+			fill_block(s->buf + i * c->bs, c->bs, b + i, c->gen[b + i] + 1, c->seed);
 		}
 	}
 	return true;
