@@ -142,6 +142,7 @@ static void dispatch(struct pvio_worker *w, int n)
 		uint64_t d = w->ev[i].data.u64;
 		uint32_t slot = (uint32_t)d >> EV_FD_BITS;
 		struct pvio_task *t;
+		unsigned idx;
 
 		if (d == EV_CTL) {
 			uint64_t v;
@@ -154,9 +155,21 @@ static void dispatch(struct pvio_worker *w, int n)
 		if (slot >= w->nslots || w->slots[slot].gen != (uint32_t)(d >> 32) ||
 		    !(t = w->slots[slot].t))
 			continue;             /* detached meanwhile */
+		idx = (unsigned)(d & ((1u << EV_FD_BITS) - 1));
 		if (t->state == TASK_ARMED)
 			activate(w, t, true);
-		t->ops->woken(t, 1u << (d & ((1u << EV_FD_BITS) - 1)));
+		t->ops->woken(t, 1u << idx);
+		if ((w->ev[i].events & (EPOLLERR | EPOLLHUP)) && idx < t->nfds &&
+		    w->slots[slot].t == t) {
+			/* A hung-up or failed fd (a peer gone, a TAP deleted)
+			 * stays ready for ever: stop watching it, or the task
+			 * would be woken in a loop. It had this last wake-up to
+			 * take what was left; its timeouts still wake it. */
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, t->fds[idx], NULL);
+			t->st_deadfds++;
+			fprintf(stderr, "worker: fd %d of a task %s: no longer watched\n",
+				t->fds[idx], w->ev[i].events & EPOLLERR ? "failed" : "hung up");
+		}
 	}
 }
 

@@ -54,7 +54,9 @@ struct pvio_task_ops {
 	bool (*arm)(struct pvio_task *t, int *timeout_ms);
 	/* After an armed task woke (and for a stale readiness of an active
 	 * one): bit i of fd_mask says fds[i] is readable; 0 = its timeout
-	 * passed. Consume what fired, mask the rest. */
+	 * passed. Consume what fired, mask the rest. An fd that hung up or
+	 * failed (EPOLLHUP/EPOLLERR) is reported once this way, then no
+	 * longer watched (st_deadfds counts it). */
 	void (*woken)(struct pvio_task *t, unsigned fd_mask);
 };
 
@@ -76,6 +78,7 @@ struct pvio_task {
 
 	/* statistics (written by the worker) */
 	uint64_t st_runs, st_wakeups;
+	uint64_t st_deadfds;                /* fds dropped after EPOLLHUP/EPOLLERR */
 };
 
 struct pvio_workers_cfg {

@@ -13,6 +13,8 @@
  *             gets every unit it is sent
  *   threads   the process has exactly the workers' threads more
  *   badfd     attaching a task with a bad fd fails cleanly
+ *   hup       an fd that hangs up (its pipe's writer closed) wakes the task
+ *             once, not in a loop; the task's other fd still works
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +42,7 @@ struct ttask {
 	int      detached;         /* atomic: set right after detach returned */
 	uint64_t after_detach;     /* atomic: ops run after detach (must stay 0) */
 	uint64_t timeouts;         /* atomic: woken with no fd */
+	uint64_t fd1_wakes;        /* atomic: woken by fds[1] */
 	int      timeout_ms;       /* asked for in arm(), -1: none */
 	bool     always_busy;
 };
@@ -94,6 +97,8 @@ static void t_woken(struct pvio_task *t, unsigned fd_mask)
 		if (read(x->efd, &v, sizeof(v)) < 0) {
 			/* spurious */
 		}
+	} else if (fd_mask & 2) {
+		pvio_fetch_add(&x->fd1_wakes, 1);
 	} else {
 		pvio_fetch_add(&x->timeouts, 1);
 	}
@@ -332,6 +337,42 @@ static void test_badfd(void)
 				     &ws), -EINVAL);
 }
 
+static void test_hup(void)
+{
+	struct pvio_workers *ws;
+	struct ttask x;
+	int p[2];
+
+	REQUIRE(pvio_workers_create(&(struct pvio_workers_cfg){ .n = 1, .poll_us = 0 },
+				    &ws) == 0);
+	tt_init(&x);
+	REQUIRE(pipe(p) == 0);
+	x.task.fds[1] = p[0];
+	x.task.nfds = 2;
+	REQUIRE(pvio_task_attach(ws, &x.task) == 0);
+	send_units(&x, 1);
+	CHECK(wait_done(&x, 1, 10000));
+	close(p[1]);                    /* p[0]: EPOLLHUP from now on */
+	for (int i = 0; i < 10000 && !pvio_load_acquire(&x.fd1_wakes); i++)
+		poll(NULL, 0, 1);
+	CHECK_EQ(pvio_load_acquire(&x.fd1_wakes), 1);
+	/* The worker goes on sleeping and waking for the doorbell; the dead
+	 * fd never wakes the task again. */
+	for (int i = 0; i < 200; i++) {
+		send_units(&x, 1);
+		if (!wait_done(&x, x.sent, 10000)) {
+			CHECK(!"the doorbell still works");
+			break;
+		}
+	}
+	CHECK_EQ(pvio_load_acquire(&x.fd1_wakes), 1);
+	CHECK_EQ(x.task.st_deadfds, 1);
+	pvio_task_detach(&x.task);
+	close(p[0]);
+	close(x.efd);
+	pvio_workers_destroy(ws);
+}
+
 int main(void)
 {
 	test_many();
@@ -339,5 +380,6 @@ int main(void)
 	test_timeout();
 	test_fair();
 	test_badfd();
+	test_hup();
 	return tu_result();
 }
