@@ -106,6 +106,7 @@ struct nb_outq {
 	int      kick_fd;          /* eventfd: wakes the consumer */
 	uint64_t drops;            /* atomic: refused by the bounds */
 	uint64_t too_big;          /* atomic: could not be delivered (size) */
+	uint64_t segs;             /* atomic: mbufs charged to it (nb_pool_admit) */
 };
 
 enum nb_port_state { NB_PORT_FREE = 0, NB_PORT_DOWN = 1, NB_PORT_UP = 2 };
@@ -160,6 +161,7 @@ struct nb_fwd_stats {
 struct nb_stage {
 	struct nb_outq *q;
 	uint64_t bytes;
+	uint64_t segs;
 	unsigned n;
 	struct rte_mbuf *m[NB_STAGE_PKTS];
 };
@@ -344,9 +346,56 @@ struct nb_switch {
 	struct nb_vif **vifs;                    /* max_ports probed vifs, for statistics */
 	uint64_t stats_seq;
 	struct pvio_workers *workers;            /* the poller threads */
+	/* The backlogs' share of the pool (XSA-392's lesson: what waits
+	 * for a guest must not starve the others). Every backlog is charged
+	 * its packets' mbufs while they wait; all together may hold at most
+	 * held_hard (half the pool), and once they hold held_soft (a
+	 * quarter), a backlog already holding NB_BACKLOG_FAIR mbufs takes
+	 * no more. So guests that post no rx buffers (or a dead uplink)
+	 * cannot take the mbufs every other guest's tx needs. */
+	uint64_t held __attribute__((aligned(64)));  /* atomic */
+	uint64_t held_refused;                   /* atomic: packets refused so */
+	uint64_t held_soft, held_hard;
 };
 
+#define NB_BACKLOG_FAIR 64u
+
 extern struct nb_switch nb_sw;
+
+/* Charge segs mbufs to q, if the pool's backlog budget allows. */
+static inline bool nb_pool_admit(struct nb_outq *q, uint64_t segs)
+{
+	uint64_t h = pvio_fetch_add(&nb_sw.held, segs) + segs;
+
+	if (h > nb_sw.held_hard ||
+	    (h > nb_sw.held_soft && pvio_load_relaxed(&q->segs) + segs > NB_BACKLOG_FAIR)) {
+		pvio_fetch_add(&nb_sw.held, (uint64_t)0 - segs);
+		pvio_fetch_add(&nb_sw.held_refused, 1);
+		return false;
+	}
+	pvio_fetch_add(&q->segs, segs);
+	return true;
+}
+
+/* Give back what nb_pool_admit charged (segs mbufs). */
+static inline void nb_pool_release(struct nb_outq *q, uint64_t segs)
+{
+	if (!segs)
+		return;
+	pvio_fetch_add(&q->segs, (uint64_t)0 - segs);
+	pvio_fetch_add(&nb_sw.held, (uint64_t)0 - segs);
+}
+
+/* The consumer took n packets off q's ring: their mbufs are no longer
+ * the backlog's. */
+static inline void nb_outq_taken(struct nb_outq *q, struct rte_mbuf *const *m, unsigned n)
+{
+	uint64_t segs = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		segs += m[i]->nb_segs;
+	nb_pool_release(q, segs);
+}
 
 /* switch.c */
 int  nb_switch_init(const struct nb_cfg *cfg);

@@ -487,6 +487,7 @@ static void drop_backlog(struct nb_queue *q)
 	}
 	q->nstage = q->stage_head = 0;
 	while ((n = rte_ring_sc_dequeue_burst(q->outq->ring, (void **)m, NB_BURST, NULL)) > 0) {
+		nb_outq_taken(q->outq, m, n);
 		for (unsigned i = 0; i < n; i++)
 			bytes += m[i]->pkt_len;
 		rte_pktmbuf_free_bulk(m, n);
@@ -530,6 +531,7 @@ static int rx_round(struct nb_queue *q)
 	if (q->stage_head == q->nstage) {
 		q->nstage = rte_ring_sc_dequeue_burst(q->outq->ring, (void **)q->stage, NB_BURST,
 						      NULL);
+		nb_outq_taken(q->outq, q->stage, q->nstage);
 		q->stage_head = 0;
 		if (!q->nstage) {
 			q->stall_since = 0;

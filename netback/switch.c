@@ -98,6 +98,9 @@ int nb_switch_init(const struct nb_cfg *cfg)
 	for (unsigned i = 0; i < nb_sw.max_ports; i++)
 		nb_sw.ports[i].idx = (uint16_t)i;
 	nb_sw.pool_size = cfg->nb_mbufs;
+	nb_sw.held = nb_sw.held_refused = 0;
+	nb_sw.held_hard = cfg->nb_mbufs / 2;
+	nb_sw.held_soft = cfg->nb_mbufs / 4;
 	nb_sw.pool = rte_pktmbuf_pool_create("nb_mbufs", cfg->nb_mbufs, 256, 0,
 					     NB_MBUF_DATA + RTE_PKTMBUF_HEADROOM,
 					     (int)rte_socket_id());
@@ -236,6 +239,7 @@ int nb_port_outq_init(struct nb_port *p, unsigned nq)
 			return -EINVAL;
 		q->ring = q->ring_mem;
 		q->bytes = 0;
+		q->segs = 0;
 		q->max_bytes = nb_sw.cfg.backlog_bytes;
 		q->sleeping = 0;
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -287,8 +291,10 @@ void nb_port_drain(struct nb_port *p)
 
 		if (!q->ring)
 			continue;
-		while ((n = rte_ring_sc_dequeue_burst(q->ring, (void **)m, NB_BURST, NULL)) > 0)
+		while ((n = rte_ring_sc_dequeue_burst(q->ring, (void **)m, NB_BURST, NULL)) > 0) {
+			nb_outq_taken(q, m, n);
 			rte_pktmbuf_free_bulk(m, n);
+		}
 		pvio_store_relaxed(&q->bytes, 0);
 	}
 }
@@ -468,8 +474,13 @@ static void enqueue_one(struct nb_outq *q, struct rte_mbuf *m)
 		pvio_fetch_add(&q->bytes, (uint64_t)0 - len);
 		goto drop;
 	}
+	if (!nb_pool_admit(q, m->nb_segs)) {
+		pvio_fetch_add(&q->bytes, (uint64_t)0 - len);
+		goto drop;
+	}
 	if (rte_ring_mp_enqueue(q->ring, m) != 0) {
 		pvio_fetch_add(&q->bytes, (uint64_t)0 - len);
+		nb_pool_release(q, m->nb_segs);
 		goto drop;
 	}
 	return;
@@ -493,10 +504,16 @@ static void stage_flush(struct nb_fwd *f)
 			pvio_fetch_add(&q->bytes, (uint64_t)0 - sg->bytes);
 			for (k = 0; k < sg->n; k++)
 				enqueue_one(q, sg->m[k]);
+		} else if (!nb_pool_admit(q, sg->segs)) {
+			/* Near the pool's budget: the same, packet by packet. */
+			pvio_fetch_add(&q->bytes, (uint64_t)0 - sg->bytes);
+			for (k = 0; k < sg->n; k++)
+				enqueue_one(q, sg->m[k]);
 		} else {
 			k = rte_ring_mp_enqueue_burst(q->ring, (void **)sg->m, sg->n, NULL);
 			for (unsigned j = k; j < sg->n; j++) {
 				pvio_fetch_add(&q->bytes, (uint64_t)0 - sg->m[j]->pkt_len);
+				nb_pool_release(q, sg->m[j]->nb_segs);
 				pvio_fetch_add(&q->drops, 1);
 				rte_pktmbuf_free(sg->m[j]);
 			}
@@ -504,6 +521,7 @@ static void stage_flush(struct nb_fwd *f)
 		mark_kick(f, q);
 		sg->n = 0;
 		sg->bytes = 0;
+		sg->segs = 0;
 	}
 	f->nstage = 0;
 }
@@ -545,6 +563,7 @@ static bool enqueue(struct nb_fwd *f, struct nb_port *d, struct rte_mbuf *m)
 	}
 	sg->m[sg->n++] = m;
 	sg->bytes += m->pkt_len;
+	sg->segs += m->nb_segs;
 	return true;
 }
 
@@ -930,6 +949,7 @@ static unsigned uplink_tx(struct nb_uplink *u)
 
 	if (u->pend_head == u->npend) {
 		u->npend = rte_ring_sc_dequeue_burst(q->ring, (void **)u->pend, NB_BURST, NULL);
+		nb_outq_taken(q, u->pend, u->npend);
 		u->pend_head = 0;
 		u->pend_tries = 0;
 		if (!u->npend)
@@ -1233,6 +1253,8 @@ void nb_stats_write(FILE *f)
 			"mempool.baseline %u\n", nb_sw.pool_size,
 			rte_mempool_avail_count(nb_sw.pool), rte_mempool_in_use_count(nb_sw.pool),
 			nb_sw.pool_baseline);
+		fprintf(f, "mempool.backlog_held %llu\nmempool.backlog_refused %llu\n",
+			(unsigned long long)LD(nb_sw.held), (unsigned long long)LD(nb_sw.held_refused));
 	}
 	for (unsigned i = 0; i < NB_MAX_BRIDGES; i++) {
 		struct nb_bridge *b = &nb_sw.bridges[i];
