@@ -46,7 +46,9 @@ static void usage(FILE *f)
 		"  block-attach NAME DISKSPEC     attach a disk, xl syntax: 'format=raw, vdev=xvda,\n"
 		"                                 access=rw, target=/path/img' or '/path/img,raw,xvda,rw'\n"
 		"                                 (pvio keys: engine=io_uring|libaio|psync, direct=0|1,\n"
-		"                                 sector-size=512|4096, discard, no-discard; QEMU's limits\n"
+		"                                 sector-size=512|4096, discard, no-discard,\n"
+		"                                 fault-inject=SPEC (a failing disk, for tests:\n"
+		"                                 'eio:op=write:after=20:count=3;delay:ms=500'); QEMU's limits\n"
 		"                                 throttling.iops-total=N, throttling.bps-read-max=N, ...,\n"
 		"                                 throttling.group=NAME, before target=)\n"
 		"  block-set-throttle NAME VDEV LIMITS|none\n"
@@ -76,7 +78,8 @@ static int pvio_parse_size(const char *s, uint64_t *out)
 	unsigned long long v;
 	uint64_t mul = 1;
 
-	if (!s || !*s || *s == '-')
+	/* digits first: strtoull would also take " -5" (as 2^64 - 5) and "+5" */
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);

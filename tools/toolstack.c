@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <sys/random.h>
 
+#include "blkback/engine.h"
 #include "ring/pvio_export.h"
 #include "ring/xenbus_abi.h"
 #include "tools/toolstack.h"
@@ -52,7 +53,12 @@ PVIO_EXPORT int pvio_vdev_to_devid(const char *vdev, uint32_t *devid)
 	if (islower((unsigned char)*p))
 		disk = (disk + 1) * 26 + (unsigned)(*p++ - 'a');
 	if (*p) {
-		unsigned long v = strtoul(p, &end, 10);
+		unsigned long v;
+
+		/* digits only: strtoul would also take " 1", "+1" and "-0" */
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		v = strtoul(p, &end, 10);
 		if (*end || v > 255)
 			return -EINVAL;
 		part = (unsigned)v;
@@ -173,6 +179,30 @@ static int set_vdev(struct pvio_diskspec *ds, const char *v, char *err, size_t e
 	return 0;
 }
 
+/* The image path, n bytes of t: never cut short (that would name another
+ * file). */
+static int set_target(struct pvio_diskspec *ds, const char *t, size_t n, char *err, size_t el)
+{
+	if (n >= sizeof(ds->target)) {
+		seterr(err, el, "target: '%.40s...' is too long (at most %zu characters)", t,
+		       sizeof(ds->target) - 1);
+		return -EINVAL;
+	}
+	memcpy(ds->target, t, n);
+	ds->target[n] = 0;
+	return 0;
+}
+
+static int set_format(struct pvio_diskspec *ds, const char *v, char *err, size_t el)
+{
+	if (strlen(v) >= sizeof(ds->format)) {
+		seterr(err, el, "format: '%s' is not supported (raw only)", v);
+		return -EINVAL;
+	}
+	snprintf(ds->format, sizeof(ds->format), "%s", v);
+	return 0;
+}
+
 PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, char *err,
 				    size_t el)
 {
@@ -218,12 +248,15 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 
 				if (!p)
 					goto out;
-				snprintf(ds->target, sizeof(ds->target), "%s", p);
+				while (isspace((unsigned char)*p))
+					p++;   /* "phy: /img": blanks are not part of it */
+				if (set_target(ds, p, strlen(p), err, el))
+					goto out;
 				if (depr)
 					pos = 2;   /* old syntax: target,vdev,access */
 				break;
 			}
-			case 1: if (*t) snprintf(ds->format, sizeof(ds->format), "%s", t); break;
+			case 1: if (*t && set_format(ds, t, err, el)) goto out; break;
 			case 2: if (set_vdev(ds, t, err, el)) goto out; break;
 			case 3: if (*t && set_access(ds, t, err, el)) goto out; break;
 			default:
@@ -238,14 +271,22 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 		if (!strcmp(k, "target")) {
 			/* target takes the rest of the spec, commas included. */
 			const char *rest = spec + (v - buf);
-			snprintf(ds->target, sizeof(ds->target), "%s", rest);
-			char *tt = trim(ds->target);
-			memmove(ds->target, tt, strlen(tt) + 1);
+			size_t n = strlen(rest);
+
+			while (n && isspace((unsigned char)rest[n - 1]))
+				n--;
+			if (set_target(ds, rest, n, err, el))
+				goto out;
 			break;
 		} else if (!strcmp(k, "format")) {
 			/* empty: the default, as in xl */
-			snprintf(ds->format, sizeof(ds->format), "%s", *v ? v : "raw");
+			if (set_format(ds, *v ? v : "raw", err, el))
+				goto out;
 		} else if (!strcmp(k, "vdev")) {
+			if (strlen(v) >= sizeof(ds->vdev)) {
+				seterr(err, el, "vdev: '%s' is too long", v);
+				goto out;
+			}
 			snprintf(ds->vdev, sizeof(ds->vdev), "%s", v);
 		} else if (!strcmp(k, "access")) {
 			if (*v && set_access(ds, v, err, el))
@@ -274,6 +315,19 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 				goto out;
 			}
 			snprintf(ds->engine, sizeof(ds->engine), "%s", v);
+		} else if (!strcmp(k, "fault-inject")) {
+			char why[160];
+
+			if (strlen(v) >= sizeof(ds->fault_inject)) {
+				seterr(err, el, "fault-inject: longer than %zu bytes",
+				       sizeof(ds->fault_inject) - 1);
+				goto out;
+			}
+			if (pvio_blk_faults_check(v, why, sizeof(why)) < 0) {
+				seterr(err, el, "fault-inject: %s", why);
+				goto out;
+			}
+			snprintf(ds->fault_inject, sizeof(ds->fault_inject), "%s", v);
 		} else if (!strcmp(k, "direct")) {
 			if (strcmp(v, "0") && strcmp(v, "1")) {
 				seterr(err, el, "direct: '%s' is not 0 or 1", v);
@@ -479,6 +533,9 @@ static int vbd_nodes(struct pvio_xs *xs, uint32_t tx, void *arg)
 	    (r = put(xs, tx, be, "state", bp, 2, "%d", PVIO_XENBUS_STATE_INITIALISING)))
 		return r;
 	if (ds->engine[0] && (r = put(xs, tx, be, "engine", bp, 2, "%s", ds->engine)))
+		return r;
+	if (ds->fault_inject[0] &&
+	    (r = put(xs, tx, be, "fault-inject", bp, 2, "%s", ds->fault_inject)))
 		return r;
 	if (ds->direct >= 0 && (r = put(xs, tx, be, "direct", bp, 2, "%d", ds->direct)))
 		return r;

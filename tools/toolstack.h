@@ -28,6 +28,7 @@ struct pvio_diskspec {
 	int      direct;           /* -1 default, 0, 1 */
 	uint32_t sector_size;      /* 512 (default) or 4096 */
 	int      discard;          /* -1 default, 0 (no-discard), 1 (discard) */
+	char     fault_inject[513]; /* a failing disk for tests (blkback/engine.h); "" none */
 	/* QEMU's throttling.* options (backend/throttle.h), validated */
 	struct pvio_throttle_cfg throttle;
 };

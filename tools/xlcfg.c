@@ -369,14 +369,27 @@ static int append_to(struct lex *l, const struct pvio_xlcfg_setting *prev,
 		return -EINVAL;
 	}
 	if (val->type == PVIO_XLCFG_STRING) {
+		/* As lists: the earlier setting's string grows into the new one's
+		 * and the earlier one is left "" (no copy per '+=', which would
+		 * make n appends cost n^2 bytes). */
 		size_t a = strlen(p->str), b = strlen(val->str);
-		char *s = malloc(a + b + 1);
-		if (!s)
+		char *empty = calloc(1, 1), *s;
+		/* "web" += 1 is the string "web1", not a NUMBER; 1 += 2 is 12. */
+		bool quoted = val->quoted || p->quoted;
+
+		if (!empty)
 			return -ENOMEM;
-		memcpy(s, p->str, a);
+		s = realloc(p->str, a + b + 1);
+		if (!s) {
+			free(empty);
+			return -ENOMEM;
+		}
+		p->str = empty;
+		p->quoted = true;
 		memcpy(s + a, val->str, b + 1);
 		free(val->str);
 		val->str = s;
+		val->quoted = quoted;
 		return 0;
 	}
 	/* Lists: the earlier setting gives its items up to the new one (it is
@@ -455,6 +468,12 @@ PVIO_EXPORT int pvio_xlcfg_parse(struct pvio_xlcfg *cfg, const char *text, size_
 		if (l.t != T_SEP && l.t != T_EOF) {
 			lerr(&l, l.tline, "expected the end of the line after the value of '%s', "
 			     "found %s", key, tok_name(&l));
+			value_free(val);
+			free(key);
+			break;
+		}
+		if (cfg->n >= PVIO_XLCFG_MAX_SETTINGS) {
+			lerr(&l, line, "more than %d settings", PVIO_XLCFG_MAX_SETTINGS);
 			value_free(val);
 			free(key);
 			break;

@@ -7,8 +7,10 @@
  *   NUMBER                 (kept as its text: 512, 0x200, 0755)
  *   [ VALUE, VALUE, ... ]  (lists, possibly nested, over several lines,
  *                           a trailing comma allowed)
- * `KEY += VALUE` appends to an earlier string or list of that key. A key set
- * twice keeps its last value (xl's rule).
+ * `KEY += VALUE` appends to an earlier string or list of that key (which
+ * gives its value up to the new setting: it is shadowed anyway, and a file
+ * of `KEY += ...` lines must not cost memory quadratic in its size). A key
+ * set twice keeps its last value (xl's rule).
  *
  * The parser takes hostile input: bounded size, depth and counts; every
  * error names the source and line.
@@ -22,6 +24,7 @@
 #define PVIO_XLCFG_MAX_BYTES   (1u << 20)   /* a config file larger is refused */
 #define PVIO_XLCFG_MAX_DEPTH   8            /* nested lists */
 #define PVIO_XLCFG_MAX_ITEMS   4096         /* values in one list */
+#define PVIO_XLCFG_MAX_SETTINGS 4096        /* KEY=VALUE lines in one config */
 
 enum pvio_xlcfg_type {
 	PVIO_XLCFG_STRING,     /* quoted string or bare number (see .quoted) */
@@ -50,8 +53,9 @@ struct pvio_xlcfg {
 
 /* Parse text (len bytes; NULs refused) named source in messages, adding its
  * settings to *cfg (which starts zeroed or holds earlier settings: a command
- * line's overrides are parsed into the file's config). On a syntax error
- * returns -EINVAL with "source:line: what" in err; -ENOMEM, -EFBIG. */
+ * line's overrides are parsed into the file's config). On a syntax error (or
+ * more than PVIO_XLCFG_MAX_SETTINGS settings in cfg) returns -EINVAL with
+ * "source:line: what" in err; -ENOMEM, -EFBIG. */
 int pvio_xlcfg_parse(struct pvio_xlcfg *cfg, const char *text, size_t len, const char *source,
 		     char *err, size_t errlen);
 /* Read path and parse it. -errno of open/read with "path: why" in err. */

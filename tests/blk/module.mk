@@ -6,5 +6,6 @@ TEST_SCRIPTS += tests/blk/test_blk_features.sh
 TEST_SCRIPTS += tests/blk/test_blk_limits.sh
 LONG_TESTS += tests/blk/long_limits.sh
 TEST_SCRIPTS += tests/blk/test_blk_fair.sh
+TEST_SCRIPTS += tests/blk/test_blk_faults.sh
 LONG_TESTS += tests/blk/test_blk_fair.sh
 
