@@ -169,6 +169,33 @@ int main(void)
 		pvio_xlcfg_free(&c);
 		free(big);
 	}
+	/* Settings are capped too; and 10,000 appends to one string stay
+	 * linear (each += moves the value on instead of copying it). */
+	{
+		size_t cap = (PVIO_XLCFG_MAX_SETTINGS + 2) * 16, k = 0;
+		char *big = malloc(cap);
+
+		REQUIRE(big);
+		for (int i = 0; i <= PVIO_XLCFG_MAX_SETTINGS; i++)
+			k += (size_t)snprintf(big + k, cap - k, "k%d=1\n", i);
+		memset(&c, 0, sizeof(c));
+		CHECK(pvio_xlcfg_parse(&c, big, k, "s.cfg", err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "more than 4096 settings"));
+		pvio_xlcfg_free(&c);
+		k = (size_t)snprintf(big, cap, "s=\"\"\n");
+		for (int i = 0; i < 4000 && k + 16 < cap; i++)
+			k += (size_t)snprintf(big + k, cap - k, "s+=\"ab\"\n");
+		memset(&c, 0, sizeof(c));
+		CHECK_EQ(pvio_xlcfg_parse(&c, big, k, "a.cfg", err, sizeof(err)), 0);
+		{
+			const struct pvio_xlcfg_setting *st = pvio_xlcfg_get(&c, "s");
+
+			CHECK(st && st->val->type == PVIO_XLCFG_STRING &&
+			      strlen(st->val->str) == 8000);
+		}
+		pvio_xlcfg_free(&c);
+		free(big);
+	}
 
 	/* Hostile input: mutations of the good config and random specs never
 	 * crash (run under SANITIZE=address,undefined to see it) and either
