@@ -17,7 +17,7 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(CFLAGS_$(subst /,_,$*)) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_LIBA): $(FUZZ_OBJS)
 	@$(if $(Q),echo "  AR      $@")
