@@ -38,13 +38,14 @@ PVIO_EXPORT int pvio_xenbus_read_state(struct pvio_xs *xs, uint32_t tx, const ch
 				       enum pvio_xenbus_state *state)
 {
 	char path[PATH_MAX_], buf[16];
+	size_t len = 0;
 	uint32_t v;
 	int ret = join(path, dir, "state");
 
 	if (ret)
 		return ret;
-	ret = pvio_xs_read_buf(xs, tx, path, buf, sizeof(buf), NULL);
-	if (ret == -ENOENT || (!ret && !buf[0])) {
+	ret = pvio_xs_read_buf(xs, tx, path, buf, sizeof(buf), &len);
+	if (ret == -ENOENT || (!ret && !len)) {
 		*state = PVIO_XENBUS_STATE_UNKNOWN;
 		return 0;
 	}
@@ -52,7 +53,8 @@ PVIO_EXPORT int pvio_xenbus_read_state(struct pvio_xs *xs, uint32_t tx, const ch
 		return -EPROTO;
 	if (ret)
 		return ret;
-	if (pvio__xs_parse_u32(buf, &v) || v > PVIO_XENBUS_STATE_MAX)
+	/* The whole value is the number: "4\0junk" is none. */
+	if (strlen(buf) != len || pvio__xs_parse_u32(buf, &v) || v > PVIO_XENBUS_STATE_MAX)
 		return -EPROTO;
 	*state = (enum pvio_xenbus_state)v;
 	return 0;

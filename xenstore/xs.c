@@ -466,7 +466,8 @@ PVIO_EXPORT int pvio_xs_read_uint(struct pvio_xs *xs, uint32_t tx, const char *p
 				  unsigned long long *val)
 {
 	char buf[32], *end;
-	int ret = pvio_xs_read_buf(xs, tx, path, buf, sizeof(buf), NULL);
+	size_t len = 0;
+	int ret = pvio_xs_read_buf(xs, tx, path, buf, sizeof(buf), &len);
 
 	if (ret)
 		return ret == -ERANGE ? -EINVAL : ret;
@@ -474,7 +475,8 @@ PVIO_EXPORT int pvio_xs_read_uint(struct pvio_xs *xs, uint32_t tx, const char *p
 		return -EINVAL;
 	errno = 0;
 	*val = strtoull(buf, &end, 10);
-	return *end || errno ? -EINVAL : 0;
+	/* The whole value is the number: "1\0junk" (a NUL inside) is none. */
+	return end != buf + len || errno ? -EINVAL : 0;
 }
 
 PVIO_EXPORT int pvio_xs_write(struct pvio_xs *xs, uint32_t tx, const char *path,

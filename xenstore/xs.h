@@ -90,7 +90,8 @@ PVIO_EXPORT int pvio_xs_read(struct pvio_xs *xs, uint32_t tx, const char *path,
  * says the length then). No allocation. */
 PVIO_EXPORT int pvio_xs_read_buf(struct pvio_xs *xs, uint32_t tx, const char *path,
 				 char *buf, size_t size, size_t *len);
-/* Read a decimal unsigned value. -EINVAL if it is not one. */
+/* Read a decimal unsigned value: digits only, the whole value (at most 31
+ * of them, below 2^64). -EINVAL if it is not one. */
 PVIO_EXPORT int pvio_xs_read_uint(struct pvio_xs *xs, uint32_t tx, const char *path,
 				  unsigned long long *val);
 /* Write len bytes (the store keeps no NUL). Creates missing parents. */

@@ -106,7 +106,7 @@ static void conn_ep_update(struct pvio_xsd *xsd, struct xsd_conn *c)
 	uint32_t want = 0;
 	struct epoll_event ev;
 
-	if (c->dead)
+	if (c->dead || c->fd < 0)
 		return;
 	if (!conn_blocked(c))
 		want |= EPOLLIN;
@@ -141,7 +141,7 @@ static struct xsd_conn *conn_new(struct pvio_xsd *xsd, int fd, uint16_t domid,
 	c->id = ++xsd->next_id;
 	ev.events = c->ep_events = EPOLLIN;
 	ev.data.u64 = c->id;
-	if (epoll_ctl(xsd->epfd, EPOLL_CTL_ADD, fd, &ev))
+	if (fd >= 0 && epoll_ctl(xsd->epfd, EPOLL_CTL_ADD, fd, &ev))
 		goto err;
 	c->hnext = xsd->ids[c->id % XSD_ID_BUCKETS];
 	xsd->ids[c->id % XSD_ID_BUCKETS] = c;
@@ -181,9 +181,11 @@ void xsd_conn_kill(struct pvio_xsd *xsd, struct xsd_conn *c, bool violation)
 	if (c->dead)
 		return;
 	c->dead = true;
-	epoll_ctl(xsd->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
+	if (c->fd >= 0) {
+		epoll_ctl(xsd->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
 	for (pp = &xsd->ids[c->id % XSD_ID_BUCKETS]; *pp != c; pp = &(*pp)->hnext)
 		;
 	*pp = c->hnext;
@@ -226,15 +228,23 @@ static void reap(struct pvio_xsd *xsd)
 	}
 }
 
-static ssize_t sock_write(int fd, const struct iovec *iov, int cnt)
+#ifdef PVIO_FUZZ
+ssize_t (*xsd_fuzz_write)(uint64_t conn, const struct iovec *iov, int cnt);
+#endif
+
+static ssize_t sock_write(const struct xsd_conn *c, const struct iovec *iov, int cnt)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
 	ssize_t n;
 
+#ifdef PVIO_FUZZ
+	if (c->fd < 0 && xsd_fuzz_write)
+		return xsd_fuzz_write(c->id, iov, cnt);
+#endif
 	do {
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == ENOTSOCK)
-			n = writev(fd, iov, cnt);
+			n = writev(c->fd, iov, cnt);
 	} while (n < 0 && errno == EINTR);
 	return n;
 }
@@ -254,7 +264,7 @@ static void conn_flush(struct pvio_xsd *xsd, struct xsd_conn *c)
 			iov[cnt].iov_base = m->data + skip;
 			iov[cnt].iov_len = m->len - skip;
 		}
-		n = sock_write(c->fd, iov, cnt);
+		n = sock_write(c, iov, cnt);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
@@ -338,7 +348,7 @@ void xsd_conn_send(struct pvio_xsd *xsd, struct xsd_conn *c, uint32_t type,
 
 	if (!c->out_head) {
 		struct iovec iov = { xsd->out, total };
-		n = sock_write(c->fd, &iov, 1);
+		n = sock_write(c, &iov, 1);
 		if (n == (ssize_t)total)
 			return;
 		if (n < 0) {
@@ -407,6 +417,20 @@ static void conn_process(struct pvio_xsd *xsd, struct xsd_conn *c)
 	conn_ep_update(xsd, c);
 }
 
+/* n bytes arrived at c->in + c->in_len (0: the peer closed). */
+static void conn_input(struct pvio_xsd *xsd, struct xsd_conn *c, size_t n)
+{
+	if (n == 0) {
+		/* Peer is gone: requests it sent before closing are still answered
+		 * as far as the socket takes the replies, then we close. */
+		conn_process(xsd, c);
+		xsd_conn_kill(xsd, c, false);
+		return;
+	}
+	c->in_len += (uint32_t)n;
+	conn_process(xsd, c);
+}
+
 static void conn_read(struct pvio_xsd *xsd, struct xsd_conn *c)
 {
 	ssize_t n;
@@ -424,15 +448,7 @@ static void conn_read(struct pvio_xsd *xsd, struct xsd_conn *c)
 			xsd_conn_kill(xsd, c, false);
 		return;
 	}
-	if (n == 0) {
-		/* Peer is gone: requests it sent before closing are still answered
-		 * as far as the socket takes the replies, then we close. */
-		conn_process(xsd, c);
-		xsd_conn_kill(xsd, c, false);
-		return;
-	}
-	c->in_len += (uint32_t)n;
-	conn_process(xsd, c);
+	conn_input(xsd, c, (size_t)n);
 }
 
 static void do_accept(struct pvio_xsd *xsd, struct xsd_conn *l)
@@ -827,3 +843,59 @@ PVIO_EXPORT int pvio_xsd_domain_info(struct pvio_xsd *xsd, uint16_t domid,
 	pthread_mutex_unlock(&xsd->lock);
 	return ret;
 }
+
+#ifdef PVIO_FUZZ
+/* ------------------------------------------- fuzzing seam (xsd_internal.h) */
+
+uint64_t xsd_fuzz_conn_new(struct pvio_xsd *xsd, uint16_t domid)
+{
+	struct xsd_conn *c;
+
+	pthread_mutex_lock(&xsd->lock);
+	c = conn_new(xsd, -1, domid, XSD_CONN);
+	pthread_mutex_unlock(&xsd->lock);
+	return c ? c->id : 0;
+}
+
+long xsd_fuzz_conn_input(struct pvio_xsd *xsd, uint64_t conn, const void *buf, size_t len)
+{
+	struct xsd_conn *c;
+	long taken = -ENOENT;
+
+	pthread_mutex_lock(&xsd->lock);
+	c = conn_lookup(xsd, conn);
+	if (c && c->kind == XSD_CONN) {
+		/* What conn_read() does with what read() returned. */
+		if (len && c->in_len == XSD_INBUF) {
+			conn_process(xsd, c);
+			taken = 0;
+		} else {
+			if (len > XSD_INBUF - c->in_len)
+				len = XSD_INBUF - c->in_len;
+			if (len)
+				memcpy(c->in + c->in_len, buf, len);
+			conn_input(xsd, c, len);
+			taken = (long)len;
+		}
+	}
+	reap(xsd);
+	pthread_mutex_unlock(&xsd->lock);
+	return taken;
+}
+
+int xsd_fuzz_conn_writable(struct pvio_xsd *xsd, uint64_t conn)
+{
+	struct xsd_conn *c;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&xsd->lock);
+	c = conn_lookup(xsd, conn);
+	if (c && c->kind == XSD_CONN) {
+		conn_flush(xsd, c);
+		ret = 0;
+	}
+	reap(xsd);
+	pthread_mutex_unlock(&xsd->lock);
+	return ret;
+}
+#endif

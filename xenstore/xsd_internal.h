@@ -130,7 +130,7 @@ struct xsd_conn {
 	struct xsd_conn *hnext;        /* id hash */
 	uint64_t id;                   /* epoll cookie */
 	enum xsd_conn_kind kind;
-	int      fd;
+	int      fd;                   /* -1: none (the fuzzing seam's) */
 	uint16_t domid;
 	bool     dead;
 	uint32_t ep_events;            /* currently registered with epoll */
@@ -242,5 +242,26 @@ bool xsd_quota_applies(const struct pvio_xsd *xsd, uint16_t domid);
 
 void xsd_log(struct pvio_xsd *xsd, bool guest, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+#ifdef PVIO_FUZZ
+/*
+ * Fuzzing seam (tests/fuzz/fuzz_xenstore.c), only in the fuzzing build of
+ * the library: connections without a socket, driven in-process without a
+ * system call. What the store writes to one goes to xsd_fuzz_write(), which
+ * returns the bytes it took, or -1 with errno EAGAIN (the "socket" is full)
+ * or any other errno (the peer is gone).
+ */
+#include <sys/types.h>
+#include <sys/uio.h>
+extern ssize_t (*xsd_fuzz_write)(uint64_t conn, const struct iovec *iov, int cnt);
+/* A new connection of domid: its id, 0 on ENOMEM. */
+uint64_t xsd_fuzz_conn_new(struct pvio_xsd *xsd, uint16_t domid);
+/* As if read() had returned len bytes of buf on conn (len 0: end of file):
+ * the number of bytes taken (fewer while replies hold input back), or
+ * -ENOENT if conn is closed. */
+long xsd_fuzz_conn_input(struct pvio_xsd *xsd, uint64_t conn, const void *buf, size_t len);
+/* As if conn's socket had become writable. 0, or -ENOENT if conn is closed. */
+int  xsd_fuzz_conn_writable(struct pvio_xsd *xsd, uint64_t conn);
+#endif
 
 #endif /* PVIO_XSD_INTERNAL_H */

@@ -634,8 +634,10 @@ static int op_watch(struct req *r)
 	c->dom->watches++;
 	r->xsd->st.watches++;
 	reply_ok(r);
-	/* Fired once up front, after the reply (xenstored's do_watch()). */
-	send_event(r->xsd, c, w, w->path, w->pathlen);
+	/* Fired once up front, after the reply (xenstored's do_watch()). A
+	 * reply the socket refused with an error closed c and freed w. */
+	if (!c->dead)
+		send_event(r->xsd, c, w, w->path, w->pathlen);
 	return 0;
 }
 
