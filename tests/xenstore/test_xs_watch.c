@@ -224,6 +224,28 @@ static void test_threads(struct srv *s, struct pvio_xs *d0)
 	pvio_xs_close(xs);
 }
 
+/* A guest that sends WATCH and closes its socket at once: the store's
+ * reply fails, the connection goes, and its first event must not be sent
+ * through the watch that went with it (a use after free, seen under ASan
+ * in the sanitizer pass). The store keeps serving. */
+static void test_watch_then_close(struct srv *s, struct pvio_xs *d0)
+{
+	static const char body[] = "/local/domain/7\0tok\0";
+	char buf[64];
+	size_t len;
+
+	make_domain(s, d0, 7);
+	for (int i = 0; i < 200; i++) {
+		int fd = srv_raw(s, 7);
+
+		raw_send(fd, PVIO_XS_WATCH, 1, 0, body, sizeof(body) - 1);
+		close(fd);
+	}
+	CHECK0(pvio_xs_write(d0, 0, "/local/domain/7/x", "1", 1));
+	CHECK0(pvio_xs_read_buf(d0, 0, "/local/domain/7/x", buf, sizeof(buf), &len));
+	CHECK(len == 1 && buf[0] == '1');
+}
+
 int main(void)
 {
 	struct srv s;
@@ -234,6 +256,7 @@ int main(void)
 	test_events(&s, d0);
 	test_relative_and_special(&s, d0);
 	test_threads(&s, d0);
+	test_watch_then_close(&s, d0);
 	pvio_xs_close(d0);
 	srv_stop(&s);
 	printf("test_xs_watch: ok\n");
