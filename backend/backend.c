@@ -28,6 +28,10 @@ struct pvio_backend {
 	int *pf_map;
 	uint64_t next_token;
 	struct pvio_ratelimit log_rl;   /* messages a frontend can trigger */
+	/* The store connection failed (-errno; 0 while it works): the
+	 * connected devices keep being served, nothing else happens. */
+	int store_err;
+	bool store_lost_told;           /* ... while devices were connected */
 };
 
 void *pvio_backend_ctx(struct pvio_backend *be)
@@ -128,7 +132,7 @@ static int switch_tx(struct pvio_xs *xs, uint32_t tx, void *arg)
 static void set_state(struct pvio_backend_dev *dev, enum pvio_xenbus_state st)
 {
 	struct switch_args a = { .dir = dev->be_path, .st = st };
-	int r = pvio_xs_transaction_run(dev->xs, switch_tx, &a);
+	int r = dev->be->store_err ? 0 : pvio_xs_transaction_run(dev->xs, switch_tx, &a);
 
 	if (r < 0 && r != -ENOENT)
 		pvio_backend_log(dev, "cannot switch to %s: %s", pvio_xenbus_state_name(st),
@@ -442,6 +446,39 @@ static void handle_event(struct pvio_backend *be, const struct pvio_xs_event *ev
 	}
 }
 
+static unsigned nr_connected(const struct pvio_backend *be)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < be->nr_devs; i++)
+		n += be->devs[i] && be->devs[i]->connected;
+	return n;
+}
+
+/*
+ * The store connection failed (the store -- pviod, or xenstored -- went
+ * away, or broke the protocol). The established rings need no store: keep
+ * serving them, as Linux's backends do, until their frontends disconnect
+ * (a closed event channel, a broken ring) or we are stopped; then exit.
+ * Nothing can be added, removed or changed meanwhile, and the store's
+ * contents do not outlive pviod: a new pviod needs a new backend.
+ */
+static void store_lost(struct pvio_backend *be, int err)
+{
+	unsigned n = nr_connected(be);
+
+	be->store_err = err;
+	if (n)
+		fprintf(stderr, "%s: the store connection failed (%s): is pviod gone? Serving the "
+			"%u connected device(s) without it until their frontends disconnect, then "
+			"exiting; no device can be added or removed meanwhile\n",
+			be->opts->ops->type, strerror(-err), n);
+	else
+		fprintf(stderr, "%s: the store connection failed (%s): is pviod gone? No "
+			"frontend is connected: exiting\n", be->opts->ops->type, strerror(-err));
+	be->store_lost_told = n > 0;
+}
+
 int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 {
 	struct pvio_backend *be = calloc(1, sizeof(*be));
@@ -485,14 +522,27 @@ int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts)
 		unsigned n = 0;
 
 		/* Handle whatever is queued before sleeping. */
-		while (pvio_xs_read_watch(be->xs, NULL, ev, 0) == 0)
-			handle_event(be, ev);
+		if (!be->store_err) {
+			while ((r = pvio_xs_read_watch(be->xs, NULL, ev, 0)) == 0)
+				handle_event(be, ev);
+			if (r != -EAGAIN)
+				store_lost(be, r);
+		}
+		if (be->store_err && !nr_connected(be)) {
+			if (be->store_lost_told)
+				fprintf(stderr, "%s: no frontend left connected, and no store: "
+					"exiting\n", opts->ops->type);
+			r = be->store_err;
+			break;
+		}
 		/* After the events: on_device() may have grown the table. */
 		pf = be->pf;
 		map = be->pf_map;
 		pf[n] = (struct pollfd){ .fd = opts->stop_fd, .events = POLLIN };
 		map[n++] = -1;
-		pf[n] = (struct pollfd){ .fd = pvio_xs_watch_fd(be->xs), .events = POLLIN };
+		/* A dead connection polls readable for ever: not polled. */
+		pf[n] = (struct pollfd){ .fd = be->store_err ? -1 : pvio_xs_watch_fd(be->xs),
+					 .events = POLLIN };
 		map[n++] = -2;
 		for (unsigned i = 0; i < be->nr_devs; i++) {
 			struct pvio_backend_dev *d = be->devs[i];

@@ -104,8 +104,11 @@ struct pvio_backend_opts {
 };
 
 /* Run the control loop until stop_fd is readable; then disconnect every
- * device (switching it to Closed) and return 0, or -errno if the store
- * connection failed. */
+ * device (switching it to Closed) and return 0. If the store connection
+ * fails (pviod or xenstored gone), say so on stderr and keep serving the
+ * connected devices without a store until their frontends disconnect (or
+ * stop_fd), then return that -errno: nothing is added or removed
+ * meanwhile. -errno also if the store cannot be reached at the start. */
 int pvio_backend_run(struct pvio_hv *hv, const struct pvio_backend_opts *opts);
 
 void *pvio_backend_ctx(struct pvio_backend *be);

@@ -484,6 +484,14 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 			      : pvio_blkif_back_attach(&q->ring, q->ringmap.addr, bytes);
 		if (r < 0)
 			goto err;
+	}
+	/* Ports last, once every ring is mapped: a port we bind is used up
+	 * (its frontend cannot offer it again after we close our end), so a
+	 * frontend whose ring-ref was bad can fix it and write Initialised
+	 * again without a reset. */
+	for (unsigned i = 0; i < d->nr_queues; i++) {
+		struct blkback_queue *q = &d->queues[i];
+
 		r = pvio_hv_evtchn_bind(d->hv, d->fe_domid, q->fe_port, &q->port);
 		if (r < 0) {
 			q->port = 0;

@@ -1,4 +1,8 @@
 TEST_BINS += tests/blk/test_blk_hostile tests/blk/test_blk_local
+# Control-plane faults: 1000 connect/disconnect cycles (5000 with PVIO_LONG_TESTS=1),
+# mute guests, directories removed, the store cut under the backend.
+TEST_BINS += tests/blk/test_blk_ctrlfaults
+LONG_TESTS += $(BUILD)/tests/blk/test_blk_ctrlfaults
 TEST_SCRIPTS += tests/blk/test_blk_smoke.sh
 TEST_SCRIPTS += tests/blk/test_blk_matrix.sh
 TEST_SCRIPTS += tests/blk/test_blk_crash.sh
