@@ -76,9 +76,20 @@ int pvio_backend_read(struct pvio_backend_dev *dev, bool frontend, const char *k
 		      char *buf, size_t size)
 {
 	char path[320];
+	size_t len;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", frontend ? dev->fe_path : dev->be_path, key);
-	return pvio_xs_read_buf(dev->xs, PVIO_XS_NO_TX, path, buf, size, NULL);
+	r = pvio_xs_read_buf(dev->xs, PVIO_XS_NO_TX, path, buf, size, &len);
+	if (r < 0)
+		return r;
+	/* Text keys only: "x86_64-abi\0junk" is not "x86_64-abi". */
+	if (memchr(buf, '\0', len)) {
+		pvio_backend_log(dev, "%s/%s: a NUL inside the value", frontend ? "frontend" :
+				 "backend", key);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int pvio_backend_read_uint(struct pvio_backend_dev *dev, bool frontend, const char *key,

@@ -126,7 +126,8 @@ unsigned pvio_backend_default_poll_us(unsigned dflt_us, long ncpus);
  * polling off. */
 unsigned pvio_backend_poll_us(const char *prog, unsigned poll_us, bool given);
 
-/* Helpers for drivers: read/write <be_path>/<key>, <fe_path>/<key>. */
+/* Helpers for drivers: read/write <be_path>/<key>, <fe_path>/<key>. A
+ * value read with a NUL inside is refused (-EINVAL, logged). */
 int pvio_backend_read(struct pvio_backend_dev *dev, bool frontend, const char *key,
 		      char *buf, size_t size);
 int pvio_backend_read_uint(struct pvio_backend_dev *dev, bool frontend, const char *key,

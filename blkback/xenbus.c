@@ -425,7 +425,14 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 	if (!d || d->fd < 0)
 		return -ENODEV;
 	/* Protocol (request layout). */
-	if (pvio_backend_read(dev, true, "protocol", proto, sizeof(proto)) < 0 || !proto[0])
+	/* None: native, as Xen's blkback. A value too long or with a NUL
+	 * inside is no protocol at all. */
+	r = pvio_backend_read(dev, true, "protocol", proto, sizeof(proto));
+	if (r < 0 && r != -ENOENT) {
+		pvio_backend_log(dev, "bad protocol: %s", strerror(-r));
+		return r;
+	}
+	if (r < 0 || !proto[0])
 		snprintf(proto, sizeof(proto), "%s", PVIO_XEN_IO_PROTO_ABI_NATIVE);
 	if (strcmp(proto, PVIO_XEN_IO_PROTO_ABI_X86_64) == 0) {
 		d->x86_32 = false;

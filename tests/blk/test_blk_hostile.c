@@ -105,7 +105,14 @@ static int h_connect(struct hostile *h, uint32_t devid)
 	snprintf(path, sizeof(path), "%s/event-channel", h->fe);
 	REQUIRE(pvio_xs_printf(h->xs, 0, path, "%u", h->port) == 0);
 	snprintf(path, sizeof(path), "%s/protocol", h->fe);
+	/* A value with a NUL inside is not its prefix: no connection on
+	 * "x86_64-abi\0junk" (checked for half a second), then the right one. */
+	REQUIRE(pvio_xs_write(h->xs, 0, path, "x86_64-abi\0junk", 15) == 0);
+	REQUIRE(pvio_xenbus_switch_state(h->xs, 0, h->fe, PVIO_XENBUS_STATE_INITIALISED) == 0);
+	CHECK_EQ(pvio_xenbus_wait_state(h->xs, h->be, PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_CONNECTED),
+					500, &st), -ETIMEDOUT);
 	REQUIRE(pvio_xs_write(h->xs, 0, path, "x86_64-abi", 10) == 0);
+	REQUIRE(pvio_xenbus_switch_state(h->xs, 0, h->fe, PVIO_XENBUS_STATE_INITIALISING) == 0);
 	REQUIRE(pvio_xenbus_switch_state(h->xs, 0, h->fe, PVIO_XENBUS_STATE_INITIALISED) == 0);
 	REQUIRE(pvio_xenbus_wait_state(h->xs, h->be, PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_CONNECTED),
 				       10000, &st) == 0);
@@ -317,6 +324,7 @@ static int hostile_main(void)
 		fprintf(stderr, "hostile: overflow did not disconnect us\n");
 		fails++;
 	}
+	fails += tu_failures;            /* CHECKs in h_connect() */
 	printf("hostile guest: %d failed case(s)\n", fails);
 	pvio_xs_close(h.xs);
 	pvio_hv_close(h.hv);
