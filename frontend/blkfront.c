@@ -173,10 +173,26 @@ static uint32_t pc_hash(const struct bf_pcache *c, uint64_t gfn)
 	return (uint32_t)((gfn * 0x9E3779B97F4A7C15ull) >> 40) & (c->nbuckets - 1);
 }
 
+/* Every entry free, nothing hashed. */
+static void pc_reset(struct bf_pcache *c)
+{
+	c->nr = 0;
+	for (uint32_t i = 0; i < c->nbuckets; i++)
+		c->bucket[i] = BF_NONE;
+	for (uint32_t i = 0; i < c->cap; i++)
+		c->e[i].hnext = i + 1 < c->cap ? i + 1 : BF_NONE;
+	c->free_head = c->cap ? 0 : BF_NONE;
+	c->lru_head = c->lru_tail = BF_NONE;
+}
+
 static int pc_init(struct bf_pcache *c, uint32_t cap)
 {
-	if (c->e && c->cap == cap)
-		goto reset;
+	if (c->e && c->cap == cap) {
+		/* Nothing hashed: every entry is on the free list already. */
+		if (c->nr)
+			pc_reset(c);
+		return 0;
+	}
 	free(c->e);
 	free(c->bucket);
 	memset(c, 0, sizeof(*c));
@@ -192,14 +208,7 @@ static int pc_init(struct bf_pcache *c, uint32_t cap)
 		return -ENOMEM;
 	}
 	c->cap = cap;
-reset:
-	c->nr = 0;
-	for (uint32_t i = 0; i < c->nbuckets; i++)
-		c->bucket[i] = BF_NONE;
-	for (uint32_t i = 0; i < cap; i++)
-		c->e[i].hnext = i + 1 < cap ? i + 1 : BF_NONE;
-	c->free_head = cap ? 0 : BF_NONE;
-	c->lru_head = c->lru_tail = BF_NONE;
+	pc_reset(c);
 	return 0;
 }
 
@@ -347,18 +356,40 @@ static void pc_put(struct bf_pcache *c, uint32_t i)
 		lru_add_tail(c, i);
 }
 
-/* Revoke every persistent grant (disconnect). Entries must be idle. */
+/* Revoke every persistent grant (disconnect). Entries must be idle: then
+ * every one is on the LRU, which is walked (and emptied into the free
+ * list) instead of every bucket -- a disconnect costs what is cached. */
 static void pc_flush(struct bf_queue *q)
 {
 	struct bf_pcache *c = &q->pc;
+	uint32_t n = 0, next;
 
-	if (!c->cap)
+	if (!c->cap || !c->nr)
 		return;
-	for (uint32_t b = 0; b < c->nbuckets; b++) {
-		for (uint32_t i = c->bucket[b]; i != BF_NONE; i = c->e[i].hnext)
-			bf_revoke_or_defer(q->f, c->e[i].gref, c->e[i].gfn, false);
+	for (uint32_t i = c->lru_head; i != BF_NONE && n <= c->nr; i = c->e[i].next)
+		n++;
+	if (n != c->nr) {
+		/* An entry still in use (not expected here): the long way. */
+		for (uint32_t b = 0; b < c->nbuckets; b++) {
+			for (uint32_t i = c->bucket[b]; i != BF_NONE; i = c->e[i].hnext)
+				bf_revoke_or_defer(q->f, c->e[i].gref, c->e[i].gfn, false);
+		}
+		pc_reset(c);
+		return;
 	}
-	pc_init(c, c->cap);
+	for (uint32_t i = c->lru_head; i != BF_NONE; i = next) {
+		struct bf_pgnt *e = &c->e[i];
+
+		next = e->next;
+		bf_revoke_or_defer(q->f, e->gref, e->gfn, false);
+		/* Each chain holds only entries of this list: all go. */
+		c->bucket[pc_hash(c, e->gfn)] = BF_NONE;
+		e->prev = e->next = BF_NONE;
+		e->hnext = c->free_head;
+		c->free_head = i;
+	}
+	c->lru_head = c->lru_tail = BF_NONE;
+	c->nr = 0;
 }
 
 /*
@@ -385,6 +416,19 @@ static int pc_forget(struct bf_queue *q, uint64_t gfn)
 		return 0;
 	bf_revoke_or_defer(q->f, c->e[i].gref, gfn, false);
 	return 1;
+}
+
+/* Is a one-off grant of page gfn in a ring request in flight? (q->lock) */
+static bool oneoff_in_flight(struct bf_queue *q, uint64_t gfn)
+{
+	for (uint32_t s = 0; q->inflight && s < q->nr_sh; s++) {
+		const struct bf_shadow *sh = &q->sh[s];
+
+		for (unsigned i = 0; sh->busy && i < sh->nr_segs; i++)
+			if (sh->segs[i].pg == BF_NONE && sh->segs[i].gfn == gfn)
+				return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------ shadows */
@@ -1035,6 +1079,9 @@ int bf_queue_alloc(struct bf_queue *q)
 {
 	struct pvio_blkfront *f = q->f;
 	const struct bf_params *p = &f->p;
+	uint64_t ind_first = 0;
+	unsigned ind_n;
+	bool ind_run;
 	void *sring;
 	int r;
 
@@ -1098,17 +1145,22 @@ int bf_queue_alloc(struct bf_queue *q)
 	}
 
 	/* Indirect pages: per slot, granted read-only once for the connection
-	 * (the backend copies the segment array out of them). */
-	for (unsigned i = 0; i < q->nr_sh * q->ind_per_slot; i++) {
-		uint64_t gfn;
+	 * (the backend copies the segment array out of them). One run of
+	 * pages if the guest memory has one (one walk of the allocator), else
+	 * page by page; each is revoked and freed on its own. */
+	ind_n = q->nr_sh * q->ind_per_slot;
+	ind_run = ind_n && pvio_hv_page_alloc(f->hv, ind_n, &ind_first) == 0;
+	for (unsigned i = 0; i < ind_n; i++) {
+		uint64_t gfn = ind_first + i;
 
-		r = pvio_hv_page_alloc(f->hv, 1, &gfn);
+		r = ind_run ? 0 : pvio_hv_page_alloc(f->hv, 1, &gfn);
 		if (r < 0)
 			goto err;
 		memset(pvio_hv_gfn_ptr(f->hv, gfn), 0, PAGE);
 		r = pvio_hv_grant(f->hv, f->be_domid, gfn, true);
 		if (r < 0) {
-			pvio_hv_page_free(f->hv, gfn, 1);
+			/* This page (and the rest of the run, never granted). */
+			pvio_hv_page_free(f->hv, gfn, ind_run ? ind_n - i : 1);
 			goto err;
 		}
 		q->ind_gfn[i] = gfn;
@@ -1571,20 +1623,27 @@ PVIO_EXPORT void pvio_blkfront_buf_free(struct pvio_blkfront *f, void *buf, size
 
 			pthread_mutex_lock(&q->lock);
 			r = pc_forget(q, (uint64_t)gfn + i);
+			if (r == 0 && oneoff_in_flight(q, (uint64_t)gfn + i))
+				r = -EBUSY;
 			pthread_mutex_unlock(&q->lock);
 			busy |= r < 0;
 			deferred |= r > 0;
 		}
-		if (!busy && !deferred) {
-			pvio_hv_page_free(f->hv, (uint64_t)gfn + i, 1);
+		if (busy) {
+			kept++;
 			continue;
 		}
-		/* The backend keeps the grant mapped (its persistent cache
-		 * does until the disconnect): the page waits with the grant on
-		 * the deferred list and is freed when the revoke succeeds, at
-		 * the latest once the backend closed. */
-		if (busy || !def_adopt_page(f, (uint64_t)gfn + i))
-			kept++;
+		/* The backend keeps a grant of the page mapped -- its persistent
+		 * cache does until the disconnect, and a one-off grant whose
+		 * revoke failed after its response waits on the deferred list
+		 * too: the page waits with the grant and is freed when the
+		 * revoke succeeds, at the latest once the backend closed. */
+		if (def_adopt_page(f, (uint64_t)gfn + i))
+			continue;
+		if (deferred)
+			kept++;   /* no room on the deferred list: never reused */
+		else
+			pvio_hv_page_free(f->hv, (uint64_t)gfn + i, 1);
 	}
 	if (kept) {
 		/* A grant still in use by a request in flight (the caller freed

@@ -136,9 +136,9 @@ PVIO_EXPORT void *pvio_blkfront_buf_alloc(struct pvio_blkfront *f, size_t bytes)
 /* Free a buf_alloc'ed buffer (same bytes). Persistent grants on its pages
  * are revoked first; a page whose grant the backend still holds (its
  * persistent cache keeps grants mapped until it evicts them or the device
- * closes) waits with that grant and is freed once the revoke succeeds --
- * at close at the latest. A page still under a request in flight is never
- * reused. */
+ * closes; or a backend kept a one-off grant mapped after answering) waits
+ * with that grant and is freed once the revoke succeeds -- at close at the
+ * latest. A page still under a request in flight is never reused. */
 PVIO_EXPORT void pvio_blkfront_buf_free(struct pvio_blkfront *f, void *buf, size_t bytes);
 
 /*

@@ -261,6 +261,19 @@ void bf_abandon_deferred(struct pvio_blkfront *f);
 
 /* ---------------------------------------------------- blkfront_xenbus.c */
 
+/*
+ * The device as open() creates it before it looks at the store: options,
+ * protocol, guest memory, fds; no queue, no store, no control thread.
+ * open() goes on from there; a harness that plays the backend itself
+ * (tests/fuzz/fuzz_frontends.c) sets be_domid and f->p and brings queues
+ * up with bf_queue_init/alloc/up instead. 0 and *out, -EINVAL (bad
+ * protocol, no guest memory), -ENOMEM, -errno. bf_dev_free undoes it (and
+ * bf_queue_init of f->nr_queues queues).
+ */
+int  bf_dev_new(struct pvio_hv *hv, uint32_t vdev, const struct pvio_blkfront_opts *opts,
+		struct pvio_blkfront **out);
+void bf_dev_free(struct pvio_blkfront *f);
+
 /* Walk the handshake for a device whose queues are all down. deadline_ms is
  * CLOCK_MONOTONIC milliseconds; cancellable: give up (-ECANCELED) once
  * close() began. 0, -ETIMEDOUT, -ECONNRESET (the backend went away

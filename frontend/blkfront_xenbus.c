@@ -404,7 +404,7 @@ static void *ctl_main(void *arg)
 
 /* ------------------------------------------------------------ open / close */
 
-static void bf_free(struct pvio_blkfront *f)
+void bf_dev_free(struct pvio_blkfront *f)
 {
 	for (unsigned i = 0; i < f->nr_queues; i++)
 		bf_queue_fini(&f->q[i]);
@@ -418,15 +418,12 @@ static void bf_free(struct pvio_blkfront *f)
 	free(f);
 }
 
-PVIO_EXPORT int pvio_blkfront_open(struct pvio_hv *hv, uint32_t vdev,
-				   const struct pvio_blkfront_opts *opts,
-				   struct pvio_blkfront **out)
+int bf_dev_new(struct pvio_hv *hv, uint32_t vdev, const struct pvio_blkfront_opts *opts,
+	       struct pvio_blkfront **out)
 {
 	struct pvio_blkfront *f;
 	int r;
 
-	if (!hv || !out)
-		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -472,7 +469,25 @@ PVIO_EXPORT int pvio_blkfront_open(struct pvio_hv *hv, uint32_t vdev,
 		r = -EINVAL;
 		goto err;
 	}
+	*out = f;
+	return 0;
+err:
+	bf_dev_free(f);
+	return r;
+}
 
+PVIO_EXPORT int pvio_blkfront_open(struct pvio_hv *hv, uint32_t vdev,
+				   const struct pvio_blkfront_opts *opts,
+				   struct pvio_blkfront **out)
+{
+	struct pvio_blkfront *f;
+	int r;
+
+	if (!hv || !out)
+		return -EINVAL;
+	r = bf_dev_new(hv, vdev, opts, &f);
+	if (r < 0)
+		return r;
 	r = fe_attach(&f->fe, hv, f->domid, "vbd", vdev, &f->be_domid);
 	if (r < 0)
 		goto err;
@@ -498,7 +513,7 @@ PVIO_EXPORT int pvio_blkfront_open(struct pvio_hv *hv, uint32_t vdev,
 	return 0;
 err:
 	bf_abandon_deferred(f);
-	bf_free(f);
+	bf_dev_free(f);
 	return r;
 }
 
@@ -544,5 +559,5 @@ PVIO_EXPORT void pvio_blkfront_close(struct pvio_blkfront *f)
 	pvio_blkfront_buf_free(f, f->bounce, f->bounce_len);
 	f->bounce = NULL;
 	bf_abandon_deferred(f);
-	bf_free(f);
+	bf_dev_free(f);
 }

@@ -652,7 +652,7 @@ static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, u
 	struct rx_frag fr[NF_MAX_SLOTS + 1];
 	unsigned nfr = 0, nx = 0;
 	union pvio_netif_rx_slot s;
-	bool more, drop = false, gso = false;
+	bool more, drop = false, gso = false, small = false;
 	uint8_t gso_type = 0;
 	uint16_t gso_size = 0, flags0 = 0;
 	int err = 0;
@@ -686,8 +686,11 @@ static int rx_one(struct nf_queue *q, uint32_t avail, struct pvio_nf_pkt *pkt, u
 			return -EPROTO;
 		}
 		/* As Linux netfront: 18 slots, one more when the first is a
-		 * small header (<= 256 bytes). */
-		if (nfr == NF_MAX_SLOTS + (nfr && fr[0].len <= 256 ? 1u : 0u)) {
+		 * small header (<= 256 bytes, or an error status: fr[] keeps
+		 * only the data slots, so it cannot tell). */
+		if (nfr == 0)
+			small = rsp.status <= 256;
+		if (nfr == NF_MAX_SLOTS + (small ? 1u : 0u)) {
 			disablef(nf, "queue %u: an rx frame spans more than %u slots", q->idx,
 				 nfr);
 			return -EPROTO;
@@ -1044,8 +1047,13 @@ int nf_queue_init(struct pvio_netfront *nf, unsigned idx)
 	q->tx_free = q->rx_free = NF_NONE;
 	pthread_mutex_init(&q->tx_lock, NULL);
 	pthread_mutex_init(&q->rx_lock, NULL);
-	r = fe_queue_fds_init(&q->epfd, &q->ctl_fd, 2);
+	/* One rx buffer per slot of a one-page rx ring, at most. */
+	q->zc_ids = calloc(pvio_netif_rx_ring_nr_ents(PAGE), sizeof(*q->zc_ids));
+	q->zc_iov = calloc(pvio_netif_rx_ring_nr_ents(PAGE), sizeof(*q->zc_iov));
+	r = q->zc_ids && q->zc_iov ? fe_queue_fds_init(&q->epfd, &q->ctl_fd, 2) : -ENOMEM;
 	if (r < 0) {
+		free(q->zc_ids);
+		free(q->zc_iov);
 		pthread_mutex_destroy(&q->tx_lock);
 		pthread_mutex_destroy(&q->rx_lock);
 	}
@@ -1056,6 +1064,10 @@ void nf_queue_fini(struct nf_queue *q)
 {
 	free(q->scratch);
 	q->scratch = NULL;
+	free(q->zc_ids);
+	free(q->zc_iov);
+	q->zc_ids = NULL;
+	q->zc_iov = NULL;
 	fe_queue_fds_fini(&q->epfd, &q->ctl_fd);
 	pthread_mutex_destroy(&q->tx_lock);
 	pthread_mutex_destroy(&q->rx_lock);
@@ -1127,10 +1139,9 @@ static void release_conn(struct nf_queue *q)
 	}
 	free(q->rx_slot_id);
 	q->rx_slot_id = NULL;
-	free(q->zc_ids);
-	free(q->zc_iov);
-	q->zc_ids = NULL;
-	q->zc_iov = NULL;
+	/* Lent buffers went with rxb; the caller's pieces stay readable
+	 * (zc_iov is the queue's, the pages guest memory) until it calls
+	 * again. */
 	q->zc_n = q->zc_iov_n = 0;
 	q->nr_txb = q->nr_rxb = 0;
 	q->tx_free = q->rx_free = NF_NONE;
@@ -1178,6 +1189,8 @@ static int ring_get(struct pvio_netfront *nf, uint64_t *gfn, bool *alloc, bool *
 int nf_queue_alloc(struct nf_queue *q)
 {
 	struct pvio_netfront *nf = q->nf;
+	uint64_t first;
+	bool run;
 	int r;
 
 	lock_both(q);
@@ -1205,10 +1218,8 @@ int nf_queue_alloc(struct nf_queue *q)
 	q->txb = calloc(q->tx.nr_ents, sizeof(*q->txb));
 	q->rxb = calloc(q->rx.nr_ents, sizeof(*q->rxb));
 	q->rx_slot_id = calloc(q->rx.nr_ents, sizeof(*q->rx_slot_id));
-	q->zc_ids = calloc(q->rx.nr_ents, sizeof(*q->zc_ids));
-	q->zc_iov = calloc(q->rx.nr_ents, sizeof(*q->zc_iov));
 	q->zc_n = q->zc_iov_n = 0;
-	if (!q->txb || !q->rxb || !q->rx_slot_id || !q->zc_ids || !q->zc_iov)
+	if (!q->txb || !q->rxb || !q->rx_slot_id)
 		goto err;
 	for (uint32_t i = 0; i < q->tx.nr_ents; i++)
 		q->txb[i].gfn = NO_PAGE;
@@ -1216,18 +1227,25 @@ int nf_queue_alloc(struct nf_queue *q)
 		q->rxb[i].gfn = NO_PAGE;
 	q->nr_txb = q->tx.nr_ents;
 	q->nr_rxb = q->rx.nr_ents;
+	/* Each pool in one run of pages if the guest memory has one (one walk
+	 * of the allocator instead of one per page), else page by page; the
+	 * pages are freed one by one either way. */
+	run = pvio_hv_page_alloc(nf->hv, q->nr_txb, &first) == 0;
 	for (uint32_t i = q->nr_txb; i-- > 0;) {
-		r = pvio_hv_page_alloc(nf->hv, 1, &q->txb[i].gfn);
-		if (r < 0) {
+		if (run) {
+			q->txb[i].gfn = first + i;
+		} else if ((r = pvio_hv_page_alloc(nf->hv, 1, &q->txb[i].gfn)) < 0) {
 			q->txb[i].gfn = NO_PAGE;
 			goto err;
 		}
 		q->txb[i].next_free = q->tx_free;
 		q->tx_free = (uint16_t)i;
 	}
+	run = pvio_hv_page_alloc(nf->hv, q->nr_rxb, &first) == 0;
 	for (uint32_t i = q->nr_rxb; i-- > 0;) {
-		r = pvio_hv_page_alloc(nf->hv, 1, &q->rxb[i].gfn);
-		if (r < 0) {
+		if (run) {
+			q->rxb[i].gfn = first + i;
+		} else if ((r = pvio_hv_page_alloc(nf->hv, 1, &q->rxb[i].gfn)) < 0) {
 			q->rxb[i].gfn = NO_PAGE;
 			goto err;
 		}

@@ -38,10 +38,11 @@
  * disabled. A backend that breaks the protocol -- a tx response id that is
  * not outstanding, an rx response in a slot whose request had another id,
  * data that would run past its page, more slots than a frame may have,
- * rsp_prod running past what we posted, a grant still held after its
- * response -- disables the device at once (XSA-396/403 class): every call
- * then fails with -ENODEV, nothing is written outside our own buffers, and
- * a grant whose revoke fails is never reused (its page is leaked).
+ * rsp_prod running past what we posted -- disables the device at once
+ * (XSA-396/403 class): every call then fails with -ENODEV and nothing is
+ * written outside our own buffers. Grants last as long as the connection;
+ * one the backend still holds at teardown is never reused (its page is
+ * leaked).
  *
  * Every function returns 0, a count, or -errno.
  */
@@ -211,7 +212,10 @@ PVIO_EXPORT int pvio_netfront_recv_burst(struct pvio_netfront *nf, unsigned queu
  * whole frame, cap 0, never TRUNCATED), which the caller may read and
  * write. They stay the caller's until its next receive call of any kind on
  * this queue (which puts their pages back in the ring), or until the device
- * reconnects or closes; their pages are out of the ring meanwhile. The
+ * reconnects, is disabled or closes; their pages are out of the ring
+ * meanwhile. (After a reconnection or a disable -- which may come in the
+ * very call that returned them -- the pieces stay readable memory until
+ * the next receive call or close, but their pages may be reused.) The
  * backend keeps access to those pages while connected (netfront grants
  * them once): a caller that must look at a frame twice copies it first.
  * pkts[i].data/cap are ignored on entry.

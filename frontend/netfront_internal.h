@@ -123,7 +123,10 @@ struct nf_queue {
 	uint16_t rx_free;
 	uint16_t *rx_slot_id;        /* per ring slot: the id posted there */
 	/* zero-copy receive: buffers lent to the caller until its next
-	 * receive call, and the pieces of the frames in them */
+	 * receive call, and the pieces of the frames in them. The arrays live
+	 * as long as the queue (the caller holds pointers into zc_iov; a
+	 * teardown -- a disable in the very call that lent them, the control
+	 * thread, the tx side -- must not free them under it). */
 	uint16_t *zc_ids;
 	uint32_t zc_n;
 	struct iovec *zc_iov;
@@ -205,6 +208,18 @@ void nf_disable(struct pvio_netfront *nf, const char *why);
 void nf_wake_queue(struct nf_queue *q);
 
 /* ---------------------------------------------------- netfront_xenbus.c */
+
+/*
+ * The device as open() creates it before it looks at the store: options,
+ * fds; no queue, no store, no control thread. open() goes on from there; a
+ * harness that plays the backend itself (tests/fuzz/fuzz_frontends.c) sets
+ * be_domid and nf->p and brings queues up with nf_queue_init/alloc/up
+ * instead. 0 and *out, -EINVAL (no guest memory), -ENOMEM, -errno.
+ * nf_dev_free undoes it (and nf_queue_init of nf->nr_queues queues).
+ */
+int  nf_dev_new(struct pvio_hv *hv, uint32_t devid, const struct pvio_netfront_opts *opts,
+		struct pvio_netfront **out);
+void nf_dev_free(struct pvio_netfront *nf);
 
 /* Walk the handshake for a device whose queues are all down; deadline is
  * CLOCK_MONOTONIC ms. cancellable: give up (-ECANCELED) once close()

@@ -366,7 +366,7 @@ static void *ctl_main(void *arg)
 
 /* ------------------------------------------------------------ open / close */
 
-static void nf_free(struct pvio_netfront *nf)
+void nf_dev_free(struct pvio_netfront *nf)
 {
 	for (unsigned i = 0; i < nf->nr_queues; i++)
 		nf_queue_fini(&nf->q[i]);
@@ -375,6 +375,45 @@ static void nf_free(struct pvio_netfront *nf)
 	pthread_mutex_destroy(&nf->info_lock);
 	pthread_mutex_destroy(&nf->def_lock);
 	free(nf);
+}
+
+int nf_dev_new(struct pvio_hv *hv, uint32_t devid, const struct pvio_netfront_opts *opts,
+	       struct pvio_netfront **out)
+{
+	struct pvio_netfront *nf;
+	int r;
+
+	nf = calloc(1, sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	pthread_mutex_init(&nf->info_lock, NULL);
+	pthread_mutex_init(&nf->def_lock, NULL);
+	r = fe_init(&nf->fe, "netfront");
+	if (r < 0)
+		goto err;
+	nf->fe.unpluggable = true;
+	if (opts)
+		nf->opts = *opts;
+	else
+		pvio_netfront_opts_default(&nf->opts);
+	if (!nf->opts.timeout_ms)
+		nf->opts.timeout_ms = NF_DEFAULT_TIMEOUT;
+	if (nf->opts.max_queues > NF_MAX_QUEUES)
+		nf->opts.max_queues = NF_MAX_QUEUES;
+	nf->hv = hv;
+	nf->domid = pvio_hv_domid(hv);
+	nf->devid = devid;
+	snprintf(nf->fe.name, sizeof(nf->fe.name), "dom%u/vif%u", nf->domid, devid);
+
+	if (!pvio_hv_mem(hv, NULL)) {
+		r = -EINVAL;
+		goto err;
+	}
+	*out = nf;
+	return 0;
+err:
+	nf_dev_free(nf);
+	return r;
 }
 
 /* Toolstack keys of our own directory besides backend and backend-id:
@@ -408,33 +447,9 @@ PVIO_EXPORT int pvio_netfront_open(struct pvio_hv *hv, uint32_t devid,
 
 	if (!hv || !out)
 		return -EINVAL;
-	nf = calloc(1, sizeof(*nf));
-	if (!nf)
-		return -ENOMEM;
-	pthread_mutex_init(&nf->info_lock, NULL);
-	pthread_mutex_init(&nf->def_lock, NULL);
-	r = fe_init(&nf->fe, "netfront");
+	r = nf_dev_new(hv, devid, opts, &nf);
 	if (r < 0)
-		goto err;
-	nf->fe.unpluggable = true;
-	if (opts)
-		nf->opts = *opts;
-	else
-		pvio_netfront_opts_default(&nf->opts);
-	if (!nf->opts.timeout_ms)
-		nf->opts.timeout_ms = NF_DEFAULT_TIMEOUT;
-	if (nf->opts.max_queues > NF_MAX_QUEUES)
-		nf->opts.max_queues = NF_MAX_QUEUES;
-	nf->hv = hv;
-	nf->domid = pvio_hv_domid(hv);
-	nf->devid = devid;
-	snprintf(nf->fe.name, sizeof(nf->fe.name), "dom%u/vif%u", nf->domid, devid);
-
-	if (!pvio_hv_mem(hv, NULL)) {
-		r = -EINVAL;
-		goto err;
-	}
-
+		return r;
 	r = fe_attach(&nf->fe, hv, nf->domid, "vif", devid, &nf->be_domid);
 	if (r < 0)
 		goto err;
@@ -463,7 +478,7 @@ PVIO_EXPORT int pvio_netfront_open(struct pvio_hv *hv, uint32_t devid,
 	return 0;
 err:
 	nf_abandon_deferred(nf);
-	nf_free(nf);
+	nf_dev_free(nf);
 	return r;
 }
 
@@ -502,5 +517,5 @@ PVIO_EXPORT void pvio_netfront_close(struct pvio_netfront *nf)
 			;
 	}
 	nf_abandon_deferred(nf);
-	nf_free(nf);
+	nf_dev_free(nf);
 }
