@@ -419,9 +419,13 @@ static void on_device(void *arg, bool added, uint16_t fe, uint32_t devid, const 
 	snprintf(dev->be_path, sizeof(dev->be_path), "%s", path);
 	r = pvio_backend_read(dev, false, "frontend", dev->fe_path, sizeof(dev->fe_path));
 	if (r < 0) {
-		/* The toolstack writes "frontend" with the rest; without it
-		 * there is nothing to serve. */
-		pvio_backend_log(dev, "no 'frontend' key in %s: %s", path, strerror(-r));
+		/* Nothing to serve yet. pvio's toolstack writes "frontend"
+		 * with the rest in one transaction; one writing its keys one
+		 * at a time gets the device taken at the next key it writes
+		 * (the watcher reports it again). */
+		if (r != -ENOENT)
+			pvio_backend_log(dev, "bad 'frontend' key in %s: %s", path, strerror(-r));
+		pvio_xenbus_devwatch_forget(be->dw, fe, devid);
 		free(dev);
 		return;
 	}

@@ -368,6 +368,17 @@ PVIO_EXPORT int pvio_xenbus_devwatch_start(struct pvio_xs *xs, uint16_t be_domid
 	return 0;
 }
 
+PVIO_EXPORT int pvio_xenbus_devwatch_forget(struct pvio_xenbus_devwatch *dw, uint16_t fe_domid,
+					    uint32_t devid)
+{
+	struct dev *d = find_dev(dw, fe_domid, devid);
+
+	if (!d)
+		return -ENOENT;
+	*d = dw->devs[--dw->ndevs];
+	return 0;
+}
+
 PVIO_EXPORT void pvio_xenbus_devwatch_stop(struct pvio_xenbus_devwatch *dw)
 {
 	if (!dw)

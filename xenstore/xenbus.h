@@ -83,6 +83,12 @@ PVIO_EXPORT int pvio_xenbus_devwatch_poll(struct pvio_xenbus_devwatch *dw, int t
  * devices reported (>= 0); -ENOENT if it is not ours. */
 PVIO_EXPORT int pvio_xenbus_devwatch_handle(struct pvio_xenbus_devwatch *dw,
 					    const struct pvio_xs_event *ev);
+/* Forget a reported device without reporting anything: the next change
+ * under its directory reports it as added again. For a caller that could
+ * not take the device yet (a toolstack writing its keys one at a time:
+ * Linux's xenbus retries the same way). 0, or -ENOENT if unknown. */
+PVIO_EXPORT int pvio_xenbus_devwatch_forget(struct pvio_xenbus_devwatch *dw, uint16_t fe_domid,
+					    uint32_t devid);
 /* Remove the watch and free dw (reports nothing). NULL is fine. */
 PVIO_EXPORT void pvio_xenbus_devwatch_stop(struct pvio_xenbus_devwatch *dw);
 

@@ -75,3 +75,33 @@ fi
 pattern 4096 F | guest g1 "$BLKIO" write xvdc 8192 || fail "4k write"
 [ "$(guest g1 "$BLKIO" read xvdc 8192 4096 | tr -d 'F' | wc -c)" = 0 ] || fail "4k read"
 echo "4096-byte sectors ok"
+
+# A toolstack writing the device's keys one at a time (xenstore-write, as by
+# hand; "frontend" last): the backend takes the disk once its keys are there.
+if command -v xenstore-write >/dev/null && command -v xenstore-chmod >/dev/null; then
+	dom=$("$PVIO" list | awk '$1 == "g1" { print $2 }')
+	[ -n "$dom" ] || fail "no domid for g1: $("$PVIO" list)"
+	img=$T/byhand.img
+	make_image "$img" 8
+	be=/local/domain/0/backend/vbd/$dom/51792
+	fe=/local/domain/$dom/device/vbd/51792
+	xs() { xenstore-write "$@" || fail "xenstore-write $*"; }
+	xs "$be/params" "$img"
+	xenstore-chmod "$be" n0 "r$dom" || fail "chmod $be"
+	xs "$be/mode" w
+	xs "$be/type" file
+	xs "$fe/backend" "$be"
+	xenstore-chmod "$fe" "n$dom" r0 || fail "chmod $fe"
+	xs "$fe/backend-id" 0
+	xs "$fe/virtual-device" 51792
+	xs "$fe/device-type" disk
+	xs "$fe/state" 1
+	xs "$be/frontend-id" "$dom"
+	xs "$be/state" 1
+	xs "$be/frontend" "$fe"
+	info=$(guest g1 "$BLKIO" info xvdf) || fail "a disk whose keys came one at a time: $(tail -3 "$T/blkback.log")"
+	grep -qx "sectors 16384" <<<"$info" || fail "by hand: $info"
+	echo "keys written one at a time ok"
+else
+	echo "keys written one at a time: skipped (no xenstore-write)"
+fi

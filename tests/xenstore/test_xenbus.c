@@ -287,6 +287,32 @@ static void test_helpers(struct pvio_xs *d0)
 	CHECK_NO_EVENT(d0, NULL);
 }
 
+/* A device forgotten is reported again at the next change under it (a
+ * backend that could not take it yet: its "frontend" key comes later). */
+static void test_forget(struct pvio_xs *d0)
+{
+	struct pvio_xenbus_devwatch *dw;
+	struct found f = { .devid = 7 };
+	const char *dev = "/local/domain/0/backend/vfz/1/7";
+	char key[128];
+
+	CHECK0(pvio_xenbus_devwatch_start(d0, 0, "vfz", on_dev, &f, &dw));
+	snprintf(key, sizeof(key), "%s/params", dev);
+	CHECK0(pvio_xs_write(d0, 0, key, "x", 1));
+	poll_until(dw, &f.added, "device never showed up", 7);
+	CHECK_RET(pvio_xenbus_devwatch_forget(dw, FE, 8), -ENOENT);
+	CHECK0(pvio_xenbus_devwatch_forget(dw, FE, 7));
+	snprintf(key, sizeof(key), "%s/frontend", dev);
+	CHECK0(pvio_xs_write(d0, 0, key, "/local/domain/1/device/vfz/7", 28));
+	for (int i = 0; i < 1000 && f.added < 2; i++)
+		CHECK(pvio_xenbus_devwatch_poll(dw, 10) >= 0);
+	CHECK(f.added == 2 && f.removed == 0);
+	CHECK_STR(f.path, dev);
+	CHECK0(pvio_xs_rm(d0, 0, "/local/domain/0/backend/vfz"));
+	poll_until(dw, &f.removed, "removal never reported", 7);
+	pvio_xenbus_devwatch_stop(dw);
+}
+
 int main(void)
 {
 	struct srv s;
@@ -323,6 +349,7 @@ int main(void)
 	CHECK0(pthread_create(&s.th, NULL, srv_thread, &s));
 
 	test_helpers(d0);
+	test_forget(d0);
 	for (int m = 0; m < 3; m++)
 		toolstack_plug(d0, &devs[m]);
 	for (int m = 0; m < 3; m++)
