@@ -374,8 +374,19 @@ static void *ctl_main(void *arg)
 			bf_retry_deferred(f, 0);
 			continue;
 		}
-		be = fe_be_state(&f->fe);
 		lost = any_lost(f);
+		if (fe_store_lost(&f->fe)) {
+			/* No store: the rings go on as long as the backend
+			 * does; without one we cannot find it again. */
+			if (lost && !killed) {
+				bf_disable(f, "the backend closed its event channel and the "
+					   "store is gone: no reconnection possible");
+				kill_device(f);
+				killed = true;
+			}
+			continue;
+		}
+		be = fe_be_state(&f->fe);
 		if (be == PVIO_XENBUS_STATE_CONNECTED && !lost)
 			continue;
 
@@ -535,7 +546,8 @@ PVIO_EXPORT void pvio_blkfront_close(struct pvio_blkfront *f)
 	 * handshake). A disabled device waits too: a backend that merely
 	 * misbehaved still lets go; a hostile one costs timeout_ms. */
 	if (c->fe_state != PVIO_XENBUS_STATE_CLOSED) {
-		bool wait = !any_lost(f) && (c->fe_state == PVIO_XENBUS_STATE_CONNECTED ||
+		bool wait = !any_lost(f) && !fe_store_lost(c) &&
+			    (c->fe_state == PVIO_XENBUS_STATE_CONNECTED ||
 					     c->fe_state == PVIO_XENBUS_STATE_INITIALISED ||
 					     c->fe_state == PVIO_XENBUS_STATE_CLOSING);
 		long long deadline = fe_now_ms() + f->opts.timeout_ms;

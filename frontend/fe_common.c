@@ -265,6 +265,30 @@ unsigned long long fe_be_uint(struct fe_dev *fe, const char *key, unsigned long 
 	return def;
 }
 
+/* Drain the watch events (any event: the caller re-reads the state). A
+ * failed connection is noted once: the store (pviod) is gone, and with it
+ * every state change and unplug we could see; the rings are shared memory
+ * and eventfds between us and the backend, and stay up (as Linux's
+ * frontends keep going when xenstored dies). */
+static bool drain_events(struct fe_dev *fe)
+{
+	int r;
+
+	while ((r = pvio_xs_read_watch(fe->xs, NULL, &fe->ev, 0)) == 0)
+		;
+	if (r == -EAGAIN || r == -EINTR)
+		return true;
+	if (!__atomic_exchange_n(&fe->store_lost, 1, __ATOMIC_ACQ_REL))
+		fe_log(fe, "the store connection failed (%s): the rings stay up, but no "
+		       "reconnection or unplug can be seen any more", strerror(-r));
+	return false;
+}
+
+bool fe_store_lost(struct fe_dev *fe)
+{
+	return __atomic_load_n(&fe->store_lost, __ATOMIC_ACQUIRE);
+}
+
 int fe_wait_change(struct fe_dev *fe, long long deadline, bool cancellable)
 {
 	struct pollfd pf[2] = {
@@ -275,15 +299,15 @@ int fe_wait_change(struct fe_dev *fe, long long deadline, bool cancellable)
 
 	if (cancellable && __atomic_load_n(&fe->stop, __ATOMIC_ACQUIRE))
 		return -ECANCELED;
+	if (fe_store_lost(fe))
+		return -ENOTCONN;
 	if (left <= 0)
 		return -ETIMEDOUT;
 	if (poll(pf, cancellable ? 2 : 1, left > 60000 ? 60000 : (int)left) < 0 && errno != EINTR)
 		return -errno;
 	if (cancellable && __atomic_load_n(&fe->stop, __ATOMIC_ACQUIRE))
 		return -ECANCELED;
-	while (pvio_xs_read_watch(fe->xs, NULL, &fe->ev, 0) == 0)
-		;   /* any event: the caller re-reads the state */
-	return 0;
+	return drain_events(fe) ? 0 : -ENOTCONN;
 }
 
 int fe_wait_be(struct fe_dev *fe, unsigned mask, long long deadline, bool cancellable,
@@ -304,7 +328,8 @@ int fe_wait_be(struct fe_dev *fe, unsigned mask, long long deadline, bool cancel
 bool fe_ctl_sleep(struct fe_dev *fe)
 {
 	struct pollfd pf[3] = {
-		{ .fd = fe->watch_fd, .events = POLLIN },
+		/* A dead store's socket stays readable: not watched then. */
+		{ .fd = fe_store_lost(fe) ? -1 : fe->watch_fd, .events = POLLIN },
 		{ .fd = fe->kick_fd, .events = POLLIN },
 		{ .fd = fe->stop_fd, .events = POLLIN },
 	};
@@ -314,8 +339,8 @@ bool fe_ctl_sleep(struct fe_dev *fe)
 	if (__atomic_load_n(&fe->stop, __ATOMIC_ACQUIRE))
 		return false;
 	fe_efd_drain(fe->kick_fd);
-	while (pvio_xs_read_watch(fe->xs, NULL, &fe->ev, 0) == 0)
-		;   /* any event: the caller re-reads the state */
+	if (!fe_store_lost(fe))
+		drain_events(fe);
 	return true;
 }
 

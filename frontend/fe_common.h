@@ -39,6 +39,7 @@ struct fe_dev {
 
 	int      dead;               /* atomic: disabled for good */
 	int      stop;               /* atomic: close() in progress */
+	int      store_lost;         /* atomic: the store connection failed */
 
 	/* control thread */
 	pthread_t thr;
@@ -129,9 +130,12 @@ enum pvio_xenbus_state fe_be_state(struct fe_dev *fe);
  * number is the backend's mistake: reported, and treated as absent. */
 unsigned long long fe_be_uint(struct fe_dev *fe, const char *key, unsigned long long def,
 			      bool *present);
+/* The store connection failed (noted by the waits below, logged once): no
+ * state change can be read or written any more; the rings stay up. */
+bool fe_store_lost(struct fe_dev *fe);
 /* Sleep until the store says something (a watch event) or deadline (ms).
  * cancellable: also return -ECANCELED once close() began. 0, -ETIMEDOUT,
- * -ECANCELED, -errno. */
+ * -ECANCELED, -ENOTCONN (the store is gone), -errno. */
 int  fe_wait_change(struct fe_dev *fe, long long deadline, bool cancellable);
 /* Wait for the backend to reach one of mask; 0 (its state in *st),
  * -ETIMEDOUT, -ECANCELED, -errno. */

@@ -332,8 +332,19 @@ static void *ctl_main(void *arg)
 			killed = true;
 			continue;
 		}
-		be = fe_be_state(&nf->fe);
 		lost = any_lost(nf);
+		if (fe_store_lost(&nf->fe)) {
+			/* No store: the rings go on as long as the backend
+			 * does; without one we cannot find it again. */
+			if (lost && !killed) {
+				nf_disable(nf, "the backend closed its event channel and the "
+					   "store is gone: no reconnection possible");
+				kill_device(nf);
+				killed = true;
+			}
+			continue;
+		}
+		be = fe_be_state(&nf->fe);
 		if (be == PVIO_XENBUS_STATE_CONNECTED && !lost)
 			continue;
 

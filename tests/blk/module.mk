@@ -11,5 +11,6 @@ TEST_SCRIPTS += tests/blk/test_blk_limits.sh
 LONG_TESTS += tests/blk/long_limits.sh
 TEST_SCRIPTS += tests/blk/test_blk_fair.sh
 TEST_SCRIPTS += tests/blk/test_blk_faults.sh
+TEST_SCRIPTS += tests/blk/test_blk_storelost.sh
 LONG_TESTS += tests/blk/test_blk_fair.sh
 
