@@ -863,56 +863,6 @@ static int child_end(struct child *c, bool kill_it)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static int count_tasks(pid_t pid)
-{
-	char path[64];
-	DIR *d;
-	int n = 0;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char cpath[512], comm[32] = "";
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		/* io_uring's kernel workers (iou-wrk-*, iou-sqp-*) come and go
-		 * on the kernel's schedule: not ours. */
-		snprintf(cpath, sizeof(cpath), "%s/%s/comm", path, de->d_name);
-		f = fopen(cpath, "r");
-		if (f) {
-			if (!fgets(comm, sizeof(comm), f))
-				comm[0] = 0;
-			fclose(f);
-		}
-		if (strncmp(comm, "iou-", 4) != 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
-static long rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static long cpu_ticks(pid_t pid)
 {
 	char path[64], buf[1024], *p;
@@ -940,8 +890,8 @@ struct res {
 
 static struct res res_now(void)
 {
-	return (struct res){ tu_count_fds(blkback), tu_count_maps(blkback), count_tasks(blkback),
-			     rss_kb(blkback) };
+	return (struct res){ tu_count_fds(blkback), tu_count_maps(blkback), tu_count_threads(blkback),
+			     tu_rss_kb(blkback) };
 }
 
 /* The backend tears devices down on its own time: wait (bounded) until

@@ -350,38 +350,6 @@ __attribute__((noreturn)) static int flood_main(void)
 	}
 }
 
-static int count_tasks(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	int n = 0;
-	struct dirent *de;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char cpath[512], comm[32] = "";
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		/* io_uring's kernel workers (iou-wrk-*) show up as threads and
-		 * linger after use: they are the kernel's, not ours. */
-		snprintf(cpath, sizeof(cpath), "%s/%s/comm", path, de->d_name);
-		f = fopen(cpath, "r");
-		if (f) {
-			if (!fgets(comm, sizeof(comm), f))
-				comm[0] = 0;
-			fclose(f);
-		}
-		if (strncmp(comm, "iou-", 4) != 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	char sock[300], xs_path[300], img_good[400], img_bad[400], img_flood[400], bin[512];
@@ -446,7 +414,7 @@ int main(int argc, char **argv)
 
 	/* A guest killed mid-I/O, then destroyed: the backend is back to what
 	 * it held before (fds, mappings, threads). */
-	int fd0 = tu_count_fds(blkback), mp0 = tu_count_maps(blkback), th0 = count_tasks(blkback);
+	int fd0 = tu_count_fds(blkback), mp0 = tu_count_maps(blkback), th0 = tu_count_threads(blkback);
 	REQUIRE(pvio_ts_domain_create(dom0, xs, "flood", 16 << 20, &df) == 0);
 	snprintf(spec, sizeof(spec), "vdev=xvda, access=rw, target=%s", img_flood);
 	REQUIRE(pvio_diskspec_parse(spec, &ds, err, sizeof(err)) == 0);
@@ -470,7 +438,7 @@ int main(int argc, char **argv)
 		char line[32];
 		CHECK(read(pp[0], line, sizeof(line)) > 0);    /* it is flooding now */
 		/* Let it run a little: wait for the backend to have work. */
-		for (int i = 0; i < 200 && count_tasks(blkback) <= th0; i++)
+		for (int i = 0; i < 200 && tu_count_threads(blkback) <= th0; i++)
 			usleep(10000);
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
@@ -483,7 +451,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 500; i++) {
 		fdn = tu_count_fds(blkback);
 		mpn = tu_count_maps(blkback);
-		thn = count_tasks(blkback);
+		thn = tu_count_threads(blkback);
 		/* <=: the baseline may still count the hostile guest's
 		 * device, whose disconnection finishes on its own time. */
 		if (fdn <= fd0 && mpn <= mp0 && thn <= th0)

@@ -115,6 +115,57 @@ static inline int tu_count_maps(pid_t pid)
 	return n;
 }
 
+/* Threads of a process, not counting io_uring's kernel workers (iou-wrk-*,
+ * iou-sqp-*): they come and go on the kernel's schedule and are not ours. */
+static inline int tu_count_threads(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	int n = 0;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char cpath[512], comm[32] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cpath, sizeof(cpath), "%s/%s/comm", path, de->d_name);
+		f = fopen(cpath, "r");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = 0;
+			fclose(f);
+		}
+		if (strncmp(comm, "iou-", 4) != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Resident set of a process in KiB (VmRSS), or -1. */
+static inline long tu_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 /* Build directory of the binaries (BUILD env, default build). */
 static inline const char *tu_build_dir(void)
 {
