@@ -33,7 +33,9 @@ mkfifo "$T/nbready"
 	3>"$T/nbready" 2>>"$T/netback.log" &
 NBPID=$!
 PIDS+=($NBPID)
-read -r _ <"$T/nbready" || skip "pvio-netback did not start (DPDK unusable here?): $(tail -3 "$T/netback.log")"
+# Until end of file, not just the line: netback closes its end of the fifo
+# after writing, and the fd count below must not include it.
+[ "$(cat "$T/nbready")" = ready ] || skip "pvio-netback did not start (DPDK unusable here?): $(tail -3 "$T/netback.log")"
 FD0=$(nfds $NBPID)
 MAP0=$(nmaps $NBPID)
 TH0=$(nthreads $NBPID)
