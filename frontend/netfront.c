@@ -26,6 +26,7 @@
  * queue down means walking its buffers; netfront_xenbus.c decides when.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1023,6 +1024,43 @@ PVIO_EXPORT int pvio_netfront_arm(struct pvio_netfront *nf, unsigned queue)
 	check_lost(q);
 	pthread_mutex_unlock(&q->rx_lock);
 	return work;
+}
+
+PVIO_EXPORT int pvio_netfront_tx_flush(struct pvio_netfront *nf, unsigned queue,
+				       int timeout_ms)
+{
+	long long deadline;
+	struct nf_queue *q;
+
+	if (!nf || queue >= nf->nr_queues || timeout_ms < 0)
+		return -EINVAL;
+	q = &nf->q[queue];
+	deadline = fe_now_ms() + timeout_ms;
+	for (;;) {
+		struct pollfd p = { .fd = pvio_netfront_fd(nf, queue), .events = POLLIN };
+		unsigned busy;
+		long long left;
+		int r = 0;
+
+		if (fe_dead(&nf->fe))
+			return -ENODEV;
+		pthread_mutex_lock(&q->tx_lock);
+		if (q->state == NFQ_UP && !__atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
+			r = tx_gc(q);
+		busy = q->state == NFQ_UP ? q->tx_busy : 0;
+		pthread_mutex_unlock(&q->tx_lock);
+		if (r < 0)
+			return -ENODEV;
+		if (!busy)
+			return 0;
+		left = deadline - fe_now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		/* The tx responses wake the queue's fd once it is armed. */
+		if (pvio_netfront_arm(nf, queue) == 0 &&
+		    poll(&p, 1, left > 100 ? 100 : (int)left) < 0 && errno != EINTR)
+			return -errno;
+	}
 }
 
 PVIO_EXPORT int pvio_netfront_fd(struct pvio_netfront *nf, unsigned queue)

@@ -101,11 +101,22 @@ PVIO_EXPORT int pvio_netfront_open(struct pvio_hv *hv, uint32_t devid,
 
 /*
  * Disconnect (Closing, wait up to opts.timeout_ms for the backend to let
- * go, Closed) and free everything. Frames in flight are dropped. Grants the
- * backend still holds are never reused: their pages are leaked (XSA-396).
+ * go, Closed) and free everything. Frames in flight are dropped (call
+ * pvio_netfront_tx_flush() first to let them go out). Grants the backend
+ * still holds are never reused: their pages are leaked (XSA-396).
  * NULL is fine.
  */
 PVIO_EXPORT void pvio_netfront_close(struct pvio_netfront *nf);
+
+/*
+ * Wait, up to timeout_ms, until the backend has taken every frame sent on
+ * queue (each tx request answered). From the thread that drives the queue
+ * (it arms and polls the queue as that thread would). 0; -ETIMEDOUT;
+ * -ENODEV (disabled); -EINVAL. Frames in flight when the device reconnects
+ * are dropped, as by a close: 0 then too.
+ */
+PVIO_EXPORT int pvio_netfront_tx_flush(struct pvio_netfront *nf, unsigned queue,
+				       int timeout_ms);
 
 struct pvio_netfront_info {
 	uint32_t devid;

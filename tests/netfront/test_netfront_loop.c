@@ -930,6 +930,46 @@ static void test_zerocopy(void)
 	env_down(&e);
 }
 
+/* tx_flush: every frame sent is taken by the backend before it returns. */
+static void test_flush(void)
+{
+	struct fn_cfg cfg = env_cfg_default();
+	struct pvio_netfront_opts o;
+	struct pvio_netfront *nf;
+	static uint8_t buf[1500];
+	struct env e;
+	uint32_t sent = 0;
+	double end;
+
+	env_up(&e, &cfg, 32ull << 20, FN_SINK);
+	pvio_netfront_opts_default(&o);
+	o.max_queues = 1;
+	REQUIRE(pvio_netfront_open(e.guest, e.devid, &o, &nf) == 0);
+	CHECK_EQ(pvio_netfront_tx_flush(nf, 0, 0), 0);      /* nothing in flight */
+	CHECK_EQ(pvio_netfront_tx_flush(nf, 1, 0), -EINVAL);
+	end = tu_now() + 30;
+	while (sent < 2000 && tu_now() < end) {
+		struct pvio_nf_pkt tx;
+		int r;
+
+		fr_fill(buf, 1000, sent, 0);
+		memset(&tx, 0, sizeof(tx));
+		tx.data = buf;
+		tx.len = 1000;
+		r = pvio_netfront_send_burst(nf, 0, &tx, 1);
+		REQUIRE(r >= 0);
+		sent += (uint32_t)r;
+		if (r == 0)
+			wait_fd(pvio_netfront_fd(nf, 0), 1);
+	}
+	CHECK_EQ(sent, 2000);
+	CHECK_EQ(pvio_netfront_tx_flush(nf, 0, 10000), 0);
+	CHECK_EQ(__atomic_load_n(&e.be.tx_frames, __ATOMIC_RELAXED), 2000);
+	printf("tx_flush           queues 1  %u frames sent, all taken before it returned\n", sent);
+	pvio_netfront_close(nf);
+	env_down(&e);
+}
+
 int main(void)
 {
 	struct lcfg cfgs[] = {
@@ -973,6 +1013,7 @@ int main(void)
 	test_threads();
 	test_napi();
 	test_zerocopy();
+	test_flush();
 	for (unsigned i = 0; i < BURST; i++) {
 		free(txbuf[i]);
 		free(rxbuf[i]);
