@@ -779,29 +779,6 @@ static int good_main(void)
 
 /* ------------------------------------------------------------ the test */
 
-static pid_t spawn(char *const argv[], int hv_fd, int in_fd, int out_fd, int err_fd)
-{
-	pid_t p = fork();
-
-	if (p == 0) {
-		if (hv_fd >= 0) {
-			char b[16];
-			fcntl(hv_fd, F_SETFD, 0);
-			snprintf(b, sizeof(b), "%d", hv_fd);
-			setenv("PVIO_HV_FD", b, 1);
-		}
-		if (in_fd >= 0)
-			dup2(in_fd, 0);
-		if (out_fd >= 0)
-			dup2(out_fd, 1);
-		if (err_fd >= 0)
-			dup2(err_fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return p;
-}
-
 struct child {
 	pid_t pid;
 	FILE *in;     /* its stdin */
@@ -822,7 +799,7 @@ static struct child guest(uint16_t domid, const char *mode, const char *a1, cons
 
 	REQUIRE(pvio_hv_domain_connect(dom0, domid, &fd) == 0);
 	REQUIRE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-	c.pid = spawn(av, fd, in[0], out[1], -1);
+	c.pid = tu_spawn(av, fd, in[0], out[1], -1);
 	REQUIRE(c.pid > 0);
 	close(fd);
 	close(in[0]);
@@ -1027,7 +1004,7 @@ static pid_t start_blkback(void)
 	{
 		char *avr[] = { bin, "--socket", sock, "--ready-fd", rfd, NULL };
 		fcntl(rp[0], F_SETFD, FD_CLOEXEC);
-		p = spawn(avr, -1, -1, -1, lfd);
+		p = tu_spawn(avr, -1, -1, -1, lfd);
 	}
 	close(rp[1]);
 	close(lfd);

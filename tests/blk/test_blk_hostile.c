@@ -35,23 +35,6 @@ static void cleanup(void)
 	tu_rmdir(dir);
 }
 
-static pid_t spawn(char *const argv[], int keep_fd)
-{
-	pid_t p = fork();
-
-	if (p == 0) {
-		if (keep_fd >= 0) {
-			char b[16];
-			fcntl(keep_fd, F_SETFD, 0);
-			snprintf(b, sizeof(b), "%d", keep_fd);
-			setenv("PVIO_HV_FD", b, 1);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return p;
-}
-
 static void make_image(const char *path, off_t size)
 {
 	int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
@@ -371,7 +354,7 @@ int main(int argc, char **argv)
 	snprintf(bin, sizeof(bin), "%s/blkback/pvio-blkback", tu_build_dir());
 	{
 		char *av[] = { bin, "--socket", sock, "--verbose", NULL };
-		blkback = spawn(av, -1);
+		blkback = tu_spawn(av, -1, -1, -1, -1);
 	}
 	REQUIRE(pvio_hv_socket_connect(sock, &dom0) == 0);
 	REQUIRE(pvio_hv_xs_connect(dom0, &fd) == 0 && pvio_xs_open_fd(fd, &xs) == 0);
@@ -398,7 +381,7 @@ int main(int argc, char **argv)
 		snprintf(blkio, sizeof(blkio), "%s/tools/pvio-blkio", tu_build_dir());
 		char *av[] = { blkio, "verify", "xvda", "--seconds", "12", "--qd", "8",
 			       "--region-mb", "32", NULL };
-		good = spawn(av, fd);
+		good = tu_spawn(av, fd, -1, -1, -1);
 		close(fd);
 	}
 
@@ -406,7 +389,7 @@ int main(int argc, char **argv)
 	REQUIRE(pvio_hv_domain_connect(dom0, dh, &fd) == 0);
 	{
 		char *av[] = { argv[0], "--hostile", NULL };
-		pid_t p = spawn(av, fd);
+		pid_t p = tu_spawn(av, fd, -1, -1, -1);
 		close(fd);
 		REQUIRE(waitpid(p, &st, 0) == p);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -166,6 +166,33 @@ static inline long tu_rss_kb(pid_t pid)
 	return kb;
 }
 
+/* fork + execv argv, handing it hv_fd as its hypervisor connection
+ * (PVIO_HV_FD, as `pvio run` does) and in/out/err as its stdio; -1: keep
+ * ours. Returns the child's pid (or -1). */
+static inline pid_t tu_spawn(char *const argv[], int hv_fd, int in_fd, int out_fd, int err_fd)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		if (hv_fd >= 0) {
+			char b[16];
+
+			fcntl(hv_fd, F_SETFD, 0);
+			snprintf(b, sizeof(b), "%d", hv_fd);
+			setenv("PVIO_HV_FD", b, 1);
+		}
+		if (in_fd >= 0)
+			dup2(in_fd, 0);
+		if (out_fd >= 0)
+			dup2(out_fd, 1);
+		if (err_fd >= 0)
+			dup2(err_fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return p;
+}
+
 /* Build directory of the binaries (BUILD env, default build). */
 static inline const char *tu_build_dir(void)
 {
