@@ -680,44 +680,50 @@ static int issue_data_part(struct bf_queue *q, struct pvio_blkfront_req *r, uint
 		if (sg->pg != BF_NONE) {
 			sg->gref = q->pc.e[sg->pg].gref;
 			q->nogrant_since = 0;
-		} else if (p->persistent) {
-			/* With persistent grants the backend keeps every grant
-			 * it sees mapped, so a one-off grant could not be
-			 * revoked: wait for cached grants to go idle (or for
-			 * the backend to drop idle ones) instead -- as long as
-			 * something is in flight to make that happen. With
-			 * nothing in flight nothing will change: fail. */
-			release_segs(q, sh);
-			shadow_put(q, s);
-			if (q->inflight)
-				return 0;
-			/* Nothing in flight: the backend drops idle persistent
-			 * grants on its own (blkback after 1 s, Linux on a
-			 * timer), and pins of a backend that died are released
-			 * by the hypervisor. Wait a little for that. */
-			long long now = fe_now_ms();
-			if (!q->nogrant_since)
-				q->nogrant_since = now;
-			if (now - q->nogrant_since < BF_NOGRANT_WAIT_MS)
-				return 0;
-			bf_log_peer(f, "queue %u: no grant reference available (%llu held by "
-				    "backends that never released them)", q->idx,
-				    (unsigned long long)__atomic_load_n(&f->st_leaked_refs,
-									__ATOMIC_RELAXED));
-			return -ENOSPC;
 		} else {
-			/* The backend only reads the page of a WRITE. */
-			ref = pvio_hv_grant(f->hv, f->be_domid, sg->gfn, wr);
+			/* No persistent grant (or none to be had now: the cache
+			 * is full of grants in use or still mapped by the
+			 * backend): a one-off grant, revoked at completion. With
+			 * persistent grants the backend may keep it mapped too
+			 * (it maps them read-write, so it is granted so); its
+			 * revoke is then deferred until the backend lets go,
+			 * which a bounded, least-recently-used cache does as we
+			 * go on. Never wait for the backend's idle purge instead:
+			 * nothing would wake us when it happens. Without
+			 * persistent grants the backend only reads the page of a
+			 * WRITE. */
+			ref = pvio_hv_grant(f->hv, f->be_domid, sg->gfn, wr && !p->persistent);
 			if (ref < 0) {
 				release_segs(q, sh);
 				shadow_put(q, s);
 				if (q->inflight)
 					return 0;   /* refs come back with responses */
-				bf_log_peer(f, "queue %u: no grant reference left: %s", q->idx,
-					    strerror(-ref));
+				if (p->persistent) {
+					/* The grant table is full and nothing is in
+					 * flight: the backend drops idle persistent
+					 * grants on its own (blkback after 1 s, Linux
+					 * on a timer), and pins of a backend that
+					 * died are released by the hypervisor. Wait
+					 * a little for that. */
+					long long now = fe_now_ms();
+
+					if (!q->nogrant_since)
+						q->nogrant_since = now;
+					if (now - q->nogrant_since < BF_NOGRANT_WAIT_MS) {
+						q->st_grant_waits++;
+						return 0;
+					}
+				}
+				bf_log_peer(f, "queue %u: no grant reference left: %s (%llu held "
+					    "by backends that never released them)", q->idx,
+					    strerror(-ref),
+					    (unsigned long long)__atomic_load_n(&f->st_leaked_refs,
+										__ATOMIC_RELAXED));
 				return ref;
 			}
 			sg->gref = (uint32_t)ref;
+			if (p->persistent)
+				q->st_pg_oneoff++;
 		}
 		sg->first = (uint8_t)(o / p->unit);
 		sg->last = (uint8_t)((o + c) / p->unit - 1);
@@ -1846,6 +1852,8 @@ PVIO_EXPORT int pvio_blkfront_get_stats(struct pvio_blkfront *f, struct pvio_blk
 		s->pgrant_hits += q->st_pg_hits;
 		s->pgrant_misses += q->st_pg_misses;
 		s->pgrant_evictions += q->st_pg_evict;
+		s->pgrant_oneoff += q->st_pg_oneoff;
+		s->grant_waits += q->st_grant_waits;
 		s->reissued += q->st_reissued;
 		pthread_mutex_unlock(&q->lock);
 	}

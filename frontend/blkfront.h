@@ -119,6 +119,11 @@ struct pvio_blkfront_stats {
 	uint64_t notifies;           /* event channel kicks sent */
 	uint64_t errors;             /* responses with a non-OKAY status */
 	uint64_t pgrant_hits, pgrant_misses, pgrant_evictions;
+	uint64_t pgrant_oneoff;      /* one-off grants used while the persistent cache
+				      * had none to give (full of grants in use or
+				      * still mapped by the backend) */
+	uint64_t grant_waits;        /* issues held back for want of a grant with
+				      * nothing in flight (the grant table full) */
 	uint64_t leaked_refs;        /* grants whose revoke failed (kept, never reused) */
 	uint64_t leaked_pages;       /* own pages kept because a grant on them stayed busy */
 	uint64_t deferred_now;       /* revokes still being retried */

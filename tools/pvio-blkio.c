@@ -186,6 +186,8 @@ struct vctx {
 	uint64_t fresh;               /* generations after a failed write */
 	int done;                     /* the worker finished */
 	uint64_t ops, writes, reads, discards, flushes, bytes, errors, mismatches;
+	double last_done, max_gap;    /* the longest time without a completion */
+	double gap_end;               /* when it ended (now_s()) */
 	char first_error[256];
 };
 
@@ -275,7 +277,13 @@ place:
 static void complete(struct vctx *c, struct vslot *s)
 {
 	char why[256];
+	double now = now_s();
 
+	if (c->last_done > 0 && now - c->last_done > c->max_gap) {
+		c->max_gap = now - c->last_done;
+		c->gap_end = now;
+	}
+	c->last_done = now;
 	c->ops++;
 	if (s->req.result < 0) {
 		note_error(c, "%s at block %" PRIu64 " (+%" PRIu64 "): %s",
@@ -583,7 +591,12 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 		pthread_join(thr[q], NULL);
 	double t1 = now_s();
 	uint64_t wr = 0, rd = 0, ds = 0, fl = 0, by = 0, mm = 0;
+	double gap = 0, gap_end = 0;
 	for (unsigned q = 0; q < nq; q++) {
+		if (ctx[q].max_gap > gap) {
+			gap = ctx[q].max_gap;
+			gap_end = ctx[q].gap_end;
+		}
 		wr += ctx[q].writes; rd += ctx[q].reads; ds += ctx[q].discards;
 		fl += ctx[q].flushes; by += ctx[q].bytes; mm += ctx[q].mismatches;
 		tot_err += ctx[q].errors;
@@ -598,8 +611,14 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 	struct pvio_blkfront_stats st;
 	if (pvio_blkfront_get_stats(f, &st) == 0)
 		printf("frontend: %" PRIu64 " ring requests (%" PRIu64 " indirect), %" PRIu64
-		       " reconnects, %" PRIu64 " reissued, %" PRIu64 " leaked refs\n",
-		       st.requests, st.indirect, st.reconnects, st.reissued, st.leaked_refs);
+		       " reconnects, %" PRIu64 " reissued, %" PRIu64 " leaked refs, %" PRIu64
+		       " one-off grants, %" PRIu64 " grant waits\n",
+		       st.requests, st.indirect, st.reconnects, st.reissued, st.leaked_refs,
+		       st.pgrant_oneoff, st.grant_waits);
+	/* The guest-visible stall: what a backend restart or a slow disk
+	 * costs (the longest time one queue went without a completion). */
+	printf("stall: longest gap between completions %.1f ms (ending %.3f s into the run)\n",
+	       gap * 1e3, gap > 0 ? gap_end - t0 : 0.0);
 	if (first[0])
 		printf("first error: %s\n", first);
 	free(gen);

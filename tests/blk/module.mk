@@ -12,5 +12,6 @@ LONG_TESTS += tests/blk/long_limits.sh
 TEST_SCRIPTS += tests/blk/test_blk_fair.sh
 TEST_SCRIPTS += tests/blk/test_blk_faults.sh
 TEST_SCRIPTS += tests/blk/test_blk_storelost.sh
+TEST_SCRIPTS += tests/blk/test_blk_pgrant.sh
 LONG_TESTS += tests/blk/test_blk_fair.sh
 
