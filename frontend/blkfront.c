@@ -1381,8 +1381,14 @@ static int submit_locked(struct bf_queue *q, struct pvio_blkfront_req **reqs, un
 		bf_queue_down_locked(q, true);
 	if (q->state == BFQ_DEAD)
 		return -ENODEV;
-	if (q->state != BFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
-		return 0;   /* reconnecting: the caller reaps (waits) and retries */
+	if (q->state != BFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE)) {
+		/* Reconnecting: the caller reaps (waits) and retries. The reap
+		 * returns once the queue is back, even with nothing in flight
+		 * to complete. */
+		if (n)
+			q->refused = true;
+		return 0;
+	}
 	issue_pending(q);
 	for (unsigned i = 0; i < n; i++) {
 		struct pvio_blkfront_req *r = reqs[i];
@@ -1485,7 +1491,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 		deadline = fe_now_ms() + timeout_ms;
 	for (;;) {
 		unsigned k = 0;
-		bool dead;
+		bool dead, back;
 		int left = -1;
 
 		pthread_mutex_lock(&q->lock);
@@ -1501,11 +1507,20 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 			done[k++] = r;
 		}
 		dead = q->state == BFQ_DEAD;
+		/* Back from a reconnection that refused a submit: the caller
+		 * has something to submit again, and maybe nothing in flight
+		 * that would end its wait. */
+		back = q->refused && q->state == BFQ_UP &&
+		       !__atomic_load_n(&q->lost, __ATOMIC_ACQUIRE);
+		if (back)
+			q->refused = false;
 		pthread_mutex_unlock(&q->lock);
 		if (k)
 			return (int)k;
 		if (dead)
 			return -ENODEV;
+		if (back)
+			return 0;
 		if (!arm && (timeout_ms == 0 || max == 0)) {
 			/* Nothing: arm, so that the fd (pvio_blkfront_fd) wakes
 			 * a caller that sleeps on it now. */

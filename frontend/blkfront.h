@@ -186,8 +186,9 @@ PVIO_EXPORT int pvio_blkfront_submit(struct pvio_blkfront *f, unsigned queue,
 /*
  * Collect up to max completed requests of queue into done[]. Waits up to
  * timeout_ms (0: don't wait, -1: forever) for at least one; during a
- * reconnection it keeps waiting (0 on timeout, never an error). Returns the
- * number collected, or -EINVAL.
+ * reconnection it keeps waiting (0 on timeout, never an error), and returns 0
+ * as soon as the queue is back if a submit was refused meanwhile (submit
+ * again). Returns the number collected, or -EINVAL.
  * NAPI-style: while reap keeps finding work the queue's event channel stays
  * masked (the backend's responses cost no notification, the call no system
  * call); it is armed only when reap is about to wait, or returns 0.

@@ -160,6 +160,7 @@ struct bf_queue {
 	unsigned ind_per_slot;
 	unsigned ind_granted;        /* how many of the above hold a grant */
 	unsigned to_push;            /* requests produced, not yet pushed */
+	bool     refused;            /* a submit was refused while reconnecting */
 	uint32_t seq;                /* next issue sequence number */
 
 	/* work lists */

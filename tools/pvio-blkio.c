@@ -592,10 +592,12 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 	double t1 = now_s();
 	uint64_t wr = 0, rd = 0, ds = 0, fl = 0, by = 0, mm = 0;
 	double gap = 0, gap_end = 0;
+	unsigned gap_q = 0;
 	for (unsigned q = 0; q < nq; q++) {
 		if (ctx[q].max_gap > gap) {
 			gap = ctx[q].max_gap;
 			gap_end = ctx[q].gap_end;
+			gap_q = q;
 		}
 		wr += ctx[q].writes; rd += ctx[q].reads; ds += ctx[q].discards;
 		fl += ctx[q].flushes; by += ctx[q].bytes; mm += ctx[q].mismatches;
@@ -617,8 +619,8 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 		       st.pgrant_oneoff, st.grant_waits);
 	/* The guest-visible stall: what a backend restart or a slow disk
 	 * costs (the longest time one queue went without a completion). */
-	printf("stall: longest gap between completions %.1f ms (ending %.3f s into the run)\n",
-	       gap * 1e3, gap > 0 ? gap_end - t0 : 0.0);
+	printf("stall: longest gap between completions %.1f ms (queue %u, ending %.3f s into "
+	       "the run)\n", gap * 1e3, gap_q, gap > 0 ? gap_end - t0 : 0.0);
 	if (first[0])
 		printf("first error: %s\n", first);
 	free(gen);

@@ -11,6 +11,9 @@
  *             the deferred revokes succeed
  *   graceful  Closing/Closed, then a new backend
  *   idle      crash and restart with nothing in flight: the next I/O works
+ *   refused   a submit refused while reconnecting (0), nothing in flight: a
+ *             reap that waits for ever returns 0 once the queue is back, so
+ *             the caller submits again (it used to sleep out its timeout)
  *   limits    the new backend has no indirect, no persistent grants and a
  *             one-page ring: parts issued as 256-segment requests are
  *             re-split
@@ -328,6 +331,67 @@ static void idle(void)
 	run_close(&r);
 }
 
+struct reap_arg {
+	struct pvio_blkfront *f;
+	int ret;
+};
+
+static void *reap_forever(void *arg)
+{
+	struct reap_arg *a = arg;
+	struct pvio_blkfront_req *done[1];
+
+	a->ret = pvio_blkfront_reap(a->f, 0, done, 1, -1);
+	return NULL;
+}
+
+static void refused(void)
+{
+	struct fb_cfg cfg = env_cfg_default();
+	struct pvio_blkfront_opts o;
+	struct pvio_blkfront_req req, *rp = &req, *done[1];
+	struct reap_arg ra;
+	struct timespec ts;
+	pthread_t t;
+	struct run r;
+
+	pvio_blkfront_opts_default(&o);
+	o.max_queues = 1;
+	run_open(&r, &cfg, &o);
+	memset(r.buf, 0x5a, 4096);
+	memset(&req, 0, sizeof(req));
+	req.op = PVIO_BLKFRONT_WRITE;
+	req.offset = 8192;
+	req.len = 4096;
+	req.buf = r.buf;
+	fb_crash(&r.e.be, false);
+	/* A reap looks at the queue: the backend's port is closed, so it
+	 * is lost from now on, and a submit is refused. */
+	CHECK_EQ(pvio_blkfront_reap(r.f, 0, done, 1, 0), 0);
+	CHECK_EQ(pvio_blkfront_submit(r.f, 0, &rp, 1), 0);
+	ra.f = r.f;
+	ra.ret = 1;
+	REQUIRE(pthread_create(&t, NULL, reap_forever, &ra) == 0);
+	restart(&r, FB_GOOD);
+	/* It returns once the queue is back (a bound only to report a hang
+	 * as a failure rather than wait for ever). */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 30;
+	if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+		CHECK(!"the reap did not return when the queue came back");
+		fb_crash(&r.e.be, false);   /* nobody comes back: it ends with -ENODEV */
+		pthread_join(t, NULL);
+		run_close(&r);
+		return;
+	}
+	CHECK_EQ(ra.ret, 0);
+	CHECK_EQ(pvio_blkfront_submit(r.f, 0, &rp, 1), 1);
+	CHECK_EQ(pvio_blkfront_reap(r.f, 0, done, 1, 5000), 1);
+	CHECK(done[0] == &req && req.result == 0);
+	CHECK(memcmp(r.e.be.disk + 8192, r.buf, 4096) == 0);
+	run_close(&r);
+}
+
 static void limits(void)
 {
 	struct fb_cfg cfg = env_cfg_default();
@@ -447,6 +511,7 @@ int main(void)
 {
 	struct { const char *name; void (*fn)(void); } cases[] = {
 		{ "pinned", pinned }, { "pinned-partly", pinned_partly }, { "graceful", graceful }, { "idle", idle },
+		{ "refused", refused },
 		{ "limits", limits }, { "twice", twice }, { "fewer", fewer },
 		{ "timeout", timeout },
 	};
