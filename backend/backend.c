@@ -227,8 +227,21 @@ static void dev_update(struct pvio_backend_dev *dev)
 			dev_probe(dev);
 		}
 		break;
+	case PVIO_XENBUS_STATE_RECONFIGURING:
+		if (!ops->reconfigure)
+			goto unknown;
+		if (dev->connected) {
+			ops->reconfigure(dev);
+			set_state(dev, PVIO_XENBUS_STATE_RECONFIGURED);
+		}
+		break;
 	case PVIO_XENBUS_STATE_INITIALISED:
 	case PVIO_XENBUS_STATE_CONNECTED:
+		if (fe == PVIO_XENBUS_STATE_CONNECTED && dev->connected &&
+		    dev->state == PVIO_XENBUS_STATE_RECONFIGURED) {
+			set_state(dev, PVIO_XENBUS_STATE_CONNECTED);
+			break;
+		}
 		if (!(ops->connect_mask & PVIO_XENBUS_MASK(fe)))
 			break;
 		if (dev->state != PVIO_XENBUS_STATE_INITWAIT || dev->connected)
@@ -260,6 +273,7 @@ static void dev_update(struct pvio_backend_dev *dev)
 		break;
 	case PVIO_XENBUS_STATE_UNKNOWN:
 	default:
+	unknown:
 		/* The frontend's node is gone (or nonsense): stop serving. */
 		if (dev->connected) {
 			dev_disconnect(dev);
@@ -277,43 +291,61 @@ static int find_dev(struct pvio_backend *be, uint16_t fe, uint32_t devid)
 	return -1;
 }
 
-/* Watches on the driver's live keys: token "<dev token>.k<i>". */
-static void live_token(const struct pvio_backend_dev *dev, unsigned i, char *tok, size_t len)
+/* Watches on the driver's live keys: token "<dev token>.k<i>" (backend
+ * directory) or "<dev token>.f<i>" (frontend directory). */
+static void live_token(const struct pvio_backend_dev *dev, char kind, unsigned i, char *tok,
+		       size_t len)
 {
-	snprintf(tok, len, "%s.k%u", dev->token, i);
+	snprintf(tok, len, "%s.%c%u", dev->token, kind, i);
 }
 
-static void live_watch(struct pvio_backend_dev *dev)
+static void live_watch_set(struct pvio_backend_dev *dev, bool fe)
 {
-	const char *const *keys = dev->be->opts->ops->live_keys;
+	const struct pvio_backend_ops *ops = dev->be->opts->ops;
+	const char *const *keys = fe ? ops->fe_live_keys : ops->live_keys;
+	uint32_t *bits = fe ? &dev->fe_live_watching : &dev->live_watching;
 	char path[320], tok[80];
 	int r;
 
 	for (unsigned i = 0; keys && keys[i] && i < 32; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dev->be_path, keys[i]);
-		live_token(dev, i, tok, sizeof(tok));
+		snprintf(path, sizeof(path), "%s/%s", fe ? dev->fe_path : dev->be_path, keys[i]);
+		live_token(dev, fe ? 'f' : 'k', i, tok, sizeof(tok));
 		r = pvio_xs_watch(dev->xs, path, tok);
 		if (r < 0)
 			pvio_backend_log(dev, "cannot watch %s: %s (changes to it will not be "
 					 "applied)", path, strerror(-r));
 		else
-			dev->live_watching |= 1u << i;
+			*bits |= 1u << i;
 	}
+}
+
+static void live_watch(struct pvio_backend_dev *dev)
+{
+	live_watch_set(dev, false);
+	live_watch_set(dev, true);
+}
+
+static void live_unwatch_set(struct pvio_backend_dev *dev, bool fe)
+{
+	const struct pvio_backend_ops *ops = dev->be->opts->ops;
+	const char *const *keys = fe ? ops->fe_live_keys : ops->live_keys;
+	uint32_t *bits = fe ? &dev->fe_live_watching : &dev->live_watching;
+	char path[320], tok[80];
+
+	for (unsigned i = 0; keys && keys[i] && i < 32; i++) {
+		if (!(*bits & (1u << i)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fe ? dev->fe_path : dev->be_path, keys[i]);
+		live_token(dev, fe ? 'f' : 'k', i, tok, sizeof(tok));
+		pvio_xs_unwatch(dev->xs, path, tok);
+	}
+	*bits = 0;
 }
 
 static void live_unwatch(struct pvio_backend_dev *dev)
 {
-	const char *const *keys = dev->be->opts->ops->live_keys;
-	char path[320], tok[80];
-
-	for (unsigned i = 0; keys && keys[i] && i < 32; i++) {
-		if (!(dev->live_watching & (1u << i)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dev->be_path, keys[i]);
-		live_token(dev, i, tok, sizeof(tok));
-		pvio_xs_unwatch(dev->xs, path, tok);
-	}
-	dev->live_watching = 0;
+	live_unwatch_set(dev, false);
+	live_unwatch_set(dev, true);
 }
 
 /* A watch event for one of dev's live keys? Then tell the driver. */
@@ -322,15 +354,20 @@ static bool live_event(struct pvio_backend_dev *dev, const char *token)
 	const struct pvio_backend_ops *ops = dev->be->opts->ops;
 	size_t n = strlen(dev->token);
 	unsigned long i;
+	uint32_t bits;
 	char *end;
+	bool fe;
 
-	if (strncmp(token, dev->token, n) != 0 || token[n] != '.' || token[n + 1] != 'k')
+	if (strncmp(token, dev->token, n) != 0 || token[n] != '.' ||
+	    (token[n + 1] != 'k' && token[n + 1] != 'f'))
 		return false;
+	fe = token[n + 1] == 'f';
+	bits = fe ? dev->fe_live_watching : dev->live_watching;
 	i = strtoul(token + n + 2, &end, 10);
-	if (*end || i >= 32 || !(dev->live_watching & (1u << i)))
+	if (*end || i >= 32 || !(bits & (1u << i)))
 		return true;
 	if (dev->probed && ops->key_changed)
-		ops->key_changed(dev, ops->live_keys[i]);
+		ops->key_changed(dev, fe ? ops->fe_live_keys[i] : ops->live_keys[i]);
 	return true;
 }
 

@@ -17,6 +17,9 @@
  *   frontend Closed   disconnect() -> Closed
  *   frontend Initialising again after Closed/Connected (a reset or a
  *   reconnect)        disconnect() -> probe() -> InitWait
+ *   frontend Reconfiguring while connected (drivers with reconfigure())
+ *                     reconfigure() -> Reconfigured; frontend Connected
+ *                     again -> Connected
  *   data path broken (protocol violation, or the frontend's port closed)
  *                     disconnect() -> Closed (that frontend only)
  *   device removed    disconnect() -> remove()
@@ -52,6 +55,7 @@ struct pvio_backend_dev {
 	bool connected;
 	bool watching;
 	uint32_t live_watching;            /* bit i: watching ops->live_keys[i] */
+	uint32_t fe_live_watching;         /* bit i: watching ops->fe_live_keys[i] */
 	void *priv;                        /* the driver's */
 	/* Counters for pvio top, from the device's discovery to its removal
 	 * (after disconnect() and remove(): the queues stopped); never NULL
@@ -81,6 +85,17 @@ struct pvio_backend_ops {
 	 * (probe() reads the keys itself). Optional. */
 	const char *const *live_keys;
 	void (*key_changed)(struct pvio_backend_dev *dev, const char *key);
+	/* The same for keys of the frontend's directory (netback watches
+	 * request-multicast-control this way, as Linux's
+	 * xen_register_mcast_ctrl_watch): key_changed() gets the name as
+	 * listed here, so the two lists use different names. Optional. */
+	const char *const *fe_live_keys;
+	/* Frontend Reconfiguring (7) while connected: re-read what it may
+	 * change (netback: xdp-headroom), then we go Reconfigured (8), and
+	 * back to Connected when the frontend is (Linux's netback answers
+	 * Reconfigured the same way). Optional: without it Reconfiguring is
+	 * a state the driver does not know (disconnect, Closed). */
+	void (*reconfigure)(struct pvio_backend_dev *dev);
 	/* fd readable when the data path asks for a disconnect (or -1). */
 	int  (*broken_fd)(struct pvio_backend_dev *dev);
 	bool (*broken)(struct pvio_backend_dev *dev);

@@ -67,6 +67,11 @@
 #define NB_BURST              32
 #define NB_MBUF_DATA          4096    /* data bytes per mbuf segment: one page */
 #define NB_MCAST_MAX          64      /* multicast addresses per vif (Linux's) */
+/* xdp-headroom (Linux netfront's XDP): at most what leaves a VLAN-tagged
+ * 1500-byte-MTU frame (1518 bytes) room in the first rx page. Linux only
+ * clamps to netif.h's 0x7FFF, more than a page: its netback then copies
+ * past the page and the grant copy fails. */
+#define NB_XDP_HEADROOM_MAX   (PVIO_PAGE_SIZE - 1518)
 #define NB_TX_OPS_MAX         1024    /* grant-copy ops per tx round */
 #define NB_RX_OPS_MAX         1024    /* grant-copy ops per rx round */
 #define NB_UPLINK_DESC        512
@@ -92,6 +97,7 @@ struct nb_cfg {
 	unsigned mac_entries;
 	unsigned nb_mbufs;
 	unsigned max_ports;        /* switch ports (0: NB_DEFAULT_MAX_PORTS) */
+	unsigned uplink_mtu;       /* --uplink-mtu N: every uplink's (0: the port's) */
 	bool     feat_sg, feat_gso, feat_csum6, feat_mcast, feat_split, feat_ctrl;
 	bool     verbose;
 };
@@ -128,7 +134,9 @@ struct nb_port {
 	bool     mac_filter;       /* source MAC must be mac */
 	uint8_t  mac[NB_ETH_ALEN];
 	/* what the destination accepts */
-	bool     rx_sg, rx_gso4, rx_gso6, rx_csum4, rx_csum6, mcast_ctrl;
+	bool     rx_sg, rx_gso4, rx_gso6, rx_csum4, rx_csum6;
+	bool     mcast_ctrl;       /* atomic: filter multicast (the frontend's
+				    * request-multicast-control, watched) */
 	unsigned nr_outq;
 	struct nb_outq outq[NB_MAX_QUEUES];
 	struct nb_vif *vif;
@@ -288,6 +296,12 @@ struct nb_vif {
 	/* negotiated */
 	unsigned nr_queues;
 	bool     split, rx_notify, sg, gso4, gso6, csum4, csum6, mcast_ctrl;
+	/* the frontend's xdp-headroom (xenbus.c: at connect, at Reconfiguring
+	 * and when the key changes): rx data of a packet's first slot starts
+	 * there, and each packet says so in an XDP extra (netback.c) */
+	uint16_t xdp_headroom;                   /* atomic */
+	char     xdp_refused[32];                /* control thread: the value last
+						  * refused (said once) */
 
 	struct nb_queue q[NB_MAX_QUEUES];
 
@@ -326,7 +340,11 @@ struct nb_uplink {
 	struct nb_fwd *fwd;
 	struct rte_mbuf *pend[NB_BURST];
 	unsigned npend, pend_head, pend_tries;
+	unsigned mtu_req;                        /* --uplink-mtu (0: the port's) */
+	unsigned mtu;                            /* in force */
+	uint32_t max_frame;                      /* mtu + Ethernet header */
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_drops, wakeups;
+	uint64_t tx_too_big;                     /* dropped: larger than max_frame */
 	struct nb_fwd_stats fst;
 };
 
@@ -439,6 +457,7 @@ static inline void nb_st_add(uint64_t *c, uint64_t v)
 struct nb_uplink_spec {
 	char name[NB_NAME_MAX];
 	char bridge[NB_BRIDGE_NAME_MAX];
+	unsigned mtu;              /* --uplink-mtu NAME=N (0: cfg.uplink_mtu) */
 };
 /* Set up every DPDK port as an uplink (those not in spec go to br0) and
  * start their threads. 0 or -errno. */

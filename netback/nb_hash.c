@@ -53,6 +53,10 @@ void nb_ctrl_handle(struct nb_hash_cfg *c, unsigned nr_queues,
 
 	switch (req->type) {
 	case PVIO_XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS:
+		/* As Linux: only once an algorithm is chosen (xenvif sets
+		 * one first). */
+		if (c->alg == PVIO_XEN_NETIF_CTRL_HASH_ALGORITHM_NONE)
+			break;
 		rsp->status = PVIO_XEN_NETIF_CTRL_STATUS_SUCCESS;
 		rsp->data = NB_HASH_SUPPORTED_FLAGS;
 		break;
@@ -73,9 +77,10 @@ void nb_ctrl_handle(struct nb_hash_cfg *c, unsigned nr_queues,
 	case PVIO_XEN_NETIF_CTRL_TYPE_SET_HASH_KEY: {
 		uint8_t key[NB_HASH_KEY_MAX];
 
-		/* d0 = gref, d1 = length */
+		/* d0 = gref, d1 = length. Too long: INVALID_PARAMETER as
+		 * Linux answers (netif.h suggests BUFFER_OVERFLOW). */
 		if (d1 > NB_HASH_KEY_MAX) {
-			rsp->status = PVIO_XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW;
+			rsp->status = PVIO_XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
 			break;
 		}
 		memset(key, 0, sizeof(key));

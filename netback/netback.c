@@ -20,7 +20,10 @@
  *     slots; "one free slot, packet needs two" is a stall, not a spin),
  *     grant-copy into the posted pages in one batch, write each response in
  *     the slot of the request it answers, one push per round. A guest that
- *     posts nothing for rx_drain_ms loses its backlog (XSA-392).
+ *     posts nothing for rx_drain_ms loses its backlog (XSA-392). Extras in
+ *     type order, as Linux: GSO, HASH (Toeplitz configured), XDP (the
+ *     frontend asked for xdp-headroom: the first slot's data starts that
+ *     far into its page, its response's offset says so too).
  *
  *   ctrl (queue 0 only): hash configuration requests (nb_hash.c, XSA-270)
  *
@@ -452,13 +455,14 @@ static int rx_slots(struct nb_queue *q, unsigned need)
 	return (unsigned)n >= need;
 }
 
-static void put_rx_response(struct nb_queue *q, uint16_t id, uint16_t flags, int16_t status)
+static void put_rx_response(struct nb_queue *q, uint16_t id, uint16_t offset, uint16_t flags,
+			    int16_t status)
 {
 	struct pvio_netif_rx_response rsp;
 
 	memset(&rsp, 0, sizeof(rsp));
 	rsp.id = id;
-	rsp.offset = 0;
+	rsp.offset = offset;
 	rsp.flags = flags;
 	rsp.status = status;
 	pvio_netif_rx_put_response(&q->rx, &rsp);
@@ -502,9 +506,16 @@ struct rx_plan {
 	uint16_t ndata;          /* data slots */
 	uint16_t nextra;
 	uint16_t first_op, nops;
-	struct pvio_netif_extra_info x[2];
+	struct pvio_netif_extra_info x[3];   /* GSO, HASH, XDP */
 	uint16_t flags;          /* NETRXF_* of the first response */
 };
+
+/* Bytes of a packet that data slot d holds at most: the first one starts
+ * after the headroom. */
+static inline uint32_t rx_slot_room(unsigned d, uint16_t headroom)
+{
+	return d == 0 ? PVIO_PAGE_SIZE - headroom : PVIO_PAGE_SIZE;
+}
 
 static uint16_t rx_csum_flags(const struct rte_mbuf *m)
 {
@@ -527,6 +538,9 @@ static int rx_round(struct nb_queue *q)
 	uint32_t first_req = q->rx.req_cons;
 	uint64_t bytes_done = 0;
 	bool stalled = false;
+	/* Once per round: every packet of it is planned with the same one
+	 * (xenbus.c changes it at the frontend's request). */
+	uint16_t hr = pvio_load_relaxed(&v->xdp_headroom);
 
 	if (q->stage_head == q->nstage) {
 		q->nstage = rte_ring_sc_dequeue_burst(q->outq->ring, (void **)q->stage, NB_BURST,
@@ -546,7 +560,10 @@ static int rx_round(struct nb_queue *q)
 
 		memset(pl, 0, sizeof(*pl));
 		pl->m = m;
-		pl->ndata = (uint16_t)((m->pkt_len + PVIO_PAGE_SIZE - 1) / PVIO_PAGE_SIZE);
+		pl->ndata = 1;
+		if (m->pkt_len > rx_slot_room(0, hr))
+			pl->ndata = (uint16_t)(1 + (m->pkt_len - rx_slot_room(0, hr) +
+						    PVIO_PAGE_SIZE - 1) / PVIO_PAGE_SIZE);
 		if ((pl->ndata > 1 && !v->sg) ||
 		    ((m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) &&
 		     !((m->ol_flags & RTE_MBUF_F_TX_IPV6) ? v->gso6 : v->gso4))) {
@@ -590,8 +607,14 @@ static int rx_round(struct nb_queue *q)
 				}
 			}
 		}
-		if (nx == 2)
-			pl->x[0].flags = PVIO_XEN_NETIF_EXTRA_FLAG_MORE;
+		if (hr) {
+			struct pvio_netif_extra_info *x = &pl->x[nx++];
+
+			x->type = PVIO_XEN_NETIF_EXTRA_TYPE_XDP;
+			x->u.pad[0] = hr;
+		}
+		for (unsigned i = 0; i + 1 < nx; i++)
+			pl->x[i].flags = PVIO_XEN_NETIF_EXTRA_FLAG_MORE;
 		pl->nextra = (uint16_t)nx;
 		need = pl->ndata + nx;
 		if (nops + pl->ndata + m->nb_segs > NB_RX_OPS_MAX)
@@ -619,7 +642,8 @@ static int rx_round(struct nb_queue *q)
 				unsigned slot = d == 0 ? 0 : nx + d;
 				uint32_t req_idx = q->rx.req_cons - need + slot;
 				const struct pvio_netif_rx_request *rq = &q->rreq[req_idx & mask];
-				uint32_t pofs = 0, plen = left < PVIO_PAGE_SIZE ? left : PVIO_PAGE_SIZE;
+				uint32_t room = rx_slot_room(d, hr), start = PVIO_PAGE_SIZE - room;
+				uint32_t pofs = 0, plen = left < room ? left : room;
 
 				while (pofs < plen) {
 					uint32_t n = plen - pofs;
@@ -636,7 +660,7 @@ static int rx_round(struct nb_queue *q)
 					q->rops[nops].source.virt =
 						rte_pktmbuf_mtod_offset(seg, uint8_t *, soff);
 					q->rops[nops].dest.foreign.ref = rq->gref;
-					q->rops[nops].dest.foreign.offset = (uint16_t)pofs;
+					q->rops[nops].dest.foreign.offset = (uint16_t)(start + pofs);
 					q->rops[nops].dest.foreign.domid = v->fe_domid;
 					q->rops[nops].len = (uint16_t)n;
 					q->rops[nops].flags = PVIO_GNTCOPY_dest_gref;
@@ -681,15 +705,19 @@ static int rx_round(struct nb_queue *q)
 				continue;
 			}
 			{
-				uint32_t len = left < PVIO_PAGE_SIZE ? left : PVIO_PAGE_SIZE;
+				unsigned d = s == 0 ? 0 : s - pl->nextra;
+				uint32_t room = rx_slot_room(d, hr);
+				uint32_t len = left < room ? left : room;
 				uint16_t flags = s == 0 ? pl->flags : 0;
-				bool last = left <= PVIO_PAGE_SIZE;
+				bool last = left <= room;
 
 				if (!last)
 					flags |= PVIO_NETRXF_more_data;
 				if (s == 0 && pl->nextra)
 					flags |= PVIO_NETRXF_extra_info;
-				put_rx_response(q, rq->id, flags,
+				/* status is the data's length (Linux's netback
+				 * counts the headroom in too). */
+				put_rx_response(q, rq->id, (uint16_t)(PVIO_PAGE_SIZE - room), flags,
 						failed ? PVIO_NETIF_RSP_ERROR : (int16_t)len);
 				left -= len;
 			}

@@ -61,6 +61,11 @@ static void usage(FILE *f)
 		"                          BRIDGE=NAME for a port the EAL arguments create\n"
 		"  --vdev VDEV             same as --uplink VDEV\n"
 		"                          Ports not named by --uplink join the default bridge.\n"
+		"  --uplink-mtu [NAME=]N   the MTU of uplink NAME (a port --uplink names), or\n"
+		"                          of every uplink; set on the port (net_tap: on its\n"
+		"                          TAP). Frames larger than an uplink's MTU (default:\n"
+		"                          the port's, 1500 for vdevs) are dropped before it\n"
+		"                          and counted (uplink.NAME.tx_too_big)\n"
 		"  --default-bridge NAME   bridge of vifs without a 'bridge' key and of\n"
 		"                          unassigned uplinks (default br0)\n"
 		"  --max-queues N          multi-queue-max-queues (default: CPUs, max %d)\n"
@@ -199,13 +204,14 @@ int main(int argc, char **argv)
 	enum { O_SOCKET = 256, O_UPLINK, O_VDEV, O_DEFBR, O_MAXQ, O_POLL, O_BPKTS, O_BBYTES,
 	       O_DRAIN, O_AGE, O_MACN, O_MBUFS, O_NOSG, O_NOGSO, O_NOCSUM6, O_NOMCAST,
 	       O_NOSPLIT, O_NOCTRL, O_STATS, O_STATSDIR, O_READY, O_VERBOSE, O_HELP, O_HV, O_WORKERS,
-	       O_MAXPORTS };
+	       O_MAXPORTS, O_UPMTU };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "hv", required_argument, NULL, O_HV },
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "uplink", required_argument, NULL, O_UPLINK },
 		{ "vdev", required_argument, NULL, O_VDEV },
+		{ "uplink-mtu", required_argument, NULL, O_UPMTU },
 		{ "default-bridge", required_argument, NULL, O_DEFBR },
 		{ "max-queues", required_argument, NULL, O_MAXQ },
 		{ "max-ports", required_argument, NULL, O_MAXPORTS },
@@ -243,6 +249,8 @@ int main(int argc, char **argv)
 	struct pvio_backend_opts bo = { .ops = &nb_vif_ops, .domain_idle = domain_idle };
 	struct nb_uplink_spec spec[MAX_UPLINKS];
 	const char *vdevs[MAX_UPLINKS];
+	struct nb_uplink_spec mtus[MAX_UPLINKS];   /* --uplink-mtu NAME=N */
+	unsigned nmtu = 0;
 	char *eal_argv[MAX_EAL_ARGS + 2 * MAX_UPLINKS + 8];
 	char prefix[64], runtime_dir[4096] = "";
 	const char *sock = NULL, *hv = NULL, *stats_dir = NULL;
@@ -296,6 +304,31 @@ int main(int argc, char **argv)
 				vdevs[nvdev++] = optarg;
 			}
 			vdev_name(vdevs[nvdev - 1], s->name, sizeof(s->name));
+			break;
+		}
+		case O_UPMTU: {
+			const char *eq = strchr(optarg, '=');
+
+			if (!eq) {
+				if (parse_uint("--uplink-mtu", optarg, 68, 65535, &cfg.uplink_mtu))
+					return 2;
+				break;
+			}
+			if (nmtu == MAX_UPLINKS) {
+				fprintf(stderr, "pvio-netback: at most %d --uplink-mtu NAME=N\n",
+					MAX_UPLINKS);
+				return 2;
+			}
+			if (eq == optarg || (size_t)(eq - optarg) >= sizeof(mtus[0].name)) {
+				fprintf(stderr, "pvio-netback: --uplink-mtu %s: bad port name\n",
+					optarg);
+				return 2;
+			}
+			memset(&mtus[nmtu], 0, sizeof(mtus[nmtu]));
+			memcpy(mtus[nmtu].name, optarg, (size_t)(eq - optarg));
+			if (parse_uint("--uplink-mtu", eq + 1, 68, 65535, &mtus[nmtu].mtu))
+				return 2;
+			nmtu++;
 			break;
 		}
 		case O_DEFBR:
@@ -385,6 +418,21 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nspec; i++)
 		if (!spec[i].bridge[0])
 			snprintf(spec[i].bridge, sizeof(spec[i].bridge), "%s", nb_default_bridge);
+	for (unsigned i = 0; i < nmtu; i++) {
+		bool found = false;
+
+		for (unsigned k = 0; k < nspec; k++)
+			if (strcmp(spec[k].name, mtus[i].name) == 0) {
+				spec[k].mtu = mtus[i].mtu;
+				found = true;
+			}
+		if (!found) {
+			fprintf(stderr, "pvio-netback: --uplink-mtu %s=%u: no --uplink names port "
+				"'%s' (NAME is the vdev's first part, e.g. net_tap0)\n",
+				mtus[i].name, mtus[i].mtu, mtus[i].name);
+			return 2;
+		}
+	}
 
 	/* EAL's command line. */
 	eal_argv[eal_argc++] = argv[0];

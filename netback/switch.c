@@ -905,7 +905,9 @@ void nb_fwd_input(struct nb_fwd *f, struct rte_mbuf **pkts, unsigned n)
 			for (unsigned k = 0; k < f->nflood; k++) {
 				struct nb_port *d = f->flood[k];
 
-				if (mc && d->mcast_ctrl && !mcast_wanted(d, da))
+				/* The frontend may turn its filter on and off
+				 * at any time (xenbus.c). */
+				if (mc && pvio_load_relaxed(&d->mcast_ctrl) && !mcast_wanted(d, da))
 					continue;
 				f->dst[ndst++] = d;
 			}
@@ -940,6 +942,43 @@ static void uplink_flush_pending(struct nb_uplink *u)
 	u->pend_tries = 0;
 }
 
+/* Drop (and count in tx_too_big) the frames of pend[0..n) that the
+ * uplink's MTU cannot carry; returns how many are left, in order. Left to
+ * the port, such a frame is refused at the head of the burst (net_tap
+ * stops there, so it would block the frames behind it until the burst is
+ * flushed) or goes on to be dropped silently further on (a kernel bridge
+ * toward a VXLAN device of a smaller MTU counts nothing). A frame with an
+ * 802.1Q/802.1ad tag may be 4 bytes longer. */
+static unsigned uplink_fit(struct nb_uplink *u, unsigned n)
+{
+	uint64_t bytes = 0, drops = 0;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = u->pend[i];
+
+		if (m->pkt_len > u->max_frame) {
+			uint8_t buf[2];
+			const uint8_t *t = rte_pktmbuf_read(m, 12, 2, buf);
+			uint16_t tpid = t ? (uint16_t)(t[0] << 8 | t[1]) : 0;
+
+			if (m->pkt_len > u->max_frame + 4 ||
+			    (tpid != RTE_ETHER_TYPE_VLAN && tpid != RTE_ETHER_TYPE_QINQ)) {
+				bytes += m->pkt_len;
+				drops++;
+				rte_pktmbuf_free(m);
+				continue;
+			}
+		}
+		u->pend[k++] = m;
+	}
+	if (drops) {
+		nb_st_add(&u->tx_too_big, drops);
+		nb_outq_done(&u->port->outq[0], bytes);
+	}
+	return k;
+}
+
 /* Send what is queued toward the uplink. Returns packets sent. */
 static unsigned uplink_tx(struct nb_uplink *u)
 {
@@ -950,6 +989,7 @@ static unsigned uplink_tx(struct nb_uplink *u)
 	if (u->pend_head == u->npend) {
 		u->npend = rte_ring_sc_dequeue_burst(q->ring, (void **)u->pend, NB_BURST, NULL);
 		nb_outq_taken(q, u->pend, u->npend);
+		u->npend = uplink_fit(u, u->npend);
 		u->pend_head = 0;
 		u->pend_tries = 0;
 		if (!u->npend)
@@ -1066,6 +1106,27 @@ static int uplink_setup(struct nb_uplink *u)
 		fprintf(stderr, "netback: uplink %s: configure: %s\n", u->name, rte_strerror(-r));
 		return r;
 	}
+	/* The MTU: --uplink-mtu's, given to the port (net_tap sets its TAP's
+	 * too), else the port's own. A port that cannot change it still has
+	 * frames above it dropped here. */
+	if (u->mtu_req) {
+		r = rte_eth_dev_set_mtu(u->port_id, (uint16_t)u->mtu_req);
+		if (r == -ENOTSUP) {
+			fprintf(stderr, "netback: uplink %s: the port cannot set its MTU; frames "
+				"above mtu %u are dropped before it\n", u->name, u->mtu_req);
+		} else if (r < 0) {
+			fprintf(stderr, "netback: uplink %s: --uplink-mtu %u: %s (the port takes "
+				"%u..%u)\n", u->name, u->mtu_req, rte_strerror(-r), info.min_mtu,
+				info.max_mtu);
+			return r;
+		}
+		u->mtu = u->mtu_req;
+	} else {
+		uint16_t mtu;
+
+		u->mtu = rte_eth_dev_get_mtu(u->port_id, &mtu) == 0 && mtu ? mtu : RTE_ETHER_MTU;
+	}
+	u->max_frame = u->mtu + RTE_ETHER_HDR_LEN;
 	rte_eth_dev_adjust_nb_rx_tx_desc(u->port_id, &nrx, &ntx);
 	r = rte_eth_rx_queue_setup(u->port_id, 0, nrx, (unsigned)rte_eth_dev_socket_id(u->port_id),
 				   NULL, nb_sw.pool);
@@ -1118,8 +1179,9 @@ static int uplink_setup(struct nb_uplink *u)
 	if (r < 0)
 		return r;
 	u->running = true;
-	fprintf(stderr, "netback: uplink %s (port %u, %s) on bridge %s%s\n", u->name, u->port_id,
-		info.driver_name, u->bridge, u->intr_fd >= 0 ? ", rx interrupts" : "");
+	fprintf(stderr, "netback: uplink %s (port %u, %s) on bridge %s, mtu %u%s\n", u->name,
+		u->port_id, info.driver_name, u->bridge, u->mtu,
+		u->intr_fd >= 0 ? ", rx interrupts" : "");
 	return 0;
 }
 
@@ -1145,9 +1207,13 @@ int nb_uplinks_start(const struct nb_uplink_spec *spec, unsigned n)
 			snprintf(name, sizeof(name), "port%u", pid);
 		snprintf(u->name, sizeof(u->name), "%s", name);
 		snprintf(u->bridge, sizeof(u->bridge), "br0");
+		u->mtu_req = nb_sw.cfg.uplink_mtu;
 		for (unsigned i = 0; i < n; i++)
-			if (strcmp(spec[i].name, u->name) == 0)
+			if (strcmp(spec[i].name, u->name) == 0) {
 				snprintf(u->bridge, sizeof(u->bridge), "%s", spec[i].bridge);
+				if (spec[i].mtu)
+					u->mtu_req = spec[i].mtu;
+			}
 		nb_sw.nr_uplinks++;
 		r = uplink_setup(u);
 		if (r < 0)
@@ -1281,6 +1347,8 @@ void nb_stats_write(FILE *f)
 			pfx, (unsigned long long)LD(u->tx_bytes), pfx,
 			(unsigned long long)LD(u->tx_drops), pfx, (unsigned long long)drops,
 			pfx, (unsigned long long)LD(u->wakeups));
+		fprintf(f, "%s.mtu %u\n%s.tx_too_big %llu\n", pfx, u->mtu, pfx,
+			(unsigned long long)LD(u->tx_too_big));
 		fwd_stats_print(f, pfx, &u->fst);
 	}
 	for (unsigned i = 0; i < nb_sw.max_ports; i++) {

@@ -13,6 +13,21 @@
  * "<bytes>,<usec>": the guest's tx limit, watched and applied live as
  * Linux netback does; a value that does not parse keeps the limit in
  * force), and pvio's mac-filter (0 turns the source filter off).
+ *
+ * Frontend keys watched while connected (as Linux netback, which Windows'
+ * xenvif relies on): request-multicast-control (feature-dynamic-multicast-
+ * control: the filter applies only while it is 1, re-sampled on every
+ * change without a reconnection) and xdp-headroom (read at connect and at
+ * the frontend's Reconfiguring, answered by Reconfigured; also applied
+ * when it changes while connected: Linux netfront writes it after going
+ * Reconfiguring, so a backend that reads it only then may read the old
+ * value). A headroom that leaves no room for a frame in the first rx page
+ * is refused with a message and the one in force stays.
+ *
+ * Written by us: the feature-* keys, exactly "0" or "1" (xenvif parses
+ * them with strtol(..., 2)), and carrier (netif.h's link state: "0" until
+ * the vif is plugged into its bridge, "1" while it is, "0" again once it
+ * is unplugged; Linux netback writes none, which frontends read as up).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -77,12 +92,135 @@ static void vif_read_rate(struct pvio_backend_dev *dev, struct nb_vif *v, bool i
 	}
 }
 
+_Static_assert(NB_XDP_HEADROOM_MAX == 2578 && PVIO_XEN_NETIF_MAX_XDP_HEADROOM == 32767,
+	       "the messages below name these limits");
+
+/* The frontend's xdp-headroom: 0 if absent; -EINVAL for a value that is
+ * not a number or leaves no room for a frame, said once per value (when:
+ * the event, then: what happens instead). */
+static int read_xdp_headroom(struct pvio_backend_dev *dev, struct nb_vif *v, const char *when,
+			     const char *then, uint16_t *out)
+{
+	unsigned long long h = 0;
+	const char *why = NULL;
+	char buf[24], val[24];
+	int r = pvio_backend_read(dev, true, "xdp-headroom", buf, sizeof(buf));
+
+	*out = 0;
+	if (r == -ENOENT) {
+		v->xdp_refused[0] = 0;
+		return 0;
+	}
+	if (r < 0) {
+		snprintf(val, sizeof(val), "(unreadable)");
+		why = "not a number of bytes";
+	} else {
+		snprintf(val, sizeof(val), "%s", buf);
+		if (pvio_backend_read_uint(dev, true, "xdp-headroom", &h) < 0)
+			why = "not a number of bytes";
+		else if (h > PVIO_XEN_NETIF_MAX_XDP_HEADROOM)
+			why = "more than netif.h's maximum 32767";
+		else if (h > NB_XDP_HEADROOM_MAX)
+			why = "more than 2578 leaves no room for a 1518-byte frame in the "
+			      "first rx page";
+	}
+	if (why) {
+		if (strcmp(val, v->xdp_refused) != 0)
+			pvio_backend_log(dev, "%s: xdp-headroom %s%s%s refused: %s; %s", when,
+					 r < 0 || h == 0 ? "'" : "", val, r < 0 || h == 0 ? "'" : "",
+					 why, then);
+		snprintf(v->xdp_refused, sizeof(v->xdp_refused), "%s", val);
+		return -EINVAL;
+	}
+	v->xdp_refused[0] = 0;
+	*out = (uint16_t)h;
+	return 0;
+}
+
+/* Apply the frontend's xdp-headroom to a connected vif (a refused value
+ * keeps the headroom in force). */
+static void vif_read_xdp(struct pvio_backend_dev *dev, struct nb_vif *v, const char *when)
+{
+	uint16_t h, cur = pvio_load_relaxed(&v->xdp_headroom);
+	char then[48];
+
+	snprintf(then, sizeof(then), "the rx headroom stays %u", cur);
+	if (read_xdp_headroom(dev, v, when, then, &h) < 0 || h == cur)
+		return;
+	/* The data path reads it once per round, and says in each
+	 * packet's XDP extra which one it used. */
+	pvio_store_relaxed(&v->xdp_headroom, h);
+	pvio_backend_log(dev, "%s: rx headroom %u (xdp-headroom)", when, h);
+}
+
+/* request-multicast-control, re-sampled (feature-dynamic-multicast-control,
+ * as Linux's xen_mcast_ctrl_changed()). */
+static void vif_read_mcast(struct pvio_backend_dev *dev, struct nb_vif *v)
+{
+	bool on;
+
+	if (!v->port || !v->cfg->feat_mcast)
+		return;
+	on = fe_flag(dev, "request-multicast-control");
+	if (on == v->mcast_ctrl)
+		return;
+	v->mcast_ctrl = on;
+	/* Forwarders read it per multicast frame. */
+	pvio_store_relaxed(&v->port->mcast_ctrl, on);
+	pvio_backend_log(dev, "multicast filter %s (request-multicast-control)",
+			 on ? "on" : "off");
+}
+
 static void vif_key_changed(struct pvio_backend_dev *dev, const char *key)
 {
 	struct nb_vif *v = dev->priv;
 
-	if (v && !strcmp(key, "rate"))
+	if (!v)
+		return;
+	if (!strcmp(key, "rate"))
 		vif_read_rate(dev, v, false);
+	else if (!strcmp(key, "request-multicast-control"))
+		vif_read_mcast(dev, v);
+	else if (!strcmp(key, "xdp-headroom") && v->port)
+		vif_read_xdp(dev, v, "xdp-headroom changed");
+}
+
+/* The frontend went Reconfiguring (Linux netfront toggling XDP): re-read
+ * xdp-headroom; the core answers Reconfigured. */
+static void vif_reconfigure(struct pvio_backend_dev *dev)
+{
+	struct nb_vif *v = dev->priv;
+
+	if (v && v->port)
+		vif_read_xdp(dev, v, "reconfiguring");
+}
+
+struct carrier_args {
+	const char *dir;
+	const char *val;
+};
+
+/* Only while the device's directory exists (its state node), in one
+ * transaction: a device the toolstack just removed is not re-created. */
+static int carrier_tx(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	struct carrier_args *a = arg;
+	char path[320], buf[16];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/state", a->dir);
+	r = pvio_xs_read_buf(xs, tx, path, buf, sizeof(buf), NULL);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/carrier", a->dir);
+	return pvio_xs_write(xs, tx, path, a->val, 1);
+}
+
+static void set_carrier(struct pvio_backend_dev *dev, bool up)
+{
+	struct carrier_args a = { .dir = dev->be_path, .val = up ? "1" : "0" };
+
+	pvio_xs_transaction_run(dev->xs, carrier_tx, &a);
 }
 
 static int vif_probe(struct pvio_backend_dev *dev)
@@ -163,8 +301,10 @@ static int vif_probe(struct pvio_backend_dev *dev)
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-rx-flip", "0");
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-multicast-control", "%d",
 			    cfg->feat_mcast);
-	/* request-multicast-control is sampled at connect, not watched. */
-	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-dynamic-multicast-control", "0");
+	/* request-multicast-control is watched (fe_live_keys). */
+	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-dynamic-multicast-control", "%d",
+			    cfg->feat_mcast);
+	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-xdp-headroom", "1");
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-split-event-channels", "%d",
 			    cfg->feat_split);
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "multi-queue-max-queues", "%u", cfg->max_queues);
@@ -172,6 +312,8 @@ static int vif_probe(struct pvio_backend_dev *dev)
 	/* What a hotplug script would say once the port is plugged: toolstacks
 	 * (libxl) wait for it. */
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "hotplug-status", "connected");
+	/* Not plugged into the bridge yet. */
+	pvio_backend_printf(dev, PVIO_XS_NO_TX, "carrier", "0");
 	return 0;
 }
 
@@ -185,7 +327,7 @@ static void close_port(struct nb_vif *v, pvio_evtchn_port_t *port, struct pvio_e
 	*port = 0;
 }
 
-static void vif_disconnect(struct pvio_backend_dev *dev)
+static void vif_teardown(struct pvio_backend_dev *dev)
 {
 	struct nb_vif *v = dev->priv;
 	struct nb_port *p;
@@ -227,6 +369,8 @@ static void vif_disconnect(struct pvio_backend_dev *dev)
 	v->ch_ctrl = NULL;
 	v->has_ctrl = false;
 	v->nr_queues = 0;
+	v->mcast_ctrl = false;
+	pvio_store_relaxed(&v->xdp_headroom, 0);
 	pvio_store_release(&v->broken, 0);
 	if (v->broken_efd >= 0) {
 		uint64_t x;
@@ -235,6 +379,16 @@ static void vif_disconnect(struct pvio_backend_dev *dev)
 			/* nothing pending */
 		}
 	}
+}
+
+static void vif_disconnect(struct pvio_backend_dev *dev)
+{
+	struct nb_vif *v = dev->priv;
+	bool was_up = v && v->port;
+
+	vif_teardown(dev);
+	if (was_up)
+		set_carrier(dev, false);
 }
 
 /* Read a queue's keys: under <fe>/queue-<i>/ with several queues, at the
@@ -376,6 +530,7 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	const struct nb_cfg *cfg;
 	unsigned long long n;
 	struct nb_port *p;
+	char hr[32] = "";
 	int br, r;
 
 	if (!v)
@@ -405,6 +560,14 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	v->csum4 = !fe_flag(dev, "feature-no-csum-offload");
 	v->csum6 = fe_flag(dev, "feature-ipv6-csum-offload");
 	v->mcast_ctrl = cfg->feat_mcast && fe_flag(dev, "request-multicast-control");
+	{
+		uint16_t h;
+
+		/* Refused: connect without (Linux clamps instead). */
+		v->xdp_refused[0] = 0;
+		read_xdp_headroom(dev, v, "connect", "connecting without rx headroom", &h);
+		pvio_store_relaxed(&v->xdp_headroom, h);
+	}
 	if (!v->rx_notify)
 		pvio_backend_log(dev, "frontend without feature-rx-notify: polling its rx ring");
 	for (unsigned i = 0; i < v->nr_queues; i++) {
@@ -472,18 +635,22 @@ static int vif_connect(struct pvio_backend_dev *dev)
 			goto err;
 	}
 	nb_port_up(p);
+	set_carrier(dev, true);
+	if (v->xdp_headroom)
+		snprintf(hr, sizeof(hr), ", rx headroom %u", v->xdp_headroom);
 	pvio_fetch_add(&v->st.connects, 1);
 	/* Rate-limited like every message a guest can cause (reconnect loops). */
 	pvio_backend_log(dev, "connected to bridge %s: %u queue(s)%s%s%s%s%s%s%s, "
-		"mac %02x:%02x:%02x:%02x:%02x:%02x%s", v->bridge, v->nr_queues,
+		"mac %02x:%02x:%02x:%02x:%02x:%02x%s%s", v->bridge, v->nr_queues,
 		v->split ? ", split event channels" : "", v->sg ? ", sg" : "",
 		v->gso4 ? ", gso-tcpv4" : "", v->gso6 ? ", gso-tcpv6" : "",
 		v->csum4 ? "" : ", no-csum-offload", v->has_ctrl ? ", ctrl ring" : "",
 		v->mcast_ctrl ? ", multicast control" : "", v->mac[0], v->mac[1], v->mac[2],
-		v->mac[3], v->mac[4], v->mac[5], v->mac_filter ? "" : " (not enforced)");
+		v->mac[3], v->mac[4], v->mac[5], v->mac_filter ? "" : " (not enforced)",
+		hr);
 	return 0;
 err:
-	vif_disconnect(dev);
+	vif_teardown(dev);
 	return r;
 }
 
@@ -493,7 +660,7 @@ static void vif_remove(struct pvio_backend_dev *dev)
 
 	if (!v)
 		return;
-	vif_disconnect(dev);
+	vif_teardown(dev);
 	nb_vif_unregister(v);
 	if (v->broken_efd >= 0)
 		close(v->broken_efd);
@@ -517,6 +684,8 @@ static bool vif_broken(struct pvio_backend_dev *dev)
 }
 
 static const char *const vif_live_keys[] = { "rate", NULL };
+static const char *const vif_fe_live_keys[] = { "request-multicast-control", "xdp-headroom",
+						NULL };
 
 const struct pvio_backend_ops nb_vif_ops = {
 	.type = "vif",
@@ -530,7 +699,9 @@ const struct pvio_backend_ops nb_vif_ops = {
 	.disconnect = vif_disconnect,
 	.remove = vif_remove,
 	.live_keys = vif_live_keys,
+	.fe_live_keys = vif_fe_live_keys,
 	.key_changed = vif_key_changed,
+	.reconfigure = vif_reconfigure,
 	.broken_fd = vif_broken_fd,
 	.broken = vif_broken,
 };

@@ -39,8 +39,8 @@
  *   feature-split-event-channels     0/1
  *   multi-queue-max-queues           u32, absent = one queue
  *   feature-ctrl-ring                0/1
- *   feature-xdp-headroom (drv)       0/1, Linux >= 5.9 (XDP extra info is a
- *                                    Linux extension, not defined here)
+ *   feature-xdp-headroom (drv)       0/1, Linux >= 5.9 (its XDP extra info
+ *                                    is a Linux extension: EXTRA_TYPE_XDP)
  * [BE] any time: carrier             0/1, absent = link up
  *
  * [FE] before Connected (Linux netfront skips Initialised: it writes these
@@ -167,6 +167,11 @@ _Static_assert(offsetof(struct pvio_netif_rx_response, status) == 6, "rxr status
 #define PVIO_XEN_NETIF_EXTRA_TYPE_MCAST_DEL  (3)  /* u.mcast */
 #define PVIO_XEN_NETIF_EXTRA_TYPE_HASH       (4)  /* u.hash */
 #define PVIO_XEN_NETIF_EXTRA_TYPE_MAX        (5)
+/* Linux's extension (its copy of the header: XDP 5, MAX 6), rx only, sent
+ * by a backend to a frontend that wrote xdp-headroom: u.pad[0] is the
+ * headroom in force, where the first slot's data starts. */
+#define PVIO_XEN_NETIF_EXTRA_TYPE_XDP        (5)
+#define PVIO_XEN_NETIF_MAX_XDP_HEADROOM      0x7FFF   /* Linux's limit on the key */
 
 #define _PVIO_XEN_NETIF_EXTRA_FLAG_MORE      (0)
 #define PVIO_XEN_NETIF_EXTRA_FLAG_MORE       (1U << _PVIO_XEN_NETIF_EXTRA_FLAG_MORE)

@@ -25,6 +25,13 @@ TEST_BINS += tests/netback/test_netback_faults
 SRCS_test_netback_faults := $(NB_E2E_SRCS)
 TEST_BINS += tests/netback/test_netback_rate
 SRCS_test_netback_rate := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_mcast tests/netback/test_netback_hash \
+	tests/netback/test_netback_xdp
+SRCS_test_netback_mcast := $(NB_E2E_SRCS)
+SRCS_test_netback_hash := $(NB_E2E_SRCS)
+SRCS_test_netback_xdp := $(NB_E2E_SRCS)
 LONG_TESTS += $(BUILD)/tests/netback/test_netback_rate
 
 TEST_SCRIPTS += tests/netback/test_netback_scale.sh
+# guests on two hosts (namespaces) over VXLAN: net_tap uplinks, kernel guests
+TEST_SCRIPTS += tests/netback/test_vxlan_hosts.sh

@@ -139,6 +139,8 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 	f->domid = pvio_hv_domid(hv);
 	f->devid = devid;
 	f->o = *o;
+	if (o->xdp_headroom)
+		f->o.xdp_headroom_ok = true;
 	f->nq = o->nq ? o->nq : 1;
 	if (f->nq > NBF_MAX_QUEUES)
 		return -EINVAL;
@@ -181,6 +183,7 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 			"event-channel", "event-channel-tx", "event-channel-rx", "tx-ring-ref",
 			"rx-ring-ref", "multi-queue-num-queues", "ctrl-ring-ref",
 			"event-channel-ctrl", "queue-0", "queue-1", "queue-2", "queue-3",
+			"xdp-headroom",
 		};
 
 		for (unsigned i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
@@ -209,8 +212,10 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 			kv_add(&kb, key, q->port_tx);
 		}
 	}
-	if (f->nq > 1)
+	if (f->nq > 1 || o->nq_key)
 		kv_add(&kb, "multi-queue-num-queues", f->nq);
+	if (o->xdp_headroom)
+		kv_add(&kb, "xdp-headroom", o->xdp_headroom);
 	/* Every key is written (0 too): a reconnection must not inherit the
 	 * previous connection's. */
 	kv_add(&kb, "request-rx-copy", !o->no_rx_copy);
@@ -446,7 +451,7 @@ int nbf_send(struct nbf *f, unsigned qi, const void *frame, unsigned len,
 		first = len;
 	ndata = 1 + (len - first + sb - 1) / sb;
 	nzero = ti->zero_slots ? ndata : 0;
-	nslots = ndata + nzero + (ti->gso_size ? 1 : 0);
+	nslots = ndata + nzero + (ti->gso_size ? 1 : 0) + (ti->hash ? 1 : 0);
 	if (nslots > NBF_RING)
 		return -E2BIG;
 	nbf_tx_reap(f, qi);
@@ -474,8 +479,23 @@ int nbf_send(struct nbf *f, unsigned qi, const void *frame, unsigned len,
 			r->flags |= PVIO_NETTXF_extra_info;
 			memset(&x, 0, sizeof(x));
 			x.type = PVIO_XEN_NETIF_EXTRA_TYPE_GSO;
+			x.flags = ti->hash ? PVIO_XEN_NETIF_EXTRA_FLAG_MORE : 0;
 			x.u.gso.size = ti->gso_size;
 			x.u.gso.type = ti->gso_type;
+			memset(slot, 0, sizeof(union pvio_netif_tx_slot));
+			memcpy(slot, &x, sizeof(x));
+		}
+		if (d == 0 && ti->hash) {
+			struct pvio_netif_extra_info x;
+			void *slot = pvio_netif_tx_req_slot(&q->tx, s++);
+
+			r->flags |= PVIO_NETTXF_extra_info;
+			memset(&x, 0, sizeof(x));
+			x.type = PVIO_XEN_NETIF_EXTRA_TYPE_HASH;
+			x.u.hash.type = ti->hash_type;
+			x.u.hash.algorithm = PVIO_XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+			for (unsigned b = 0; b < 4; b++)
+				x.u.hash.value[b] = (uint8_t)(ti->hash_value >> (8 * b));
 			memset(slot, 0, sizeof(union pvio_netif_tx_slot));
 			memcpy(slot, &x, sizeof(x));
 		}
@@ -643,6 +663,10 @@ int nbf_recv(struct nbf *f, unsigned qi, uint8_t *buf, unsigned size, struct nbf
 							 (uint32_t)x.u.hash.value[1] << 8 |
 							 (uint32_t)x.u.hash.value[2] << 16 |
 							 (uint32_t)x.u.hash.value[3] << 24;
+				} else if (x.type == PVIO_XEN_NETIF_EXTRA_TYPE_XDP &&
+					   f->o.xdp_headroom_ok) {
+					ri->xdp = true;
+					ri->xdp_headroom = x.u.pad[0];
 				} else {
 					proto = true;
 				}
@@ -661,6 +685,10 @@ int nbf_recv(struct nbf *f, unsigned qi, uint8_t *buf, unsigned size, struct nbf
 				proto = true;
 				continue;
 			}
+			if (i == 0)
+				ri->offset = s.rsp.offset;
+			else if (s.rsp.offset > ri->later_offset)
+				ri->later_offset = s.rsp.offset;
 			if (len + (unsigned)s.rsp.status <= size)
 				memcpy(buf + len, q->rxbuf + (size_t)id * PVIO_PAGE_SIZE + s.rsp.offset,
 				       (size_t)s.rsp.status);

@@ -37,6 +37,10 @@ struct nbf_opts {
 	unsigned rx_post;       /* rx buffers to post at connect (default 256) */
 	bool     rx_none;       /* post none at connect */
 	bool     manual_rx;     /* nbf_recv does not repost buffers */
+	bool     nq_key;        /* multi-queue-num-queues even for 1 queue (xenvif) */
+	unsigned xdp_headroom;  /* xdp-headroom written at connect (0: none) */
+	bool     xdp_headroom_ok; /* takes XDP extras (Linux's extension; others are
+				   * protocol errors); implied by xdp_headroom */
 };
 
 struct nbf_q {
@@ -105,6 +109,9 @@ struct nbf_txinfo {
 	uint16_t first_offset;   /* offset of the data in the first page */
 	bool     zero_slots;     /* a zero-length slot after every data slot */
 	bool     no_notify;
+	bool     hash;           /* a HASH extra (after the GSO one, if any) */
+	uint8_t  hash_type;      /* _PVIO_XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint32_t hash_value;
 };
 
 /* Send one frame. Returns the slots used, -EAGAIN (ring full, no free id),
@@ -135,6 +142,10 @@ struct nbf_rxinfo {
 	bool     hash;
 	uint8_t  hash_type, hash_alg;
 	uint32_t hash_value;
+	bool     xdp;            /* an XDP extra (Linux's extension) */
+	uint16_t xdp_headroom;
+	uint16_t offset;         /* first data response's offset */
+	uint16_t later_offset;   /* largest offset of the data responses after it */
 	bool     error;          /* a slot had a negative status */
 };
 
