@@ -25,7 +25,8 @@
 	X(xs) \
 	X(blk) \
 	X(net) \
-	X(scale)
+	X(scale) \
+	X(restart)
 
 #define X(n) extern const struct bench_cmd bench_cmd_##n;
 BENCH_CMDS(X)
