@@ -200,6 +200,32 @@ static void dev_probe(struct pvio_backend_dev *dev)
 	set_state(dev, PVIO_XENBUS_STATE_INITWAIT);
 }
 
+/* The toolstack's <be>/online: 0 while it takes the device away (libxl's
+ * and pvio's detach write it before asking the frontend to close). Absent
+ * or unreadable counts as online: a toolstack writing the nodes by hand may
+ * leave it out, and nothing is taken away on a guess. */
+static bool dev_online(struct pvio_backend_dev *dev)
+{
+	unsigned long long v;
+
+	return dev->be->store_err || pvio_backend_read_uint(dev, false, "online", &v) < 0 ||
+	       v != 0;
+}
+
+/* The frontend closed and the toolstack is taking the device away: let go
+ * of it now (Linux's device_unregister() at frontend Closed with online
+ * 0); the nodes' removal will find nothing left to release. */
+static void dev_release(struct pvio_backend_dev *dev)
+{
+	if (!dev->probed)
+		return;
+	dev_disconnect(dev);
+	dev->be->opts->ops->remove(dev);
+	dev->probed = false;
+	pvio_backend_log(dev, "frontend %s and online=0: device released, waiting for the "
+			 "toolstack to remove it", pvio_xenbus_state_name(dev->fe_state));
+}
+
 /* React to the frontend's state (and to a broken data path). */
 static void dev_update(struct pvio_backend_dev *dev)
 {
@@ -215,15 +241,27 @@ static void dev_update(struct pvio_backend_dev *dev)
 	if (r < 0)
 		fe = PVIO_XENBUS_STATE_UNKNOWN;
 	dev->fe_state = fe;
+	if (fe != PVIO_XENBUS_STATE_UNKNOWN)
+		dev->fe_seen = true;
 
 	switch (fe) {
 	case PVIO_XENBUS_STATE_INITIALISING:
 	case PVIO_XENBUS_STATE_INITWAIT:
 		/* A fresh frontend, or one resetting after Closed / a
-		 * backend restart: prepare for (re)connection. */
+		 * backend restart: prepare for (re)connection, as many
+		 * times as it asks (the Windows PV drivers close and
+		 * reopen on every resume). Not while the toolstack takes
+		 * the device away (QEMU's xen-bus: InitWait again only
+		 * while online). */
 		if (dev->state == PVIO_XENBUS_STATE_CLOSED || dev->connected ||
 		    !dev->probed || dev->state == PVIO_XENBUS_STATE_CLOSING) {
 			dev_disconnect(dev);
+			if (!dev_online(dev)) {
+				dev_release(dev);
+				if (dev->state != PVIO_XENBUS_STATE_CLOSED)
+					set_state(dev, PVIO_XENBUS_STATE_CLOSED);
+				break;
+			}
 			dev_probe(dev);
 		}
 		break;
@@ -268,14 +306,25 @@ static void dev_update(struct pvio_backend_dev *dev)
 		break;
 	case PVIO_XENBUS_STATE_CLOSED:
 		dev_disconnect(dev);
+		/* Kept while online, for the frontend's next Initialising
+		 * (Linux netback 279f438e36c0: Windows frontends close and
+		 * reopen); released when the toolstack is taking it away,
+		 * before we say Closed: a toolstack that waits for our
+		 * Closed (then removes the nodes) finds the disk let go. */
+		if (!dev_online(dev))
+			dev_release(dev);
 		if (dev->state != PVIO_XENBUS_STATE_CLOSED)
 			set_state(dev, PVIO_XENBUS_STATE_CLOSED);
 		break;
 	case PVIO_XENBUS_STATE_UNKNOWN:
 	default:
 	unknown:
-		/* The frontend's node is gone (or nonsense): stop serving. */
-		if (dev->connected) {
+		/* The frontend's node is gone (or nonsense): stop serving,
+		 * and treat it as Closed once a frontend was there (QEMU's
+		 * xen-block: Unknown is Closed), so that it finds us Closed
+		 * and comes back through Initialising. Before any frontend
+		 * state was seen it is simply not there yet. */
+		if (dev->connected || (dev->fe_seen && dev->state != PVIO_XENBUS_STATE_CLOSED)) {
 			dev_disconnect(dev);
 			set_state(dev, PVIO_XENBUS_STATE_CLOSED);
 		}

@@ -14,15 +14,29 @@
  *                     (stale or bad frontend keys) is logged and we stay in
  *                     InitWait: the frontend may fix its keys and try again.
  *   frontend Closing  disconnect() -> Closing
- *   frontend Closed   disconnect() -> Closed
+ *   frontend Closed   disconnect() -> Closed; the device is kept (probed)
+ *                     while the toolstack's <be>/online is not 0, so that
+ *                     the frontend can come back (Linux netback
+ *                     279f438e36c0); with online=0 (the toolstack is taking
+ *                     it away) remove() at once, as Linux's
+ *                     device_unregister(), and the nodes' removal follows
  *   frontend Initialising again after Closed/Connected (a reset or a
- *   reconnect)        disconnect() -> probe() -> InitWait
+ *   reconnect, the Windows PV drivers' Closing -> Closed -> Initialising
+ *   cycles)           disconnect() -> probe() -> InitWait, as often as it
+ *                     likes; only while online (QEMU's xen-bus rule): with
+ *                     online=0 we stay Closed
+ *   frontend Unknown (its state node gone, or 0) once a frontend was seen
+ *                     disconnect() -> Closed, as QEMU does (Linux
+ *                     unregisters the device); before any frontend state
+ *                     was seen: nothing, the frontend is not there yet
  *   frontend Reconfiguring while connected (drivers with reconfigure())
  *                     reconfigure() -> Reconfigured; frontend Connected
  *                     again -> Connected
  *   data path broken (protocol violation, or the frontend's port closed)
  *                     disconnect() -> Closed (that frontend only)
  *   device removed    disconnect() -> remove()
+ * <be>/online absent counts as 1 (a toolstack writing the nodes by hand;
+ * pvio's and libxl's write it).
  * Stale frontend state left by a previous backend process (we were
  * restarted) is handled by connect() failing to bind a port that is no
  * longer offered, which keeps us waiting for the frontend's reset.
@@ -54,6 +68,7 @@ struct pvio_backend_dev {
 	bool probed;
 	bool connected;
 	bool watching;
+	bool fe_seen;                      /* a frontend state (1..8) was read */
 	uint32_t live_watching;            /* bit i: watching ops->live_keys[i] */
 	uint32_t fe_live_watching;         /* bit i: watching ops->fe_live_keys[i] */
 	void *priv;                        /* the driver's */

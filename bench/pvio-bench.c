@@ -26,7 +26,8 @@
 	X(blk) \
 	X(net) \
 	X(scale) \
-	X(restart)
+	X(restart) \
+	X(rbd)
 
 #define X(n) extern const struct bench_cmd bench_cmd_##n;
 BENCH_CMDS(X)

@@ -325,8 +325,8 @@ static bool range_ok(struct blkback_queue *q, uint64_t sector, uint64_t len, uin
 	}
 	if ((*off | len) & (d->sector_size - 1)) {
 		blkback_log_guest(q, "access not aligned to the %u-byte sector size: "
-				  "sector %llu, %llu bytes", d->sector_size,
-				  (unsigned long long)sector, (unsigned long long)len);
+				  "sector %llu (of %u bytes), %llu bytes", d->sector_size,
+				  (unsigned long long)sector, d->unit, (unsigned long long)len);
 		return false;
 	}
 	return true;
@@ -859,6 +859,7 @@ int blkback_queue_start(struct blkback_queue *q)
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
 	ecfg.faults = d->faults;
+	ecfg.rbd = d->rbd;
 	if (pvio_hv_foreign_mem(d->hv, d->fe_domid, &base, &bytes) == 0 && base) {
 		ecfg.fixed_base = base;
 		ecfg.fixed_len = bytes;

@@ -34,7 +34,7 @@
 
 /* Configuration of one device (from the store and the command line). */
 struct blkback_cfg {
-	char     engine[16];        /* io_uring | libaio | psync */
+	char     engine[16];        /* io_uring | libaio | psync | rbd */
 	bool     direct;            /* O_DIRECT */
 	unsigned poll_us;           /* adaptive polling window; 0: never spin */
 	unsigned io_poll_us;        /* ... while I/O is in flight at the engine */
@@ -145,6 +145,8 @@ struct blkback_dev {
 
 	/* backing store */
 	int      fd;
+	struct pvio_blk_rbd *rbd;     /* an rbd: target (rbd.h), fd -1; else NULL */
+	uint32_t discard_gran;        /* discard-granularity; 0: phys_block */
 	uint64_t size_bytes;
 	uint32_t sector_size;         /* logical, published as sector-size */
 	uint32_t phys_block;          /* physical-sector-size, discard-granularity */

@@ -2,7 +2,8 @@
 /*
  * Block I/O engines: the common front (validation, depth limit, the
  * synchronous-completion FIFOs) and the blocking helpers every engine shares.
- * The engines themselves are in engine_uring.c, engine_aio.c, engine_psync.c.
+ * The engines themselves are in engine_uring.c, engine_aio.c, engine_psync.c,
+ * engine_rbd.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -225,7 +226,7 @@ PVIO_EXPORT int pvio_blk_engine_open(const char *name, int fd,
 {
 	int (*open_fn)(int, const struct pvio_blk_engine_cfg *, struct pvio_blk_engine **);
 
-	if (!name || !cfg || !out || fd < 0)
+	if (!name || !cfg || !out || (fd < 0 && strcmp(name, "rbd")))
 		return -EINVAL;
 	*out = NULL;
 	if (cfg->depth == 0 || cfg->depth > PVIO_BLK_ENGINE_MAX_DEPTH)
@@ -247,6 +248,8 @@ PVIO_EXPORT int pvio_blk_engine_open(const char *name, int fd,
 #endif
 	} else if (strcmp(name, "psync") == 0) {
 		open_fn = pvio__blk_psync_open;
+	} else if (strcmp(name, "rbd") == 0) {
+		return pvio__blk_rbd_open(cfg, out);   /* rbd.c */
 	} else {
 		return -ENOENT;
 	}

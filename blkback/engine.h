@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Block I/O engines behind one interface: io_uring (default), libaio, psync.
+ * Block I/O engines behind one interface: io_uring (default), libaio, psync,
+ * and rbd (Ceph RBD images through librbd: rbd.h; no fd, cfg.rbd instead).
  *
  * One engine instance serves one blkback queue and is used by that queue's
  * poller thread only (single issuer). The poller queues a batch of I/Os,
@@ -33,9 +34,10 @@
 enum pvio_blk_io_op {
 	PVIO_BLK_IO_READ = 0,
 	PVIO_BLK_IO_WRITE,
-	PVIO_BLK_IO_FLUSH,       /* fdatasync */
+	PVIO_BLK_IO_FLUSH,       /* fdatasync (rbd: rbd_aio_flush) */
 	PVIO_BLK_IO_DISCARD,     /* fallocate(PUNCH_HOLE|KEEP_SIZE) on files,
-				  * BLKDISCARD on block devices */
+				  * BLKDISCARD on block devices (rbd:
+				  * rbd_aio_discard, reads back as zeros) */
 };
 
 #define PVIO_BLK_IO_MAX_IOV 256
@@ -54,6 +56,8 @@ struct pvio_blk_io {
 				  * bytes). */
 };
 
+struct pvio_blk_rbd;
+
 struct pvio_blk_engine_cfg {
 	unsigned depth;          /* max I/Os in flight (>= 1) */
 	void    *fixed_base;     /* optional: region to register as fixed buffers */
@@ -61,6 +65,8 @@ struct pvio_blk_engine_cfg {
 	bool     is_blockdev;    /* fd is a block device (discard via BLKDISCARD) */
 	unsigned psync_threads;  /* psync: worker threads (0: 4; at most depth) */
 	const char *faults;      /* optional: fault injection (below); NULL or "": none */
+	struct pvio_blk_rbd *rbd; /* rbd: the open image (rbd.h), shared by a disk's
+				  * engines; the caller closes it after them */
 };
 
 /*
@@ -91,7 +97,8 @@ int  pvio_blk_faults_check(const char *spec, char *err, size_t errlen);
 
 struct pvio_blk_engine;
 
-/* Names: "io_uring", "libaio", "psync". -ENOENT unknown, -ENOTSUP not built,
+/* Names: "io_uring", "libaio", "psync", "rbd" (fd -1, cfg.rbd set; -ENOTSUP
+ * in a program without librbd: rbd.h). -ENOENT unknown, -ENOTSUP not built,
  * -EINVAL bad arguments (depth 0 or > 32768, a bad cfg.faults). fd stays the caller's.
  * io_uring: if registering cfg.fixed_base fails (RLIMIT_MEMLOCK, memory that
  * cannot be pinned) the engine logs once and works without fixed buffers. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private parts shared by the block I/O engines (engine.c, engine_uring.c,
- * engine_aio.c, engine_psync.c). Not installed.
+ * engine_aio.c, engine_psync.c, engine_rbd.c). Not installed.
  *
  * Every engine embeds struct pvio_blk_engine as its first member. engine.c
  * validates each I/O, enforces the depth limit (e->nr counts I/Os queued or
@@ -180,6 +180,21 @@ int pvio__blk_aio_open(int fd, const struct pvio_blk_engine_cfg *cfg,
 		       struct pvio_blk_engine **out);
 int pvio__blk_psync_open(int fd, const struct pvio_blk_engine_cfg *cfg,
 			 struct pvio_blk_engine **out);
+
+/* The rbd engine and the image it works on (engine_rbd.c, rbd.h): only in
+ * programs that link librbd (pvio-blkback); rbd.c reaches them through
+ * weak references, and pvio__blk_rbd_open (rbd.c's) answers -ENOTSUP
+ * without them. */
+struct pvio_blk_rbd;
+struct pvio_blk_rbd_spec;
+struct pvio_blk_rbd_info;
+int  pvio__blk_rbd_open(const struct pvio_blk_engine_cfg *cfg, struct pvio_blk_engine **out);
+int  pvio__blk_rbd_engine_open(const struct pvio_blk_engine_cfg *cfg,
+			       struct pvio_blk_engine **out);
+int  pvio__blk_rbd_image_open(const struct pvio_blk_rbd_spec *spec, bool readonly,
+			      struct pvio_blk_rbd **out, char *err, size_t errlen);
+void pvio__blk_rbd_image_close(struct pvio_blk_rbd *r);
+void pvio__blk_rbd_image_info(const struct pvio_blk_rbd *r, struct pvio_blk_rbd_info *info);
 
 /* A line describing how the engine was set up (setup flags, registrations).
  * For logs and tests; not part of the public API. */

@@ -34,6 +34,7 @@ static void usage(FILE *f)
 		"  --socket PATH       pviod's control socket (default $PVIO_SOCKET or\n"
 		"                      /run/pvio/pviod.sock)\n"
 		"  --engine NAME       io_uring (default), libaio, psync; per device: engine=\n"
+		"                      (a target=rbd:POOL/IMAGE disk uses the rbd engine)\n"
 		"  --poll-us N         adaptive polling window in microseconds (default %d,\n"
 		"                      0 when one CPU is online; 0 = always sleep on the\n"
 		"                      event channel)\n"

@@ -7,13 +7,38 @@
  * them and releases everything (XSA-350: pollers stop before ring state
  * goes away).
  *
- * Backend keys written by the toolstack (tools/): params (path), mode
- * (r|w), and pvio's own: engine, direct, sector-size, discard-enable,
+ * Backend keys written by the toolstack (tools/): params (path, or an
+ * rbd: target: rbd.h), mode (r|w), and pvio's own: engine, direct,
+ * sector-size, discard-enable,
  * fault-inject (engine.h: a failing disk, for tests), and
  * throttling/<option> (QEMU's throttling names without the "throttling."
  * prefix: iops-total, bps-read-max, group, ...), watched and applied live
  * (vbd_limits.h); the limits in force are written back as
  * throttling-applied.
+ *
+ * Sector units, per disk and per connection (README.md, "Disks and their
+ * frontends"). Frontends disagree on what a blkif sector is (Xen's blkif.h
+ * as reconciled in 2024, commit 221f2748e8):
+ *                       sectors      sector_number  first/last_sect
+ *   Linux               512          512            512
+ *   Windows (xenvbd),   sector-size  sector-size    sector-size
+ *   QEMU
+ *   FreeBSD             sector-size  sector-size    512
+ *   MiniOS              sector-size  512            512
+ * pvio's rule: the unit is 512 bytes, unless the frontend wrote
+ * feature-large-sector-size=1 (xenvbd does; Linux, FreeBSD and MiniOS do
+ * not): then it is the disk's sector-size, for sectors, sector_number,
+ * first/last_sect and DISCARD's nr_sectors alike (QEMU's convention).
+ *   - sector-size=512: every frontend agrees, all are served.
+ *   - sector-size=4096: Windows and QEMU-convention frontends are served in
+ *     4096-byte units, Linux (and anything following the 2024 text) in
+ *     512-byte units; the same bytes land at the same image offsets. A
+ *     request that is not whole 4096-byte blocks (start and length) gets
+ *     BLKIF_RSP_ERROR. FreeBSD and MiniOS write no key that tells them
+ *     from Linux: they are served Linux's units, which they misread
+ *     (FreeBSD's sector_number, MiniOS's sectors) -- give them 512-byte
+ *     disks. A feature-large-sector-size that is neither 0 nor 1 is
+ *     refused at connect, naming the key: we cannot tell its units.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +56,7 @@
 #include "backend/backend.h"
 #include "blkback/blkback.h"
 #include "blkback/common.h"
+#include "blkback/rbd.h"
 #include "blkback/vbd_limits.h"
 #include "xenstore/xenbus.h"
 
@@ -184,9 +210,52 @@ static void dev_close_file(struct blkback_dev *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
+	if (d->rbd)
+		pvio_blk_rbd_close(d->rbd);   /* after the engines: disconnect ran */
+	d->rbd = NULL;
 	if (d->broken_efd >= 0)
 		close(d->broken_efd);
 	d->broken_efd = -1;
+}
+
+/* An rbd: target (rbd.h): the image, opened once for all the disk's
+ * queues; read-only for mode r or a snapshot. */
+static int vbd_open_rbd(struct pvio_backend_dev *dev, struct blkback_dev *d, const char *params)
+{
+	struct pvio_blk_rbd_info info;
+	char why[512];
+	int r;
+
+	if (!pvio_blk_target_is_rbd(params)) {
+		pvio_backend_log(dev, "engine rbd needs an rbd:POOL/IMAGE target, not '%.80s'",
+				 params);
+		return -EINVAL;
+	}
+	if (d->cfg.engine[0] && strcmp(d->cfg.engine, "rbd") &&
+	    pvio_backend_read(dev, false, "engine", why, sizeof(why)) == 0 && why[0]) {
+		pvio_backend_log(dev, "engine %s cannot serve an rbd: target (engine rbd)",
+				 d->cfg.engine);
+		return -EINVAL;
+	}
+	snprintf(d->cfg.engine, sizeof(d->cfg.engine), "rbd");
+	d->cfg.direct = false;   /* no spinning for completions: librbd's threads need the CPUs */
+	r = pvio_blk_rbd_open(params, d->readonly, &d->rbd, why, sizeof(why));
+	if (r < 0) {
+		pvio_backend_log(dev, "%.200s: %s", params, why);
+		return r;
+	}
+	pvio_blk_rbd_get_info(d->rbd, &info);
+	d->readonly = info.readonly;
+	d->size_bytes = info.size;
+	d->phys_block = d->sector_size > 4096 ? d->sector_size : 4096;
+	/* Discards free whole objects (partial ones are zeroed). */
+	d->discard_gran = info.obj_size >= d->sector_size && info.obj_size <= (1u << 30) &&
+			  !(info.obj_size & (info.obj_size - 1)) ? (uint32_t)info.obj_size : 0;
+	pvio_backend_log(dev, "rbd image %s: %llu bytes, %llu-byte objects, %s", info.name,
+			 (unsigned long long)info.size, (unsigned long long)info.obj_size,
+			 info.readonly ? "read-only" : info.locked ? "exclusive lock held" :
+			 "writable, not locked");
+	return 0;
 }
 
 static bool parse_bool(const char *s, bool dflt)
@@ -195,6 +264,24 @@ static bool parse_bool(const char *s, bool dflt)
 		return dflt;
 	return !(strcmp(s, "0") == 0 || strcmp(s, "false") == 0 || strcmp(s, "off") == 0 ||
 		 strcmp(s, "no") == 0);
+}
+
+/* What a frontend may use: published before InitWait (an older xenvbd
+ * reads them only then, as QEMU's xen-block publishes them at realize) and
+ * again with the device's properties before Connected (Linux's blkback
+ * writes them only then; xenvbd reads them again after Connected). */
+static void vbd_publish_features(struct pvio_backend_dev *dev, const struct blkback_dev *d,
+				 uint32_t tx)
+{
+	pvio_backend_printf(dev, tx, "feature-flush-cache", "%d", d->cfg.flush);
+	pvio_backend_printf(dev, tx, "feature-barrier", "%d", d->cfg.barrier);
+	pvio_backend_printf(dev, tx, "feature-discard", "%d", d->cfg.discard && !d->readonly);
+	if (d->cfg.discard && !d->readonly) {
+		pvio_backend_printf(dev, tx, "discard-granularity", "%u",
+				    d->discard_gran ? d->discard_gran : d->phys_block);
+		pvio_backend_printf(dev, tx, "discard-alignment", "0");
+		pvio_backend_printf(dev, tx, "discard-secure", "0");
+	}
 }
 
 static int vbd_probe(struct pvio_backend_dev *dev)
@@ -272,6 +359,12 @@ static int vbd_probe(struct pvio_backend_dev *dev)
 		d->sector_size = (uint32_t)v;
 	}
 
+	if (pvio_blk_target_is_rbd(params) || !strcmp(d->cfg.engine, "rbd")) {
+		r = vbd_open_rbd(dev, d, params);
+		if (r < 0)
+			goto err;
+		goto opened;
+	}
 	flags = (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	if (stat(params, &st) == 0 && S_ISBLK(st.st_mode)) {
 		d->is_blockdev = true;
@@ -320,6 +413,7 @@ static int vbd_probe(struct pvio_backend_dev *dev)
 		d->phys_block = pb >= d->sector_size && pb <= 65536 && !(pb & (pb - 1)) ?
 				pb : d->sector_size;
 	}
+opened:
 	d->size_bytes -= d->size_bytes % d->sector_size;
 	if (d->size_bytes == 0) {
 		pvio_backend_log(dev, "%s is empty", params);
@@ -343,6 +437,7 @@ static int vbd_probe(struct pvio_backend_dev *dev)
 	if (d->cfg.max_indirect)
 		pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-max-indirect-segments", "%u",
 				    d->cfg.max_indirect);
+	vbd_publish_features(dev, d, PVIO_XS_NO_TX);
 	return 0;
 err:
 	dev_close_file(d);
@@ -413,6 +508,46 @@ static int read_queue_keys(struct pvio_backend_dev *dev, struct blkback_dev *d, 
 	return 0;
 }
 
+/*
+ * The unit of this connection's sectors, sector_number and
+ * first_sect/last_sect (the rule in the header comment): 512 bytes, or the
+ * disk's sector-size for a frontend that wrote feature-large-sector-size=1.
+ * On a 512-byte disk both are 512 and any value serves. On a larger one a
+ * value that is neither 0 nor 1 says nothing we could act on without
+ * guessing how the frontend counts: refused (-EINVAL), with the keys named,
+ * before anything is mapped.
+ */
+static int vbd_sector_unit(struct pvio_backend_dev *dev, struct blkback_dev *d)
+{
+	unsigned long long v = 0;
+	char val[24] = "";
+	int r;
+
+	d->unit = 512;
+	r = pvio_backend_read_uint(dev, true, "feature-large-sector-size", &v);
+	if (r == -ENOENT || (r == 0 && v <= 1)) {
+		if (v == 1)
+			d->unit = d->sector_size;
+	} else if (d->sector_size != 512) {
+		if (pvio_backend_read(dev, true, "feature-large-sector-size", val, sizeof(val)) < 0)
+			snprintf(val, sizeof(val), "(unreadable)");
+		for (char *c = val; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
+		pvio_backend_log(dev, "frontend feature-large-sector-size='%s' (0 or 1) on a disk "
+				 "with sector-size %u: its sectors could count 512 or %u bytes; "
+				 "refusing to connect", val, d->sector_size, d->sector_size);
+		return -EINVAL;
+	}
+	if (d->unit > PVIO_PAGE_SIZE) {
+		pvio_backend_log(dev, "frontend feature-large-sector-size=1 with sector-size %u: "
+				 "first_sect/last_sect cannot address sectors larger than a %u-byte "
+				 "page; refusing to connect", d->sector_size, PVIO_PAGE_SIZE);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int vbd_connect(struct pvio_backend_dev *dev)
 {
 	struct blkback_dev *d = dev->priv;
@@ -422,7 +557,7 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 	uint32_t tx;
 	int r;
 
-	if (!d || d->fd < 0)
+	if (!d || (d->fd < 0 && !d->rbd))
 		return -ENODEV;
 	/* Protocol (request layout). */
 	/* None: native, as Xen's blkback. A value too long or with a NUL
@@ -464,9 +599,9 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 	}
 	d->persistent = d->cfg.persistent &&
 			pvio_backend_read_uint(dev, true, "feature-persistent", &v) == 0 && v == 1;
-	d->unit = 512;
-	if (pvio_backend_read_uint(dev, true, "feature-large-sector-size", &v) == 0 && v == 1)
-		d->unit = d->sector_size;
+	r = vbd_sector_unit(dev, d);
+	if (r < 0)
+		return r;
 
 	for (unsigned i = 0; i < d->nr_queues; i++) {
 		r = read_queue_keys(dev, d, i, order);
@@ -531,15 +666,7 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 		pvio_backend_printf(dev, tx, "sector-size", "%u", d->sector_size);
 		pvio_backend_printf(dev, tx, "physical-sector-size", "%u", d->phys_block);
 		pvio_backend_printf(dev, tx, "info", "%u", d->readonly ? PVIO_VDISK_READONLY : 0);
-		pvio_backend_printf(dev, tx, "feature-flush-cache", "%d", d->cfg.flush);
-		pvio_backend_printf(dev, tx, "feature-barrier", "%d", d->cfg.barrier);
-		pvio_backend_printf(dev, tx, "feature-discard", "%d",
-				    d->cfg.discard && !d->readonly);
-		if (d->cfg.discard && !d->readonly) {
-			pvio_backend_printf(dev, tx, "discard-granularity", "%u", d->phys_block);
-			pvio_backend_printf(dev, tx, "discard-alignment", "0");
-			pvio_backend_printf(dev, tx, "discard-secure", "0");
-		}
+		vbd_publish_features(dev, d, tx);
 		r = pvio_xs_transaction_end(dev->xs, tx, true);
 		if (r != -EAGAIN)
 			break;
@@ -547,9 +674,10 @@ static int vbd_connect(struct pvio_backend_dev *dev)
 	if (r < 0)
 		goto err;
 	fprintf(stderr, "blkback: %s: connected: %u queue(s), ring order %u, %s, "
-		"persistent grants %s, %s, %llu bytes, %u-byte sectors%s\n",
+		"persistent grants %s, %s, %llu bytes, %u-byte sectors counted in %u-byte "
+		"units%s\n",
 		d->name, d->nr_queues, order, proto, d->persistent ? "on" : "off",
-		d->cfg.engine, (unsigned long long)d->size_bytes, d->sector_size,
+		d->cfg.engine, (unsigned long long)d->size_bytes, d->sector_size, d->unit,
 		d->readonly ? ", read-only" : "");
 	return 0;
 err:

@@ -30,9 +30,13 @@
  *   feature-max-indirect-segments u32, absent = BLKIF_OP_INDIRECT unsupported
  *                                 (must be absent then); Linux writes 256
  * [BE] before Connected (device properties):
- *   sectors                       u64, size in units of sector-size
- *   sector-size                   u32, power of 2 >= 512; must be 512 unless
- *                                 the FE wrote feature-large-sector-size=1
+ *   sectors                       u64, size in the connection's sector
+ *                                 unit: 512 bytes, or sector-size if the FE
+ *                                 wrote feature-large-sector-size=1 (the
+ *                                 unit of sector_number, first/last_sect
+ *                                 and nr_sectors too; blkback/xenbus.c)
+ *   sector-size                   u32, power of 2 >= 512 (the logical block:
+ *                                 requests come in whole ones)
  *   physical-sector-size          u32, default sector-size; multiple of it
  *   info                          u32 bitmap of PVIO_VDISK_*
  *   feature-flush-cache           0/1, default 0 (BLKIF_OP_FLUSH_DISKCACHE)
@@ -57,7 +61,8 @@
  *   protocol                      PVIO_XEN_IO_PROTO_ABI_*, default native
  *   feature-persistent            0/1, default 0: the FE reuses its grants,
  *                                 so the BE may map them read/write for good
- *   feature-large-sector-size     0/1, default 0
+ *   feature-large-sector-size     0/1, default 0 (xenvbd writes 1; Xen
+ *                                 4.20's blkif.h deprecates it)
  *   multi-queue-num-queues        1..multi-queue-max-queues; when > 1 the
  *                                 top-level ring-ref(s) and event-channel
  *                                 are absent; queue-<n>/ring-ref[<i>] and

@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "blkback/rbd.h"
 #include "ring/xenbus_abi.h"
 
 #include "hv/hv.h"
@@ -45,7 +46,9 @@ static void usage(FILE *f)
 		"  run --domain NAME -- PROG ...  run PROG as domain NAME\n"
 		"  block-attach NAME DISKSPEC     attach a disk, xl syntax: 'format=raw, vdev=xvda,\n"
 		"                                 access=rw, target=/path/img' or '/path/img,raw,xvda,rw'\n"
-		"                                 (pvio keys: engine=io_uring|libaio|psync, direct=0|1,\n"
+		"                                 or target=rbd:POOL/IMAGE[@SNAP][:id=USER][:conf=PATH]\n"
+		"                                 [:CEPH_OPTION=VALUE]... (a Ceph RBD image, librbd)\n"
+		"                                 (pvio keys: engine=io_uring|libaio|psync|rbd, direct=0|1,\n"
 		"                                 sector-size=512|4096, discard, no-discard,\n"
 		"                                 fault-inject=SPEC (a failing disk, for tests:\n"
 		"                                 'eio:op=write:after=20:count=3;delay:ms=500'); QEMU's limits\n"
@@ -240,7 +243,8 @@ static int cmd_block(struct pvio_hv *hv, struct pvio_xs *xs, const char *cmd, in
 			fprintf(stderr, "pvio block-attach: bad DISKSPEC: %s\n", err);
 			return 2;
 		}
-		if (access(ds.target, ds.readonly ? R_OK : R_OK | W_OK) < 0) {
+		if (!pvio_blk_target_is_rbd(ds.target) &&
+		    access(ds.target, ds.readonly ? R_OK : R_OK | W_OK) < 0) {
 			fprintf(stderr, "pvio block-attach: %s: %s\n", ds.target, strerror(errno));
 			return 1;
 		}

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "blkback/engine.h"
+#include "blkback/rbd.h"
 #include "ring/pvio_export.h"
 #include "ring/xenbus_abi.h"
 #include "tools/toolstack.h"
@@ -126,8 +127,8 @@ static const char *strip_disk_prefixes(const char *t, struct pvio_diskspec *ds, 
 		size_t n;
 		bool known = false;
 
-		if (!islower((unsigned char)*c))
-			return t;
+		if (!islower((unsigned char)*c) || pvio_blk_target_is_rbd(t))
+			return t;      /* rbd: is a target form (rbd.h), not a prefix */
 		while (islower((unsigned char)*c) || isdigit((unsigned char)*c))
 			c++;
 		if (*c != ':')
@@ -310,8 +311,10 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 		} else if (!strcmp(k, "backendtype") || !strcmp(k, "script")) {
 			/* accepted for compatibility */
 		} else if (!strcmp(k, "engine")) {
-			if (strcmp(v, "io_uring") && strcmp(v, "libaio") && strcmp(v, "psync")) {
-				seterr(err, el, "engine: '%s' is not io_uring, libaio or psync", v);
+			if (strcmp(v, "io_uring") && strcmp(v, "libaio") && strcmp(v, "psync") &&
+			    strcmp(v, "rbd")) {
+				seterr(err, el, "engine: '%s' is not io_uring, libaio, psync or rbd",
+				       v);
 				goto out;
 			}
 			snprintf(ds->engine, sizeof(ds->engine), "%s", v);
@@ -357,6 +360,29 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 	if (strcmp(ds->format, "raw")) {
 		seterr(err, el, "format: '%s' is not supported (raw only)", ds->format);
 		goto out;
+	}
+	if (pvio_blk_target_is_rbd(ds->target) || !strcmp(ds->engine, "rbd")) {
+		struct pvio_blk_rbd_spec rs;
+
+		if (!pvio_blk_target_is_rbd(ds->target)) {
+			seterr(err, el, "engine=rbd needs target=rbd:POOL/IMAGE, not '%.60s'",
+			       ds->target);
+			goto out;
+		}
+		if (ds->engine[0] && strcmp(ds->engine, "rbd")) {
+			seterr(err, el, "engine: %s cannot serve an rbd: target (engine=rbd, "
+			       "or leave it out)", ds->engine);
+			goto out;
+		}
+		if (pvio_blk_rbd_parse(ds->target, &rs, err, el) < 0)
+			goto out;
+		if (!pvio_blk_rbd_built()) {
+			seterr(err, el, "target: %.60s: pvio was built without librbd "
+			       "(install librbd-dev and rebuild)", ds->target);
+			goto out;
+		}
+		if (rs.snap[0])
+			ds->readonly = true;   /* a snapshot is read-only */
 	}
 	if (!ds->vdev[0]) {
 		seterr(err, el, "no vdev (e.g. vdev=xvda)");

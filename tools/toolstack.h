@@ -18,13 +18,15 @@
 
 /* xl's disk specification (docs/man/xl-disk-configuration.5). */
 struct pvio_diskspec {
-	char     target[1024];     /* path of the image or block device */
+	char     target[1024];     /* path of the image or block device, or
+				    * rbd:POOL/IMAGE[@SNAP][:KEY=VALUE]... (rbd.h) */
 	char     vdev[32];         /* xvda, sdb, hdc, or a number */
 	uint32_t devid;            /* Xen device number of vdev (xvda = 51712) */
 	bool     readonly;         /* access=r|ro */
 	char     format[16];       /* raw only */
 	/* pvio extensions */
-	char     engine[16];       /* io_uring | libaio | psync ("" = backend default) */
+	char     engine[16];       /* io_uring | libaio | psync | rbd ("" = backend
+				    * default; rbd for an rbd: target) */
 	int      direct;           /* -1 default, 0, 1 */
 	uint32_t sector_size;      /* 512 (default) or 4096 */
 	int      discard;          /* -1 default, 0 (no-discard), 1 (discard) */

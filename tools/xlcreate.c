@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "blkback/rbd.h"
 #include "tools/cli.h"
 #include "tools/toolstack.h"
 #include "tools/xlcfg.h"
@@ -194,7 +195,8 @@ int pvio_cmd_create_cfg(struct pvio_hv *hv, struct pvio_xs *xs, int argc, char *
 					disks[k].vdev, j);
 				goto out;
 			}
-		if (access(disks[k].target, disks[k].readonly ? R_OK : R_OK | W_OK) < 0) {
+		if (!pvio_blk_target_is_rbd(disks[k].target) &&
+		    access(disks[k].target, disks[k].readonly ? R_OK : R_OK | W_OK) < 0) {
 			fprintf(stderr, "pvio create: %s:%u: disk[%d]: %s: %s\n",
 				src(&w, &cfg, sdisk), dv[k]->line, k, disks[k].target,
 				strerror(errno));

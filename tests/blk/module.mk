@@ -1,4 +1,7 @@
 TEST_BINS += tests/blk/test_blk_hostile tests/blk/test_blk_local
+# Windows (xenvbd), Linux, FreeBSD and MiniOS blkfronts reproduced key for
+# key and state for state; 512- and 4096-byte sectors.
+TEST_BINS += tests/blk/test_blk_personalities
 # Control-plane faults: 1000 connect/disconnect cycles (5000 with PVIO_LONG_TESTS=1),
 # mute guests, directories removed, the store cut under the backend.
 TEST_BINS += tests/blk/test_blk_ctrlfaults
