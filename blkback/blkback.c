@@ -162,7 +162,20 @@ static int map_segments(struct blkback_queue *q, struct blkback_req *r,
 		addr[i] = NULL;
 		if (q->pg_on) {
 			void *a = pvio_pgrant_lookup(&q->pg, segs[i].gref, dev_writes);
-			if (!a) {
+			if (!a && q->pg.nr >= q->pg.max) {
+				/* Full (Linux blkback's max_pgrants): this grant is
+				 * mapped for this request only, so the frontend can
+				 * take it back as soon as it is answered. Evicting a
+				 * cached grant for it on every miss would hold
+				 * grants the frontend means to drop and release
+				 * those it keeps. Now and then the least recently
+				 * used idle ones go (5% every 100 ms, as Linux's
+				 * purge), so the cache follows a moving working set. */
+				if (q->pg.now - q->pg_purged >= BLKBACK_PGRANT_PURGE_MS) {
+					pvio_pgrant_reclaim(&q->pg, q->pg.max / 20 + 1);
+					q->pg_purged = q->pg.now;
+				}
+			} else if (!a) {
 				int16_t st = 0;
 				int e = pvio_pgrant_insert(&q->pg, segs[i].gref, dev_writes, &a, &st);
 				if (e == -EIO) {

@@ -31,6 +31,7 @@
 #define BLKBACK_DEFAULT_IO_POLL_US    500
 #define BLKBACK_BATCH                 64     /* requests taken per round */
 #define BLKBACK_PGRANT_IDLE_MS        1000   /* persistent grants idle longer are unmapped */
+#define BLKBACK_PGRANT_PURGE_MS       100    /* a full cache drops 5% of its idle grants */
 
 /* Configuration of one device (from the store and the command line). */
 struct blkback_cfg {
@@ -119,6 +120,7 @@ struct blkback_queue {
 	uint64_t thr_until;           /* ns: when its budget allows it */
 	struct pvio_pgrant_cache pg;
 	bool     pg_on;
+	uint64_t pg_purged;          /* pg.now of the last purge of a full cache */
 	unsigned rsp_pending;         /* responses written, not yet pushed */
 
 	/* run by a worker (backend/worker.h) */
