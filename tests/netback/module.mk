@@ -30,6 +30,8 @@ TEST_BINS += tests/netback/test_netback_mcast tests/netback/test_netback_hash \
 SRCS_test_netback_mcast := $(NB_E2E_SRCS)
 SRCS_test_netback_hash := $(NB_E2E_SRCS)
 SRCS_test_netback_xdp := $(NB_E2E_SRCS)
+TEST_BINS += tests/netback/test_netback_personalities
+SRCS_test_netback_personalities := $(NB_E2E_SRCS)
 LONG_TESTS += $(BUILD)/tests/netback/test_netback_rate
 
 TEST_SCRIPTS += tests/netback/test_netback_scale.sh

@@ -109,6 +109,26 @@ static int setup_ctrl(struct nbf *f)
 	return pvio_hv_evtchn_alloc_unbound(f->hv, f->be_domid, &f->port_ctrl);
 }
 
+int nbf_setup_rings(struct nbf *f)
+{
+	int r;
+
+	if (f->nq == 0 || f->nq > NBF_MAX_QUEUES)
+		return -EINVAL;
+	memset(f->q, 0, sizeof(f->q));
+	memset(&f->ctrl, 0, sizeof(f->ctrl));
+	f->ctrl_gfn = f->ctrl_page_gfn = 0;
+	f->ctrl_ref = f->ctrl_page_ref = 0;
+	f->ctrl_page = NULL;
+	f->port_ctrl = 0;
+	for (unsigned i = 0; i < f->nq; i++)
+		if ((r = setup_queue(f, i)) < 0)
+			return r;
+	if (f->o.ctrl && (r = setup_ctrl(f)) < 0)
+		return r;
+	return 0;
+}
+
 struct kvbuf {
 	struct pvio_xenbus_kv kv[128];
 	char keys[128][64];
@@ -171,10 +191,7 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 	f->be_max_queues = rd_uint(f, f->be, "multi-queue-max-queues", &v) == 0 ? (unsigned)v : 1;
 	if (f->o.split && !f->be_split)
 		f->o.split = false;
-	for (unsigned i = 0; i < f->nq; i++)
-		if ((r = setup_queue(f, i)) < 0)
-			return r;
-	if (f->o.ctrl && (r = setup_ctrl(f)) < 0)
+	if ((r = nbf_setup_rings(f)) < 0)
 		return r;
 
 	/* Keys of a previous connection that this one may not write. */

@@ -95,6 +95,15 @@ struct nbf {
  */
 int  nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct nbf_opts *o,
 		 int timeout_ms);
+/*
+ * For frontends that walk the handshake and write their keys themselves
+ * (tests/netback/test_netback_personalities.c): the rings, buffers, grants
+ * and ports of one connection, f->nq queues (split ports if f->o.split, a
+ * control ring if f->o.ctrl), granted to f->be_domid from f->hv's memory.
+ * f->hv, f->be_domid, f->nq and f->o must be set; the previous
+ * connection's queue state is cleared (release it first). 0 or -errno.
+ */
+int  nbf_setup_rings(struct nbf *f);
 /* Close (Closing, Closed, waiting up to timeout_ms for the backend) and
  * release everything. Works on a half-connected or broken device. */
 void nbf_close(struct nbf *f, int timeout_ms);
