@@ -632,31 +632,53 @@ PVIO_EXPORT int pvio_ts_block_set_throttle(struct pvio_xs *xs, uint16_t domid, u
 	return pvio_xs_transaction_run(xs, throttle_nodes, &a);
 }
 
-PVIO_EXPORT int pvio_ts_block_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
-				     int timeout_ms)
+/* online=0 and the backend's Closing in one transaction, as libxl writes
+ * them: xenvif's eject thread wakes on the online change and reads both;
+ * between two separate writes it would see online=0 with the backend still
+ * Connected and never eject. */
+static int offline_closing(struct pvio_xs *xs, uint32_t tx, void *arg)
+{
+	const char *be = arg;
+	char path[200];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/online", be);
+	r = pvio_xs_write(xs, tx, path, "0", 1);
+	if (r < 0)
+		return r;
+	return pvio_xenbus_switch_state(xs, tx, be, PVIO_XENBUS_STATE_CLOSING);
+}
+
+/* Detach the device of type ("vbd", "vif") devid from domid: an orderly
+ * close when a frontend is connected (libxl: online=0 and backend Closing,
+ * then wait for Closed, at most timeout_ms), then both directories go. */
+static int detach_dev(struct pvio_xs *xs, const char *type, uint16_t domid, uint32_t devid,
+		      int timeout_ms)
 {
 	char be[160], fe[160], path[200];
 	enum pvio_xenbus_state st;
 	int r;
 
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", domid, devid);
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid, devid);
+	snprintf(be, sizeof(be), "/local/domain/0/backend/%s/%u/%u", type, domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", domid, type, devid);
 	snprintf(path, sizeof(path), "%s/state", be);
 	r = pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, path, sizeof(path), NULL);
 	if (r == -ENOENT)
 		return -ENOENT;
-	/* Ask for an orderly close when a frontend is connected. */
 	if (pvio_xenbus_read_state(xs, PVIO_XS_NO_TX, fe, &st) == 0 &&
-	    st == PVIO_XENBUS_STATE_CONNECTED) {
-		snprintf(path, sizeof(path), "%s/online", be);
-		pvio_xs_write(xs, PVIO_XS_NO_TX, path, "0", 1);
-		pvio_xenbus_switch_state(xs, PVIO_XS_NO_TX, be, PVIO_XENBUS_STATE_CLOSING);
+	    st == PVIO_XENBUS_STATE_CONNECTED &&
+	    pvio_xs_transaction_run(xs, offline_closing, be) >= 0)
 		pvio_xenbus_wait_state(xs, be, PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_CLOSED),
 				       timeout_ms, NULL);
-	}
 	pvio_xs_rm(xs, PVIO_XS_NO_TX, be);
 	pvio_xs_rm(xs, PVIO_XS_NO_TX, fe);
 	return 0;
+}
+
+PVIO_EXPORT int pvio_ts_block_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
+				     int timeout_ms)
+{
+	return detach_dev(xs, "vbd", domid, devid, timeout_ms);
 }
 
 PVIO_EXPORT int pvio_ts_block_list(struct pvio_xs *xs, uint16_t domid, struct pvio_ts_vbd *out,
@@ -1148,29 +1170,7 @@ PVIO_EXPORT int pvio_ts_net_set_rate(struct pvio_xs *xs, uint16_t domid, uint32_
 PVIO_EXPORT int pvio_ts_net_detach(struct pvio_xs *xs, uint16_t domid, uint32_t devid,
 				   int timeout_ms)
 {
-	char be[160], fe[160], path[200];
-	enum pvio_xenbus_state st;
-	int r;
-
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", domid, devid);
-	snprintf(path, sizeof(path), "%s/state", be);
-	r = pvio_xs_read_buf(xs, PVIO_XS_NO_TX, path, path, sizeof(path), NULL);
-	if (r == -ENOENT)
-		return -ENOENT;
-	/* Ask for an orderly close when a frontend is connected (libxl:
-	 * online=0, backend state Closing, wait for Closed). */
-	if (pvio_xenbus_read_state(xs, PVIO_XS_NO_TX, fe, &st) == 0 &&
-	    st == PVIO_XENBUS_STATE_CONNECTED) {
-		snprintf(path, sizeof(path), "%s/online", be);
-		pvio_xs_write(xs, PVIO_XS_NO_TX, path, "0", 1);
-		pvio_xenbus_switch_state(xs, PVIO_XS_NO_TX, be, PVIO_XENBUS_STATE_CLOSING);
-		pvio_xenbus_wait_state(xs, be, PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_CLOSED),
-				       timeout_ms, NULL);
-	}
-	pvio_xs_rm(xs, PVIO_XS_NO_TX, be);
-	pvio_xs_rm(xs, PVIO_XS_NO_TX, fe);
-	return 0;
+	return detach_dev(xs, "vif", domid, devid, timeout_ms);
 }
 
 static int cmp_ulong(const void *a, const void *b)
