@@ -31,6 +31,15 @@
 
 #define LOG_BURST 20u   /* guest-triggered messages per second */
 
+/* Buckets of the node table to start with (it grows). The fuzzing build
+ * (tests/fuzz/) makes and frees a store per input: there it starts small,
+ * which is cheaper and makes the inputs grow it. */
+#ifdef PVIO_FUZZ
+#define XSD_NODES_INIT 16u
+#else
+#define XSD_NODES_INIT 1024u
+#endif
+
 void xsd_log(struct pvio_xsd *xsd, bool guest, const char *fmt, ...)
 {
 	va_list ap;
@@ -574,7 +583,7 @@ PVIO_EXPORT int pvio_xsd_create(const struct pvio_xsd_opts *opts, struct pvio_xs
 	DEF(quota_transactions); DEF(quota_node_size); DEF(quota_path_len); DEF(quota_perms);
 #undef DEF
 	pthread_mutex_init(&xsd->lock, NULL);
-	if ((ret = xsd_htab_init(&xsd->nodes, 1024)))
+	if ((ret = xsd_htab_init(&xsd->nodes, XSD_NODES_INIT)))
 		goto err;
 	xsd->epfd = epoll_create1(EPOLL_CLOEXEC);
 	xsd->stop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

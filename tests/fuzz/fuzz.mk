@@ -26,7 +26,7 @@ $(FUZZ_LIBA): $(FUZZ_OBJS)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBA) \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CFLAGS_$*) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBA) \
 		$(FUZZ_LIBS_$*) $(LIB_LIBS)
 
 # Built with everything else, except in the sanitizer build (build-san), which
