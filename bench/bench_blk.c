@@ -384,74 +384,6 @@ static double stat_cpu_s(const char *txt, pid_t pid, bool first)
 	return best;
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* Run argv[0] (a path) in folder `dir` with stdout and stderr into `log`,
- * and wait for it at most timeout_s seconds (then SIGKILL). Returns its
- * exit status, or -1 when it could not run, died of a signal or timed out.
- * *cpu_s: user + system time of the process, all its threads and the
- * children it waited for; *child: its pid. */
-static int run_child(char *const argv[], const char *dir, const char *log, double timeout_s,
-		     double *cpu_s, pid_t *child)
-{
-	struct sigaction sa, old;
-	struct rusage ru;
-	int st = 0, fd;
-	pid_t pid, w;
-	bool timed_out = false;
-
-	*cpu_s = 0;
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(fd);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (dir && chdir(dir) != 0)
-			_exit(126);
-		execv(argv[0], argv);
-		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fd);
-	*child = pid;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;      /* no SA_RESTART: wait4 returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
-	alarm((unsigned)timeout_s + 1);
-	w = wait4(pid, &st, 0, &ru);
-	if (w < 0 && errno == EINTR) {
-		timed_out = true;
-		kill(pid, SIGKILL);
-	}
-	alarm(0);
-	while (w < 0 && errno == EINTR)
-		w = wait4(pid, &st, 0, &ru);
-	sigaction(SIGALRM, &old, NULL);
-	if (w < 0)
-		return -1;
-	*cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	if (timed_out) {
-		FILE *f = fopen(log, "a");
-		if (f) {
-			fprintf(f, "killed: still running after %.0f s\n", timeout_s);
-			fclose(f);
-		}
-		return -1;
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* An argv built piece by piece in one buffer. */
 struct args {
 	char *v[128];
@@ -710,7 +642,7 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 		pd0 = bench_proc_cpu_ns(x->env.pviod);
 	}
 	t0 = bench_now_ns();
-	st = run_child(a->v, x->env.dir, x->fio_log, secs + 60, &m->cpu_run_s, &pid);
+	st = bench_run_logged(a->v, x->env.dir, x->fio_log, secs + 60, &m->cpu_run_s, &pid);
 	m->secs = (double)(bench_now_ns() - t0) / 1e9;
 	if (pv) {
 		m->be_run_s = (double)(bench_proc_cpu_ns(x->env.blkback) - be0) / 1e9;

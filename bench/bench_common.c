@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -664,3 +665,70 @@ void bench_pv_stop(struct bench_pv_env *e)
 	}
 }
 
+/* ------------------------------------------------------------ timed runs */
+
+static void run_on_alarm(int sig)
+{
+	(void)sig;
+}
+
+int bench_run_logged(char *const argv[], const char *dir, const char *log, double timeout_s,
+		     double *cpu_s, pid_t *child)
+{
+	struct sigaction sa, old;
+	struct rusage ru;
+	int st = 0, fd;
+	pid_t pid, w;
+	bool timed_out = false;
+
+	if (cpu_s)
+		*cpu_s = 0;
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (dir && chdir(dir) != 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	if (child)
+		*child = pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = run_on_alarm;      /* no SA_RESTART: wait4 returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	alarm((unsigned)timeout_s + 1);
+	w = wait4(pid, &st, 0, &ru);
+	if (w < 0 && errno == EINTR) {
+		timed_out = true;
+		kill(pid, SIGKILL);
+	}
+	alarm(0);
+	while (w < 0 && errno == EINTR)
+		w = wait4(pid, &st, 0, &ru);
+	sigaction(SIGALRM, &old, NULL);
+	if (w < 0)
+		return -1;
+	if (cpu_s)
+		*cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	if (timed_out) {
+		FILE *f = fopen(log, "a");
+		if (f) {
+			fprintf(f, "killed: still running after %.0f s\n", timeout_s);
+			fclose(f);
+		}
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -127,6 +127,14 @@ void bench_progress_done(void);
 /* Run argv[0] (a path) and wait: its exit status, or -1. Its stdout goes
  * to outbuf (NUL-terminated) when given, else to /dev/null. */
 int bench_run_cmd(char *const argv[], char *outbuf, size_t outlen);
+/* Run argv (argv[0] a path, or a name looked up in PATH) in folder dir
+ * (NULL: ours) with stdout and stderr into log, and wait for it at most
+ * timeout_s seconds (then SIGKILL, noted at the end of log). Returns its
+ * exit status, or -1 when it could not run, died of a signal or timed out.
+ * *cpu_s (if not NULL): user + system time of the process, all its threads
+ * and the children it waited for; *child (if not NULL): its pid. */
+int bench_run_logged(char *const argv[], const char *dir, const char *log, double timeout_s,
+		     double *cpu_s, pid_t *child);
 /* Start a daemon (stderr to /dev/null); its pid. */
 pid_t bench_start_daemon(char *const argv[], int ready_fd);
 

@@ -157,65 +157,7 @@ static void last_line(const char *path, char *buf, size_t len)
 	free(t);
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* Run argv (argv[0] a path, or a name looked up in PATH) with stdout and stderr into log, at most
- * timeout_s seconds (then SIGKILL). Its exit status, or -1; *cpu_s its user
- * + system time (all threads). */
-static int run_logged(char *const argv[], const char *log, double timeout_s, double *cpu_s)
-{
-	struct sigaction sa, old;
-	struct rusage ru;
-	int st = 0, fd;
-	pid_t pid, w;
-	bool late = false;
-
-	if (cpu_s)
-		*cpu_s = 0;
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(fd);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fd);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;        /* no SA_RESTART: wait4 returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
-	alarm((unsigned)timeout_s + 1);
-	w = wait4(pid, &st, 0, &ru);
-	if (w < 0 && errno == EINTR) {
-		late = true;
-		kill(pid, SIGKILL);
-	}
-	alarm(0);
-	while (w < 0 && errno == EINTR)
-		w = wait4(pid, &st, 0, &ru);
-	sigaction(SIGALRM, &old, NULL);
-	if (w < 0)
-		return -1;
-	if (cpu_s)
-		*cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-			 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	if (late)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* run_logged with a printf-built argv: words separated by '\x1f' (no
+/* bench_run_logged with a printf-built argv: words separated by '\x1f' (no
  * quoting issues with paths). */
 static int runf(struct rbd_ctx *x, double timeout_s, double *cpu_s, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -238,7 +180,7 @@ static int runf(struct rbd_ctx *x, double timeout_s, double *cpu_s, const char *
 			*p++ = 0;
 	}
 	av[n] = NULL;
-	return run_logged(av, x->log, timeout_s, cpu_s);
+	return bench_run_logged(av, NULL, x->log, timeout_s, cpu_s, NULL);
 }
 #define S "\x1f"
 
