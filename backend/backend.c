@@ -238,8 +238,15 @@ static void dev_update(struct pvio_backend_dev *dev)
 		set_state(dev, PVIO_XENBUS_STATE_CLOSED);
 	}
 	r = pvio_xenbus_read_state(dev->xs, PVIO_XS_NO_TX, dev->fe_path, &fe);
-	if (r < 0)
-		fe = PVIO_XENBUS_STATE_UNKNOWN;
+	if (r == -EPROTO) {
+		fe = PVIO_XENBUS_STATE_UNKNOWN;   /* nonsense the frontend wrote */
+	} else if (r < 0) {
+		/* No answer (a missing node reads as Unknown, not as an
+		 * error): the store connection failed or is failing. That
+		 * says nothing about the frontend: connected rings go on
+		 * (store_lost() decides what happens without a store). */
+		return;
+	}
 	dev->fe_state = fe;
 	if (fe != PVIO_XENBUS_STATE_UNKNOWN)
 		dev->fe_seen = true;
