@@ -299,58 +299,6 @@ static double js_num(const char *p)
 	return e == p ? NAN : v;
 }
 
-/* ------------------------------------------------------------ processes */
-
-static char *read_text(const char *path, size_t max)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0, cap = 65536;
-	char *b = NULL;
-
-	if (fd < 0)
-		return NULL;
-	b = malloc(cap + 1);
-	while (b) {
-		ssize_t r;
-
-		if (n == cap) {
-			char *nb = cap < max ? realloc(b, cap * 2 + 1) : NULL;
-			if (!nb)
-				break;
-			b = nb;
-			cap *= 2;
-		}
-		r = read(fd, b + n, cap - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (b)
-		b[n] = '\0';
-	return b;
-}
-
-/* The last non-empty line of the file (at most len-1 bytes), for error
- * messages. */
-static void last_line(const char *path, char *buf, size_t len)
-{
-	char *t = read_text(path, 1 << 20);
-	char *e, *s;
-
-	snprintf(buf, len, "(no output)");
-	if (!t)
-		return;
-	e = t + strlen(t);
-	while (e > t && (e[-1] == '\n' || e[-1] == ' '))
-		*--e = '\0';
-	s = strrchr(t, '\n');
-	s = s ? s + 1 : t;
-	if (*s)
-		snprintf(buf, len, "%s", s);
-	free(t);
-}
-
 /* user + system time (seconds) of process `pid` from the /proc/PID/stat
  * lines among the lines of `txt`: the smallest of them (first) or the
  * largest (!first); -1 if there is none. */
@@ -476,7 +424,7 @@ static int find_fio(struct blk_ctx *x, char *why, size_t wl)
 		else
 			snprintf(cache, sizeof(cache), "%s/.cache/pvio-fio", home ? home : "");
 		snprintf(rec, sizeof(rec), "%s/.complete", cache);
-		src = read_text(rec, 4096);
+		src = bench_read_text(rec, 4096);
 		if (!src || !*src) {
 			snprintf(why, wl, "no fio build in %.300s (scripts/fetch-fio, or make fio)", cache);
 			free(src);
@@ -525,7 +473,7 @@ static unsigned fio_queues(const char *txt, const char *end)
 /* Read fio's JSON report (after any lines the engine logged) into m. */
 static int fio_parse(const char *path, struct meas *m, char *why, size_t wl)
 {
-	char *txt = read_text(path, 64u << 20);
+	char *txt = bench_read_text(path, 64u << 20);
 	const char *js, *job, *mx;
 	double err, usr, sys, runt;
 
@@ -651,7 +599,7 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 	m->cpu_s = m->cpu_run_s;
 	m->be_cpu_s = m->be_run_s;
 	{
-		char *pre = read_text(hook[0], 1 << 16), *post = read_text(hook[1], 1 << 16);
+		char *pre = bench_read_text(hook[0], 1 << 16), *post = bench_read_text(hook[1], 1 << 16);
 		double f0 = pre ? stat_cpu_s(pre, pid, true) : -1;
 		double f1 = post ? stat_cpu_s(post, pid, false) : -1;
 		double b0 = pre ? stat_cpu_s(pre, x->env.blkback, true) : -1;
@@ -666,7 +614,7 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 		free(post);
 	}
 	if (st != 0) {
-		last_line(x->fio_log, why, sizeof(why));
+		bench_last_line(x->fio_log, why, sizeof(why));
 		bench_progress_done();
 		fprintf(stderr, "bench blk: %s fio (%s %s) exit %d: %s\n", pv ? "pvio" : "native",
 			target_names[t], c->name, st, why);
@@ -1318,7 +1266,7 @@ static int blk_run(const struct bench_opts *o, int argc, char **argv)
 			for (int side = 0; side < 2 && judge == M_FIO; side++)
 				if (fio_run(&x, t, &cases[1], side == PV, 0.3, &pm) < 0) {
 					char l[300];
-					last_line(x.fio_log, l, sizeof(l));
+					bench_last_line(x.fio_log, l, sizeof(l));
 					snprintf(why, sizeof(why), "the %s probe job failed: %s",
 						 side == PV ? "pvio" : "native", l);
 					judge = M_LOOP;

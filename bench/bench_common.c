@@ -732,3 +732,55 @@ int bench_run_logged(char *const argv[], const char *dir, const char *log, doubl
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+/* ------------------------------------------------------------ text files */
+
+char *bench_read_text(const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0, cap = 65536;
+	char *b = NULL;
+
+	if (fd < 0)
+		return NULL;
+	b = malloc(cap + 1);
+	while (b) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb = cap < max ? realloc(b, cap * 2 + 1) : NULL;
+			if (!nb)
+				break;
+			b = nb;
+			cap *= 2;
+		}
+		r = read(fd, b + n, cap - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (b)
+		b[n] = '\0';
+	return b;
+}
+
+/* The last non-empty line of the file (at most len-1 bytes), for error
+ * messages. */
+void bench_last_line(const char *path, char *buf, size_t len)
+{
+	char *t = bench_read_text(path, 1 << 20);
+	char *e, *s;
+
+	snprintf(buf, len, "(no output)");
+	if (!t)
+		return;
+	e = t + strlen(t);
+	while (e > t && (e[-1] == '\n' || e[-1] == ' '))
+		*--e = '\0';
+	s = strrchr(t, '\n');
+	s = s ? s + 1 : t;
+	if (*s)
+		snprintf(buf, len, "%s", s);
+	free(t);
+}

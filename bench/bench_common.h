@@ -135,6 +135,11 @@ int bench_run_cmd(char *const argv[], char *outbuf, size_t outlen);
  * and the children it waited for; *child (if not NULL): its pid. */
 int bench_run_logged(char *const argv[], const char *dir, const char *log, double timeout_s,
 		     double *cpu_s, pid_t *child);
+/* The whole of a text file (at most about max bytes), NUL-terminated, to
+ * free(); NULL if it cannot be read. */
+char *bench_read_text(const char *path, size_t max);
+/* The last non-empty line of a file into buf, "(no output)" if none. */
+void bench_last_line(const char *path, char *buf, size_t len);
 /* Start a daemon (stderr to /dev/null); its pid. */
 pid_t bench_start_daemon(char *const argv[], int ready_fd);
 

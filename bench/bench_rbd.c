@@ -109,54 +109,6 @@ static void bench_log(const char *fmt, ...)
 
 /* ------------------------------------------------------------ processes */
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0, cap = 1 << 16;
-	char *b;
-
-	if (!f)
-		return NULL;
-	b = malloc(cap + 1);
-	while (b) {
-		size_t r = fread(b + n, 1, cap - n, f);
-
-		n += r;
-		if (r == 0)
-			break;
-		if (n == cap) {
-			char *nb = cap < (64u << 20) ? realloc(b, cap * 2 + 1) : NULL;
-
-			if (!nb)
-				break;
-			b = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (b)
-		b[n] = 0;
-	return b;
-}
-
-/* The last non-empty line of a log, for messages. */
-static void last_line(const char *path, char *buf, size_t len)
-{
-	char *t = read_text(path), *e, *s;
-
-	snprintf(buf, len, "(no output)");
-	if (!t)
-		return;
-	e = t + strlen(t);
-	while (e > t && (e[-1] == '\n' || e[-1] == ' '))
-		*--e = 0;
-	s = strrchr(t, '\n');
-	s = s ? s + 1 : t;
-	if (*s)
-		snprintf(buf, len, "%s", s);
-	free(t);
-}
-
 /* bench_run_logged with a printf-built argv: words separated by '\x1f' (no
  * quoting issues with paths). */
 static int runf(struct rbd_ctx *x, double timeout_s, double *cpu_s, const char *fmt, ...)
@@ -226,7 +178,7 @@ static const char *obj_after(const char *p, const char *key, const char **end)
 
 static int fio_parse(const char *path, const char *dir, struct meas *m, char *why, size_t wl)
 {
-	char *t = read_text(path);
+	char *t = bench_read_text(path, 64u << 20);
 	const char *jobs, *je, *o, *oe, *c, *ce, *l, *le;
 
 	if (!t) {
@@ -282,7 +234,7 @@ static int find_tools(struct rbd_ctx *x, char *why, size_t wl)
 			snprintf(rec, sizeof(rec), "%s/pvio-fio/.complete", xdg);
 		else
 			snprintf(rec, sizeof(rec), "%s/.cache/pvio-fio/.complete", home ? home : "");
-		src = read_text(rec);
+		src = bench_read_text(rec, 64u << 20);
 		if (!src || !*src) {
 			snprintf(why, wl, "no fio build for the pvio engine (scripts/fetch-fio, "
 				 "or make fio)");
@@ -367,7 +319,7 @@ static int fio_run(struct rbd_ctx *x, const struct rbd_case *c, int side, struct
 	unlink(x->out);
 	if (side == PV) {
 		if (pv_disk(x, true) != 0) {
-			last_line(x->log, why, sizeof(why));
+			bench_last_line(x->log, why, sizeof(why));
 			bench_log("pvio: block-attach failed: %s", why);
 			return -1;
 		}
@@ -380,7 +332,7 @@ static int fio_run(struct rbd_ctx *x, const struct rbd_case *c, int side, struct
 		m->secs = (double)(bench_now_ns() - t0) / 1e9;
 		m->be_cpu_s = (double)(bench_proc_cpu_ns(x->env.blkback) - be0) / 1e9;
 		if (st != 0)
-			last_line(x->log, why, sizeof(why));
+			bench_last_line(x->log, why, sizeof(why));
 		if (pv_disk(x, false) != 0)
 			bench_log("pvio: block-detach failed");
 	} else {
@@ -390,7 +342,7 @@ static int fio_run(struct rbd_ctx *x, const struct rbd_case *c, int side, struct
 			  "--rbdname=bench", x->fio_rbd, common);
 		m->secs = (double)(bench_now_ns() - t0) / 1e9;
 		if (st != 0)
-			last_line(x->log, why, sizeof(why));
+			bench_last_line(x->log, why, sizeof(why));
 	}
 	if (st != 0) {
 		bench_log("%s fio (%s) exit %d: %s", side_names[side], c->name, st, why);
@@ -781,7 +733,7 @@ static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 	snprintf(x.conf, sizeof(x.conf), "%s/ceph.conf", x.ceph);
 	bench_progress("rbd: starting the Ceph cluster");
 	if (cluster(&x, "start") != 0) {
-		last_line(x.log, why, sizeof(why));
+		bench_last_line(x.log, why, sizeof(why));
 		bench_log("the Ceph cluster did not start: %s", why);
 		goto out;
 	}
@@ -801,13 +753,13 @@ static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 	    runf(&x, 900, NULL, "timeout" S "900" S "rbd" S "-c" S "%s" S "bench" S
 		 "--io-type" S "write" S "--io-size" S "4M" S "--io-pattern" S "seq" S
 		 "--io-total" S "%llu" S "rbd/bench", x.conf, (unsigned long long)x.size)) {
-		last_line(x.log, why, sizeof(why));
+		bench_last_line(x.log, why, sizeof(why));
 		bench_log("cannot create/fill the image: %s", why);
 		goto out;
 	}
 	if (runf(&x, 60, NULL, "%s/tools/pvio" S "create" S "%s" S "memory=256M", x.build,
 		 x.env.dom)) {
-		last_line(x.log, why, sizeof(why));
+		bench_last_line(x.log, why, sizeof(why));
 		bench_log("pvio create: %s", why);
 		goto out;
 	}
