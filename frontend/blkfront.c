@@ -1336,10 +1336,28 @@ void bf_queue_down(struct bf_queue *q, bool fail)
 
 /* ------------------------------------------------------------ submit / reap */
 
+/* Whether [a, a+len) lies in pages of our memory that are allocated: the
+ * backend reaches a buffer through grants of its pages, and a page nobody
+ * allocated (or one freed) may be handed out as a ring or somebody else's
+ * buffer while the grant lives on. */
+static bool buf_in_memory(struct pvio_blkfront *f, uintptr_t a, uint64_t len)
+{
+	uintptr_t m = (uintptr_t)f->mem;
+	uint64_t first, last;
+
+	if (a < m || a - m > f->mem_bytes || len > f->mem_bytes - (a - m))
+		return false;
+	if (len == 0)
+		return true;
+	first = (a - m) / PAGE;
+	last = (a - m + len - 1) / PAGE;
+	return pvio_hv_pages_allocated(f->hv, first, last - first + 1);
+}
+
 static int check_req(struct pvio_blkfront *f, const struct pvio_blkfront_req *r)
 {
 	const struct bf_params *p = &f->p;
-	uintptr_t a, m = (uintptr_t)f->mem;
+	uintptr_t a;
 
 	switch (r->op) {
 	case PVIO_BLKFRONT_FLUSH:
@@ -1365,7 +1383,7 @@ static int check_req(struct pvio_blkfront *f, const struct pvio_blkfront_req *r)
 	a = (uintptr_t)r->buf;
 	if (a & (p->unit - 1))
 		return -EINVAL;
-	if (a < m || a - m > f->mem_bytes || r->len > f->mem_bytes - (a - m))
+	if (!buf_in_memory(f, a, r->len))
 		return -EINVAL;
 	return 0;
 }
@@ -1732,17 +1750,15 @@ static uint32_t cur_unit(struct pvio_blkfront *f)
 
 static int rw_sync(struct pvio_blkfront *f, uint8_t op, uint64_t off, void *buf, size_t len)
 {
-	uintptr_t a = (uintptr_t)buf, m;
+	uintptr_t a = (uintptr_t)buf;
 	size_t chunk = 1u << 20, done = 0;
 	void *b;
 	int r = 0;
 
 	if (!f || (len && !buf))
 		return -EINVAL;
-	m = (uintptr_t)f->mem;
 	pthread_mutex_lock(&f->sync_lock);
-	if (len == 0 || (a >= m && a - m <= f->mem_bytes && len <= f->mem_bytes - (a - m) &&
-			 !(a & (cur_unit(f) - 1)))) {
+	if (len == 0 || (buf_in_memory(f, a, len) && !(a & (cur_unit(f) - 1)))) {
 		r = sync_io(f, op, off, buf, len);
 		goto out;
 	}

@@ -51,7 +51,9 @@ int pvio__hv_init(struct pvio_hv *hv, const struct pvio_hv_ops *ops, uint16_t do
 		hv->mem_bytes = own->mem_bytes;
 		hv->nr_pages = own->mem_bytes / PVIO_PAGE_SIZE;
 		hv->page_bitmap = calloc((hv->nr_pages + 63) / 64, sizeof(uint64_t));
-		if (!hv->page_bitmap) {
+		hv->page_freeing = calloc((hv->nr_pages + 63) / 64, sizeof(uint64_t));
+		hv->page_grants = calloc(hv->nr_pages, sizeof(uint16_t));
+		if (!hv->page_bitmap || !hv->page_freeing || !hv->page_grants) {
 			r = -ENOMEM;
 			goto err;
 		}
@@ -70,6 +72,15 @@ int pvio__hv_init(struct pvio_hv *hv, const struct pvio_hv_ops *ops, uint16_t do
 	r = pvio_gnttab_fe_init(&hv->fe, hv->gt, own->gt_entries);
 	if (r < 0)
 		goto err;
+	/* Refs adopted busy (a frontend restarted under a live backend) count
+	 * on no page: this process never allocated theirs. */
+	hv->ref_gfn = malloc((size_t)own->gt_entries * sizeof(*hv->ref_gfn));
+	if (!hv->ref_gfn) {
+		r = -ENOMEM;
+		goto err;
+	}
+	for (uint32_t i = 0; i < own->gt_entries; i++)
+		hv->ref_gfn[i] = HV_REF_UNCOUNTED;
 	pvio__close_fd(&own->mem_fd);
 	pvio__close_fd(&own->gt_fd);
 	return 0;
@@ -189,6 +200,12 @@ void pvio__hv_fini(struct pvio_hv *hv)
 	}
 	free(hv->page_bitmap);
 	hv->page_bitmap = NULL;
+	free(hv->page_freeing);
+	hv->page_freeing = NULL;
+	free(hv->page_grants);
+	hv->page_grants = NULL;
+	free(hv->ref_gfn);
+	hv->ref_gfn = NULL;
 	pthread_mutex_destroy(&hv->lock);
 	pthread_mutex_destroy(&hv->gnt_lock);
 }
@@ -263,17 +280,35 @@ PVIO_EXPORT void *pvio_hv_mem(struct pvio_hv *hv, size_t *bytes)
 	return hv->mem;
 }
 
+/* The bitmap changes under hv->lock; pvio_hv_pages_allocated() reads it
+ * without, hence the atomics. */
 static bool page_used(const struct pvio_hv *hv, uint64_t i)
 {
-	return hv->page_bitmap[i / 64] >> (i % 64) & 1;
+	return __atomic_load_n(&hv->page_bitmap[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
 }
 
 static void page_set(struct pvio_hv *hv, uint64_t i, bool on)
 {
 	if (on)
-		hv->page_bitmap[i / 64] |= 1ull << (i % 64);
+		__atomic_fetch_or(&hv->page_bitmap[i / 64], 1ull << (i % 64), __ATOMIC_RELAXED);
 	else
-		hv->page_bitmap[i / 64] &= ~(1ull << (i % 64));
+		__atomic_fetch_and(&hv->page_bitmap[i / 64], ~(1ull << (i % 64)), __ATOMIC_RELAXED);
+}
+
+PVIO_EXPORT bool pvio_hv_pages_allocated(struct pvio_hv *hv, uint64_t gfn, uint64_t npages)
+{
+	if (!hv->page_bitmap || gfn >= hv->nr_pages || npages > hv->nr_pages - gfn)
+		return false;
+	for (uint64_t i = gfn; i < gfn + npages; i++) {
+		if (i % 64 == 0 && i + 64 <= gfn + npages &&
+		    __atomic_load_n(&hv->page_bitmap[i / 64], __ATOMIC_RELAXED) == ~0ull) {
+			i += 63;
+			continue;
+		}
+		if (!page_used(hv, i))
+			return false;
+	}
+	return true;
 }
 
 PVIO_EXPORT int pvio_hv_page_alloc(struct pvio_hv *hv, unsigned npages, uint64_t *gfn)
@@ -284,7 +319,8 @@ PVIO_EXPORT int pvio_hv_page_alloc(struct pvio_hv *hv, unsigned npages, uint64_t
 		return -EINVAL;
 	pthread_mutex_lock(&hv->lock);
 	for (uint64_t i = 0; i < hv->nr_pages; i++) {
-		if (hv->page_bitmap[i / 64] == ~0ull && i % 64 == 0) {
+		if (i % 64 == 0 && page_used(hv, i) &&
+		    __atomic_load_n(&hv->page_bitmap[i / 64], __ATOMIC_RELAXED) == ~0ull) {
 			i += 63;
 			run = 0;
 			continue;
@@ -303,12 +339,25 @@ PVIO_EXPORT int pvio_hv_page_alloc(struct pvio_hv *hv, unsigned npages, uint64_t
 	return -ENOMEM;
 }
 
+/* A page freed while a grant of it is live (the grantee may have it
+ * mapped, or map it later) must not be handed out again, as a ring or as
+ * somebody else's buffer: it stays allocated, marked, and goes back to the
+ * allocator when its last grant is revoked -- as Xen keeps a freed page
+ * while a grant mapping references it. */
 PVIO_EXPORT void pvio_hv_page_free(struct pvio_hv *hv, uint64_t gfn, unsigned npages)
 {
+	pthread_mutex_lock(&hv->gnt_lock);
 	pthread_mutex_lock(&hv->lock);
-	for (uint64_t j = gfn; j < gfn + npages && j < hv->nr_pages; j++)
-		page_set(hv, j, false);
+	for (uint64_t j = gfn; j < gfn + npages && j < hv->nr_pages; j++) {
+		if (!page_used(hv, j))
+			continue;
+		if (hv->page_grants[j])
+			hv->page_freeing[j / 64] |= 1ull << (j % 64);
+		else
+			page_set(hv, j, false);
+	}
 	pthread_mutex_unlock(&hv->lock);
+	pthread_mutex_unlock(&hv->gnt_lock);
 }
 
 PVIO_EXPORT void *pvio_hv_gfn_ptr(struct pvio_hv *hv, uint64_t gfn)
@@ -333,20 +382,40 @@ PVIO_EXPORT int pvio_hv_grant(struct pvio_hv *hv, uint16_t domid, uint64_t gfn, 
 {
 	int r;
 
-	if (gfn >= hv->nr_pages)
+	if (gfn >= hv->nr_pages || !hv->ref_gfn)
 		return -EINVAL;
 	pthread_mutex_lock(&hv->gnt_lock);
-	r = pvio_gnttab_grant(&hv->fe, domid, gfn, readonly);
+	if (hv->page_grants[gfn] == UINT16_MAX) {
+		r = -ENOSPC;
+	} else {
+		r = pvio_gnttab_grant(&hv->fe, domid, gfn, readonly);
+		if (r >= 0) {
+			hv->ref_gfn[r] = (uint32_t)gfn;
+			hv->page_grants[gfn]++;
+		}
+	}
 	pthread_mutex_unlock(&hv->gnt_lock);
 	return r;
 }
 
 PVIO_EXPORT int pvio_hv_revoke(struct pvio_hv *hv, uint32_t ref)
 {
+	uint32_t gfn;
 	int r;
 
 	pthread_mutex_lock(&hv->gnt_lock);
 	r = pvio_gnttab_revoke(&hv->fe, ref);
+	if (r == 0 && hv->ref_gfn && ref < hv->fe.nr_entries &&
+	    (gfn = hv->ref_gfn[ref]) != HV_REF_UNCOUNTED) {
+		hv->ref_gfn[ref] = HV_REF_UNCOUNTED;
+		if (--hv->page_grants[gfn] == 0 &&
+		    (hv->page_freeing[gfn / 64] >> (gfn % 64) & 1)) {
+			pthread_mutex_lock(&hv->lock);
+			hv->page_freeing[gfn / 64] &= ~(1ull << (gfn % 64));
+			page_set(hv, gfn, false);
+			pthread_mutex_unlock(&hv->lock);
+		}
+	}
 	pthread_mutex_unlock(&hv->gnt_lock);
 	return r;
 }

@@ -137,14 +137,20 @@ int pvio_hv_domain_connect(struct pvio_hv *hv, uint16_t domid, int *fd);
 void    *pvio_hv_mem(struct pvio_hv *hv, size_t *bytes);
 /* Allocate npages contiguous free pages; *gfn = first. -ENOMEM when full. */
 int      pvio_hv_page_alloc(struct pvio_hv *hv, unsigned npages, uint64_t *gfn);
+/* Free pages. A page with a live grant (not yet revoked: the grantee may
+ * hold it mapped) is not handed out again until its last grant is revoked;
+ * it comes back to the allocator then. */
 void     pvio_hv_page_free(struct pvio_hv *hv, uint64_t gfn, unsigned npages);
+/* Whether pages gfn..gfn+npages-1 are all allocated (and not freed). */
+bool     pvio_hv_pages_allocated(struct pvio_hv *hv, uint64_t gfn, uint64_t npages);
 void    *pvio_hv_gfn_ptr(struct pvio_hv *hv, uint64_t gfn);  /* NULL if out of range */
 /* gfn of an address inside own memory, or -EINVAL. */
 int64_t  pvio_hv_ptr_gfn(struct pvio_hv *hv, const void *p);
 
 /* ------------------------------------------------------------ grants */
 
-/* Frontend: give domid access to page gfn. Returns ref >= 0 or -errno. */
+/* Frontend: give domid access to page gfn. Returns ref >= 0 or -errno
+ * (-ENOSPC: no free ref, or 65535 live grants of the page already). */
 int pvio_hv_grant(struct pvio_hv *hv, uint16_t domid, uint64_t gfn, bool readonly);
 /* Frontend: end access. -EBUSY while the grantee has it mapped or copying. */
 int pvio_hv_revoke(struct pvio_hv *hv, uint32_t ref);

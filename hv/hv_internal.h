@@ -73,6 +73,8 @@ struct hv_foreign {
 	size_t pins_bytes;
 };
 
+#define HV_REF_UNCOUNTED UINT32_MAX
+
 struct pvio_hv {
 	const struct pvio_hv_ops *ops;
 	uint16_t domid;
@@ -83,12 +85,17 @@ struct pvio_hv {
 	size_t mem_bytes;
 	uint64_t nr_pages;
 	uint64_t *page_bitmap;           /* 1 = allocated */
+	uint64_t *page_freeing;          /* 1 = freed while granted: goes back to
+					  * the allocator at its last revoke */
+	uint16_t *page_grants;           /* live grants of each page (gnt_lock) */
 
 	/* own grant table (frontend side) */
 	void *gt;
 	size_t gt_bytes;
 	struct pvio_gnttab_fe fe;
-	pthread_mutex_t gnt_lock;
+	uint32_t *ref_gfn;               /* page each granted ref counts on, or
+					  * HV_REF_UNCOUNTED (gnt_lock) */
+	pthread_mutex_t gnt_lock;        /* taken before lock, never after */
 
 	/* ports: a two-level table of pointers, buckets allocated as ports
 	 * are used and never moved, so a data path can keep a handle (and

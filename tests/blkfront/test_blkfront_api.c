@@ -96,6 +96,21 @@ static void args_and_readonly(void)
 	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), -EINVAL);
 	r.buf = buf + 100;                 /* not on a 512-byte boundary */
 	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), -EINVAL);
+	/* Guest memory nobody allocated, or freed: a grant of it would outlive
+	 * the page (handed out again as a ring or another buffer). */
+	uint8_t *gone = pvio_blkfront_buf_alloc(f, 2 * 4096);
+	REQUIRE(gone);
+	pvio_blkfront_buf_free(f, gone + 4096, 4096);
+	r.buf = gone + 4096;
+	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), -EINVAL);
+	r.buf = gone;                      /* runs into the freed page */
+	r.len = 8192;
+	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), -EINVAL);
+	r.len = 4096;                      /* stays in the live one */
+	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), 1);
+	CHECK_EQ(pvio_blkfront_reap(f, 0, done, 2, 1000), 1);
+	CHECK(done[0] == &r && r.result == 0);
+	pvio_blkfront_buf_free(f, gone, 4096);
 	r.buf = buf;
 	r.offset = DISK;                   /* past the end */
 	CHECK_EQ(pvio_blkfront_submit(f, 0, &rp, 1), -EINVAL);

@@ -832,7 +832,13 @@ static bool b_valid(const struct bf_params *p, const struct pvio_blkfront_req *r
 		return false;
 	if (r->op == PVIO_BLKFRONT_DISCARD || r->len == 0)
 		return true;
-	return a % p->unit == 0 && a >= m && a + r->len <= m + guest->mem_bytes;
+	if (a % p->unit || a < m || a + r->len > m + guest->mem_bytes)
+		return false;
+	/* and in allocated pages only (a page past the area may be free) */
+	for (uint64_t g = (a - m) / PAGE; g <= (a - m + r->len - 1) / PAGE; g++)
+		if (!guest_page_used(g))
+			return false;
+	return true;
 }
 
 /* Build request i from the input: mostly valid, sometimes not. Returns

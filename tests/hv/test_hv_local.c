@@ -68,6 +68,36 @@ int main(void)
 	CHECK_EQ(bf, 0);
 	CHECK_EQ(fa.fails, 0);
 
+	/* A page freed while granted is not handed out again until its last
+	 * grant goes; a mapped grant keeps it (the revoke fails) -- XSA-396. */
+	uint64_t g, g2nd;
+	REQUIRE(pvio_hv_page_alloc(g1, 2, &g) == 0);
+	CHECK(pvio_hv_pages_allocated(g1, g, 2));
+	int r1 = pvio_hv_grant(g1, 0, g, true), r2 = pvio_hv_grant(g1, 0, g, false);
+	REQUIRE(r1 >= 0 && r2 >= 0);
+	struct pvio_gnt_map_op m = { .ref = (uint32_t)r1, .flags = PVIO_GNTMAP_readonly };
+	CHECK_EQ(pvio_hv_map(dom0, d1, &m, 1), 1);
+	pvio_hv_page_free(g1, g, 2);
+	CHECK(pvio_hv_pages_allocated(g1, g, 1));        /* still granted */
+	CHECK(!pvio_hv_pages_allocated(g1, g + 1, 1));   /* was not */
+	CHECK(!pvio_hv_pages_allocated(g1, g, 2));
+	CHECK_EQ(pvio_hv_revoke(g1, (uint32_t)r2), 0);
+	CHECK_EQ(pvio_hv_revoke(g1, (uint32_t)r1), -EBUSY);
+	CHECK(pvio_hv_pages_allocated(g1, g, 1));        /* r1 is mapped */
+	/* Allocations meanwhile never get it. */
+	for (int i = 0; i < 3; i++) {
+		REQUIRE(pvio_hv_page_alloc(g1, 1, &g2nd) == 0);
+		CHECK(g2nd != g);
+		pvio_hv_page_free(g1, g2nd, 1);
+	}
+	CHECK_EQ(pvio_hv_unmap(dom0, d1, &m, 1), 1);
+	CHECK_EQ(pvio_hv_revoke(g1, (uint32_t)r1), 0);
+	CHECK(!pvio_hv_pages_allocated(g1, g, 1));       /* back to the allocator */
+	REQUIRE(pvio_hv_page_alloc(g1, 1, &g2nd) == 0);
+	CHECK_EQ(g2nd, g);                               /* and handed out again */
+	pvio_hv_page_free(g1, g2nd, 1);
+	CHECK(!pvio_hv_pages_allocated(g1, (uint64_t)1 << 40, 1));
+
 	/* Destroy guest2 while guest1 still lives. */
 	pvio_hv_close(g2);
 	CHECK_EQ(pvio_hv_domain_destroy(dom0, d2), 0);
