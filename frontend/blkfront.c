@@ -503,14 +503,68 @@ static bool is_data_op(uint8_t op)
 	return op == PVIO_BLKFRONT_READ || op == PVIO_BLKFRONT_WRITE;
 }
 
-/* Write the request of shadow s into the next ring slot, from a private,
- * zeroed copy in the negotiated layout. */
+/* Write shadow sh as a request of one ABI's layout into slot, from a
+ * private, zeroed copy (the guest's ring is shared: one memcpy out). The two
+ * ABIs differ only in their structs' padding. */
+#define BF_PUT_SLOT(name, req_t, ind_t, disc_t)					\
+static void name(void *slot, const struct bf_shadow *sh, uint64_t id, uint16_t handle,	\
+		 const uint32_t *ind_ref, unsigned nind)				\
+{										\
+	if (sh->op == PVIO_BLKIF_OP_INDIRECT) {					\
+		ind_t r;							\
+										\
+		memset(&r, 0, sizeof(r));					\
+		r.operation = sh->op;						\
+		r.indirect_op = sh->data_op;					\
+		r.nr_segments = sh->nr_segs;					\
+		r.id = id;							\
+		r.sector_number = sh->sector;					\
+		r.handle = handle;						\
+		for (unsigned k = 0; k < nind; k++)				\
+			r.indirect_grefs[k] = ind_ref[k];			\
+		memcpy(slot, &r, sizeof(r));					\
+	} else if (sh->op == PVIO_BLKIF_OP_DISCARD) {				\
+		disc_t r;							\
+										\
+		memset(&r, 0, sizeof(r));					\
+		r.operation = sh->op;						\
+		r.handle = handle;						\
+		r.id = id;							\
+		r.sector_number = sh->sector;					\
+		r.nr_sectors = sh->nr_sectors;					\
+		memcpy(slot, &r, sizeof(r));					\
+	} else {								\
+		req_t r;							\
+										\
+		memset(&r, 0, sizeof(r));					\
+		r.operation = sh->op;						\
+		r.nr_segments = (uint8_t)sh->nr_segs;				\
+		r.handle = handle;						\
+		r.id = id;							\
+		r.sector_number = sh->sector;					\
+		for (unsigned i = 0; i < sh->nr_segs; i++) {			\
+			r.seg[i].gref = sh->segs[i].gref;			\
+			r.seg[i].first_sect = sh->segs[i].first;		\
+			r.seg[i].last_sect = sh->segs[i].last;			\
+		}								\
+		memcpy(slot, &r, sizeof(r));					\
+	}									\
+}
+
+BF_PUT_SLOT(put_slot_native, struct pvio_blkif_request, struct pvio_blkif_request_indirect,
+	    struct pvio_blkif_request_discard)
+BF_PUT_SLOT(put_slot_x86_32, struct pvio_blkif_x86_32_request,
+	    struct pvio_blkif_x86_32_request_indirect, struct pvio_blkif_x86_32_request_discard)
+
+/* Write the request of shadow s into the next ring slot, in the negotiated
+ * layout. */
 static void put_request(struct bf_queue *q, uint32_t s)
 {
 	struct pvio_blkfront *f = q->f;
 	struct bf_shadow *sh = &q->sh[s];
 	uint64_t id = (uint64_t)sh->gen << 32 | s;
 	uint16_t handle = (uint16_t)f->vdev;
+	const uint32_t *ind_ref;
 	unsigned nind = 0;
 
 	if (sh->op == PVIO_BLKIF_OP_INDIRECT) {
@@ -537,91 +591,12 @@ static void put_request(struct bf_queue *q, uint32_t s)
 		}
 	}
 
-	if (f->p.abi == PVIO_BLKIF_ABI_X86_32) {
-		void *slot = pvio_blkif_x86_32_req_slot(&q->ring, 0);
-
-		if (sh->op == PVIO_BLKIF_OP_INDIRECT) {
-			struct pvio_blkif_x86_32_request_indirect r;
-
-			memset(&r, 0, sizeof(r));
-			r.operation = sh->op;
-			r.indirect_op = sh->data_op;
-			r.nr_segments = sh->nr_segs;
-			r.id = id;
-			r.sector_number = sh->sector;
-			r.handle = handle;
-			for (unsigned k = 0; k < nind; k++)
-				r.indirect_grefs[k] = q->ind_ref[s * q->ind_per_slot + k];
-			memcpy(slot, &r, sizeof(r));
-		} else if (sh->op == PVIO_BLKIF_OP_DISCARD) {
-			struct pvio_blkif_x86_32_request_discard r;
-
-			memset(&r, 0, sizeof(r));
-			r.operation = sh->op;
-			r.handle = handle;
-			r.id = id;
-			r.sector_number = sh->sector;
-			r.nr_sectors = sh->nr_sectors;
-			memcpy(slot, &r, sizeof(r));
-		} else {
-			struct pvio_blkif_x86_32_request r;
-
-			memset(&r, 0, sizeof(r));
-			r.operation = sh->op;
-			r.nr_segments = (uint8_t)sh->nr_segs;
-			r.handle = handle;
-			r.id = id;
-			r.sector_number = sh->sector;
-			for (unsigned i = 0; i < sh->nr_segs; i++) {
-				r.seg[i].gref = sh->segs[i].gref;
-				r.seg[i].first_sect = sh->segs[i].first;
-				r.seg[i].last_sect = sh->segs[i].last;
-			}
-			memcpy(slot, &r, sizeof(r));
-		}
-	} else {
-		void *slot = pvio_blkif_req_slot(&q->ring, 0);
-
-		if (sh->op == PVIO_BLKIF_OP_INDIRECT) {
-			struct pvio_blkif_request_indirect r;
-
-			memset(&r, 0, sizeof(r));
-			r.operation = sh->op;
-			r.indirect_op = sh->data_op;
-			r.nr_segments = sh->nr_segs;
-			r.id = id;
-			r.sector_number = sh->sector;
-			r.handle = handle;
-			for (unsigned k = 0; k < nind; k++)
-				r.indirect_grefs[k] = q->ind_ref[s * q->ind_per_slot + k];
-			memcpy(slot, &r, sizeof(r));
-		} else if (sh->op == PVIO_BLKIF_OP_DISCARD) {
-			struct pvio_blkif_request_discard r;
-
-			memset(&r, 0, sizeof(r));
-			r.operation = sh->op;
-			r.handle = handle;
-			r.id = id;
-			r.sector_number = sh->sector;
-			r.nr_sectors = sh->nr_sectors;
-			memcpy(slot, &r, sizeof(r));
-		} else {
-			struct pvio_blkif_request r;
-
-			memset(&r, 0, sizeof(r));
-			r.operation = sh->op;
-			r.nr_segments = (uint8_t)sh->nr_segs;
-			r.handle = handle;
-			r.id = id;
-			r.sector_number = sh->sector;
-			for (unsigned i = 0; i < sh->nr_segs; i++) {
-				r.seg[i].gref = sh->segs[i].gref;
-				r.seg[i].first_sect = sh->segs[i].first;
-				r.seg[i].last_sect = sh->segs[i].last;
-			}
-			memcpy(slot, &r, sizeof(r));
-		}
-	}
+	ind_ref = nind ? &q->ind_ref[s * q->ind_per_slot] : NULL;
+	if (f->p.abi == PVIO_BLKIF_ABI_X86_32)
+		put_slot_x86_32(pvio_blkif_x86_32_req_slot(&q->ring, 0), sh, id, handle, ind_ref,
+				nind);
+	else
+		put_slot_native(pvio_blkif_req_slot(&q->ring, 0), sh, id, handle, ind_ref, nind);
 	pvio_ring_produce_requests(&q->ring, 1);
 	q->to_push++;
 	q->st_reqs++;
