@@ -123,6 +123,7 @@
 #include "tools/toolstack.h"
 #include "xenstore/xenbus.h"
 #include "xenstore/xs.h"
+#include "tests/common/keyspec.h"
 
 #define DISK_BYTES   (16u << 20)
 #define REGION_BYTES (1u << 20)      /* region r at (1 + r) MiB */
@@ -926,6 +927,8 @@ static void linux_close(struct fe *f)
 	rings_release(f);
 }
 
+#define LINUX_KEYS "tests/blk/linux-blkfront.keys"
+
 static void linux_connect(struct fe *f)
 {
 	struct pvio_xenbus_kv kv[64];
@@ -964,6 +967,7 @@ static void linux_connect(struct fe *f)
 		CHECK(bp);
 		(void)be_uint(f, "discard-alignment", 0, &bp);
 		CHECK(bp);
+		(void)be_uint(f, "discard-secure", 0, NULL);
 	}
 	f->persistent = be_uint(f, "feature-persistent", 0, NULL) == 1;
 	f->max_ind = (unsigned)be_uint(f, "feature-max-indirect-segments", 0, NULL);
@@ -976,6 +980,9 @@ static void linux_connect(struct fe *f)
 static int linux_main(struct fe *f, uint64_t tag, unsigned reg, const char *checks)
 {
 	linux_connect(f);
+	/* What it wrote and read is what the real xen-blkfront writes and what
+	 * real backends offer (tests/xen/test_xen_blk.sh, same file). */
+	CHECK_EQ(tu_keys_check(f->xs, LINUX_KEYS, f->fe, f->be, "linux"), 0);
 	workload(f, tag, reg, checks);
 	if (f->sector_size > 512) {
 		uint64_t off = region(reg) + 2 * 65536;

@@ -165,6 +165,7 @@
 
 #include "netback/nb_pkt.h"
 #include "tests/common/testutil.h"
+#include "tests/common/keyspec.h"
 #include "tests/netback/nbtest.h"
 #include "tests/netback/pktgen.h"
 #include "tools/toolstack.h"
@@ -1385,6 +1386,10 @@ static void scenario_linux(void)
 
 	v->own = ST(INITIALISING);   /* xenbus_probe_node */
 	lx_probe(v, false);
+	/* What it wrote and read is what the real xen-netfront writes and what
+	 * real backends offer (tests/xen/test_xen_net.sh, same file). */
+	CHECK_EQ(tu_keys_check(v->xs, "tests/netback/linux-netfront.keys", v->f.fe, v->f.be,
+			       "linux"), 0);
 	CHECK_EQ(vif_stat(v, "queues"), v->f.nq);
 	data(v, "probe");
 	lx_remove(v);

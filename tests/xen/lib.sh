@@ -156,3 +156,39 @@ xen_judge() {
 	echo "PASS: $what in $(grep -a -o 'Xen version [0-9.]*' "$log.txt" | head -1)"
 	exit 0
 }
+
+# xen_keys_check SPEC FE-DIR BE-DIR: check the store directories a real
+# frontend and backend wrote (from a `xenstore-ls -f` dump in the console
+# log) against SPEC, the keys a pvio frontend personality writes and reads
+# (tests/*/linux-*.keys, which the personality's own test holds it to).
+# Key names are normalised: "queue-N/" dropped, the number of a numbered
+# key turned into %u (ring-ref3 -> ring-ref%u, queue-0 -> queue-%u). SPEC lines, # comments:
+#   fe  K[|K2]  the frontend writes K (or K2)      fe? K  it may
+#   ts  K...    the toolstack writes these          be  K  it reads K: the
+#   backend must have it                            be? K  read, with a default
+# Prints one RESULT line per check; returns 1 if one failed.
+xen_keys_check() {
+	local spec=$1 fe=$2 be=$3 name=$4 f b bad=0 k alts line kind
+	f=$(grep -a "^$fe/[^ ]* = " "$log.txt" | sed "s|^$fe/||; s| = .*||" | xen_keys_norm)
+	b=$(grep -a "^$be/[^ ]* = " "$log.txt" | sed "s|^$be/||; s| = .*||" | xen_keys_norm)
+	[ -n "$f" ] && [ -n "$b" ] || { echo "RESULT ${name}_keys FAIL no store dump of $fe / $be"; return 1; }
+	while read -r kind line; do
+		case $kind in
+		fe)	alts=$(echo "$line" | tr '|' ' ')
+			printf '%s\n' $alts | grep -qxF -f - <(echo "$f") ||
+				{ echo "RESULT ${name}_keys_fe FAIL the real frontend did not write $line"; bad=1; } ;;
+		be)	for k in $line; do
+				echo "$b" | grep -qxF "$k" ||
+					{ echo "RESULT ${name}_keys_be FAIL the real backend has no $k"; bad=1; }
+			done ;;
+		esac
+	done < <(sed 's/#.*//' "$spec" | grep -v '^[[:space:]]*$')
+	for k in $f; do
+		sed 's/#.*//' "$spec" | awk '$1=="fe"||$1=="fe?"||$1=="ts"' | tr '|' ' ' |
+			awk '{ for (i = 2; i <= NF; i++) print $i }' | grep -qxF "$k" ||
+			{ echo "RESULT ${name}_keys_fe FAIL the real frontend wrote $k, $spec does not name it"; bad=1; }
+	done
+	[ $bad = 0 ] && echo "RESULT ${name}_keys PASS frontend: $(echo $f); backend has every key read"
+	return $bad
+}
+xen_keys_norm() { sed -E 's#^queue-[0-9]+/##; s#^(.*ref|queue-)[0-9]+$#\1%u#' | sort -u; }

@@ -50,11 +50,13 @@ for k in max-ring-page-order multi-queue-max-queues feature-persistent \
 	v=$(grep -a -m1 "^$be/$k = " "$log.txt" | sed 's/.* = //')
 	echo "backend  $k=${v:-(absent)}"
 done
+echo "---------------- keys: the Linux personality's (tests/blk/linux-blkfront.keys) against the real ones"
+xen_keys_check "$top/tests/blk/linux-blkfront.keys" "$fe" "$be" linux_blkfront | tee -a "$log.txt"
 echo "---------------- domU view"
 grep -a -E '^(SYSFS|insmod|xvdb)|blkfront: xvd' "$log.txt"
 echo "---------------- pvio-blkback log"
 sed -n '/^----- pvio-blkback log/,/^----- hotplug log/p' "$log.txt" | head -60
-need="xl_create xvda_present size sector_size domu_reads_dom0_mark domu_write_mark
+need="linux_blkfront_keys xl_create xvda_present size sector_size domu_reads_dom0_mark domu_write_mark
  image_sees_domu_write indirect_segments direct_1MiB_writes image_sees_direct_writes flush
  discard ro_disk_readable ro_disk_refuses_write ro_image_untouched domu_finished backend_dir_removed
  xl_create_second second_xvda_present second_domu_reads_first second_domu_write

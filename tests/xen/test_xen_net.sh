@@ -43,10 +43,14 @@ xen_boot "$D" "pviomode=$mode"
 echo "---------------- vif keys (xenstore, once domu1's frontend was Connected)"
 grep -a -E '^/local/domain/[0-9]+/(device|backend)/vif/' "$log.txt" |
 	grep -v -E '/(mac|handle|uuid|script|frontend|backend|online|bridge|type|hotplug-status|backend-id|frontend-id) = '
+echo "---------------- keys: the Linux personality's (tests/netback/linux-netfront.keys) against the real ones"
+fe=$(grep -a -m1 -o '^/local/domain/[0-9]*/device/vif/0' "$log.txt")
+be=$(grep -a -m1 -o '^/local/domain/0/backend/vif/[0-9]*/0' "$log.txt")
+xen_keys_check "$top/tests/netback/linux-netfront.keys" "$fe" "$be" linux_netfront | tee -a "$log.txt"
 echo "---------------- $mode backend log"
 sed -n '/^----- pvio-netback log/,/^----- domU1 console/p' "$log.txt" | grep -v '^EAL' | head -80
 grep -a 'transfer times' "$log.txt"
-need="dom0_if_up xl_create_1 xl_create_2 vif_connected_dom1 vif_connected_dom2 first_ping
+need="linux_netfront_keys dom0_if_up xl_create_1 xl_create_2 vif_connected_dom1 vif_connected_dom2 first_ping
  ping_20x1400 ping_dom0_tap dom0_pings_domu1 transfer_domu1_to_domu2 transfer_domu1_to_dom0
  transfer_dom0_to_domu1 xl_create_3 third_domu_pings_dom0 transfer_dom0_to_third_domu"
 [ "$mode" = pvio ] && need="$need netback_started netback_survives_destroy netback_no_fd_leak
