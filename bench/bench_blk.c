@@ -871,17 +871,6 @@ static void warm_cache(const char *path)
 		close(fd);
 }
 
-static const char *find_build(const char *repo, char *buf, size_t len)
-{
-	const char *b = getenv("BUILD");
-
-	if (b && *b && b[0] == '/')
-		snprintf(buf, len, "%s", b);
-	else
-		snprintf(buf, len, "%s/%s", repo, b && *b ? b : "build");
-	return buf;
-}
-
 /* ------------------------------------------------------------ summaries */
 
 /* One case under one method, over the repetitions. */
@@ -1183,7 +1172,7 @@ static int blk_run(const struct bench_opts *o, int argc, char **argv)
 	reps = o->reps_given ? o->reps : o->quick ? 1 : o->reps;
 	if (reps < 1)
 		reps = 1;
-	find_build(o->repo, x.build, sizeof(x.build));
+	bench_find_build(o->repo, x.build, sizeof(x.build));
 
 	/* The judge: fio when the built fio and the engine are there. */
 	judge = M_FIO;

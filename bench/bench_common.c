@@ -784,3 +784,14 @@ void bench_last_line(const char *path, char *buf, size_t len)
 		snprintf(buf, len, "%s", s);
 	free(t);
 }
+
+const char *bench_find_build(const char *repo, char *buf, size_t len)
+{
+	const char *b = getenv("BUILD");
+
+	if (b && *b && b[0] == '/')
+		snprintf(buf, len, "%s", b);
+	else
+		snprintf(buf, len, "%s/%s", repo, b && *b ? b : "build");
+	return buf;
+}

@@ -46,6 +46,9 @@ struct bench_cmd {
 int bench_out_path(const struct bench_opts *o, const char *name, const char *ext,
 		   char *buf, size_t len);
 
+/* The build folder: $BUILD (absolute, or under repo), else repo/build.
+ * Returns buf. */
+const char *bench_find_build(const char *repo, char *buf, size_t len);
 /* Create every folder of `path` up to its last '/'. 0 or -errno. */
 int bench_mkdirs_for(const char *path);
 

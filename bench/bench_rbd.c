@@ -604,17 +604,6 @@ static void rbd_usage(FILE *f)
 		"scripts/fetch-fio builds with fio-pvio.so (make fio; or $PVIO_FIO).\n");
 }
 
-static const char *find_build(const char *repo, char *buf, size_t len)
-{
-	const char *b = getenv("BUILD");
-
-	if (b && *b && b[0] == '/')
-		snprintf(buf, len, "%s", b);
-	else
-		snprintf(buf, len, "%s/%s", repo, b && *b ? b : "build");
-	return buf;
-}
-
 static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 {
 	enum { O_CASE = 256, O_PVOPT, O_BBOPT };
@@ -712,7 +701,7 @@ static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 	if (reps > 64)
 		reps = 64;
 	snprintf(x.repo, sizeof(x.repo), "%s", o->repo);
-	find_build(o->repo, x.build, sizeof(x.build));
+	bench_find_build(o->repo, x.build, sizeof(x.build));
 	if (find_tools(&x, why, sizeof(why)) < 0) {
 		fprintf(stderr, "bench rbd: cannot run: %s\n", why);
 		return 1;

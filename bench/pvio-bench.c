@@ -27,7 +27,8 @@
 	X(net) \
 	X(scale) \
 	X(restart) \
-	X(rbd)
+	X(rbd) \
+	X(xensave)
 
 #define X(n) extern const struct bench_cmd bench_cmd_##n;
 BENCH_CMDS(X)

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvio-bench xensave: what `xl save` + `xl restore` of a PV domU costs the
+ * domU's disk I/O, with pvio-blkback --hv xen and with Linux's xen-blkback
+ * as the referee, in the nested Xen of tests/xen (QEMU TCG: seconds, not
+ * milliseconds; compare the two, not the absolute figures).
+ *
+ * Each run is tests/xen/test_xen_save.sh (PVIO_XEN_BACKEND=pvio|kernel):
+ * the domU writes O_DIRECT blocks without pause and checks them all
+ * afterwards; dom0 saves and restores it 3 s in. The figures come from its
+ * SAVE-FIGURES line: the domU's longest gap between two acknowledged writes
+ * (the downtime its disk sees), the time from `xl restore` returning to the
+ * first write completed after it, and how long xl save and xl restore took.
+ * The backends alternate (pvio, kernel, pvio, ...); medians over --reps
+ * (default 3) and the ratio pvio / kernel. A run that fails its checks is
+ * not counted. JSON: bench/results/xensave.json.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/bench_common.h"
+
+#define MAX_REPS 32
+enum { B_PVIO, B_KERNEL, NR_B };
+enum { F_GAP, F_FIRST, F_SAVE, F_RESTORE, NR_F };
+static const char *bname[NR_B] = { "pvio", "kernel" };
+static const char *fkey[NR_F] = { "longest_write_gap_ms", "first_io_ms", "save_ms", "restore_ms" };
+static const char *fdesc[NR_F] = {
+	"domU's longest gap between acknowledged writes",
+	"first write completed after xl restore returned",
+	"xl save", "xl restore",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "  xensave: no options (--reps N: runs per backend, default 3).\n"
+		"  Needs what tests/xen/test_xen_save.sh needs (qemu-system-x86_64, the\n"
+		"  Debian Xen packages it fetches); about 100 s per run.\n");
+}
+
+/* One run: 0 and the figures, 77 skipped (why in skip), -1 failed. */
+static int one_run(const struct bench_opts *o, const char *build, int b, double f[NR_F],
+		   char *skip, size_t skiplen)
+{
+	char script[600], log[64], *text, *p;
+	char *av[] = { script, NULL };
+	int st;
+
+	snprintf(script, sizeof(script), "%s/tests/xen/test_xen_save.sh", o->repo);
+	snprintf(log, sizeof(log), "/tmp/pvio-bench-xensave-%d.log", (int)getpid());
+	setenv("PVIO_XEN_BACKEND", bname[b], 1);
+	setenv("BUILD", build, 1);
+	st = bench_run_logged(av, o->repo, log, 900, NULL, NULL);
+	if (st == 77) {
+		bench_last_line(log, skip, skiplen);
+		unlink(log);
+		return 77;
+	}
+	text = bench_read_text(log, 1 << 22);
+	p = text ? strstr(text, "\nSAVE-FIGURES ") : NULL;
+	for (int k = 0; p && k < NR_F; k++) {
+		char key[64], *q;
+
+		snprintf(key, sizeof(key), " %s=", fkey[k]);
+		q = strstr(p, key);
+		if (!q || sscanf(q + strlen(key), "%lf", &f[k]) != 1)
+			p = NULL;
+	}
+	if (st != 0 || !p) {
+		fprintf(stderr, "bench xensave: %s run failed (exit %d); log kept in %s\n", bname[b], st,
+			log);
+		free(text);
+		return -1;
+	}
+	free(text);
+	unlink(log);
+	return 0;
+}
+
+static int xensave_run(const struct bench_opts *o, int argc, char **argv)
+{
+	char build[512], path[600], txt[600], line[256], skip[256] = "";
+	unsigned reps = o->reps_given ? (o->reps > MAX_REPS ? MAX_REPS : (unsigned)o->reps) : 3;
+	double v[NR_B][NR_F][MAX_REPS];
+	unsigned nv[NR_B] = { 0 }, bad = 0;
+	struct bench_json j;
+	FILE *jf, *tf;
+
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "bench xensave: no options\n");
+		return 2;
+	}
+	bench_find_build(o->repo, build, sizeof(build));
+	for (unsigned r = 0; r < reps && !*skip; r++)
+		for (int b = 0; b < NR_B && !*skip; b++) {
+			double f[NR_F];
+			int rc;
+
+			bench_progress("xensave: %s, run %u of %u", bname[b], r + 1, reps);
+			rc = one_run(o, build, b, f, skip, sizeof(skip));
+			if (rc < 0)
+				bad++;
+			for (int k = 0; rc == 0 && k < NR_F; k++)
+				v[b][k][nv[b]] = f[k];
+			nv[b] += rc == 0;
+		}
+	bench_progress_done();
+	if (*skip) {
+		printf("pvio-bench xensave: skipped: %s\n", skip);
+		return 0;
+	}
+	if (bench_out_path(o, "xensave", "json", path, sizeof(path)) < 0 ||
+	    bench_out_path(o, "xensave", "txt", txt, sizeof(txt)) < 0)
+		return 1;
+	jf = fopen(path, "w");
+	tf = fopen(txt, "w");
+	if (!jf || !tf) {
+		if (jf)
+			fclose(jf);
+		if (tf)
+			fclose(tf);
+		return 1;
+	}
+	bench_machine_line(line, sizeof(line), o->repo);
+	bench_json_init(&j, jf);
+	bench_json_obj_begin(&j, NULL);
+	bench_json_str(&j, "benchmark", "xensave");
+	bench_json_machine(&j, o->repo);
+	bench_json_str(&j, "what", "xl save + xl restore of a PV domU writing O_DIRECT blocks, "
+		       "nested Xen 4.17 under QEMU TCG");
+	bench_json_int(&j, "failed_runs", bad);
+	bench_json_arr_begin(&j, "figures");
+	FILE *outs[2] = { tf, stdout };
+
+	for (unsigned k = 0; k < 2; k++) {
+		FILE *f = outs[k];
+
+		fprintf(f, "pvio-bench xensave: %s\n", line);
+		fprintf(f, "xl save + restore of a PV domU writing without pause (nested Xen, TCG); "
+			"medians of %u/%u runs\n%-50s %10s %10s %8s\n", nv[B_PVIO], nv[B_KERNEL],
+			"figure, ms", "pvio", "kernel", "ratio");
+		for (int x = 0; x < NR_F; x++) {
+			double m[NR_B];
+
+			for (int b = 0; b < NR_B; b++)
+				m[b] = nv[b] ? bench_median(v[b][x], nv[b]) : 0;
+			fprintf(f, "%-50s %10.0f %10.0f %8.2f\n", fdesc[x], m[B_PVIO], m[B_KERNEL],
+				m[B_KERNEL] > 0 ? m[B_PVIO] / m[B_KERNEL] : 0);
+			if (f != tf)
+				continue;
+			bench_json_obj_begin(&j, NULL);
+			bench_json_str(&j, "figure", fkey[x]);
+			bench_json_str(&j, "what", fdesc[x]);
+			for (int b = 0; b < NR_B; b++) {
+				char key[32];
+
+				snprintf(key, sizeof(key), "%s_median_ms", bname[b]);
+				bench_json_num(&j, key, m[b]);
+				snprintf(key, sizeof(key), "%s_runs_ms", bname[b]);
+				bench_json_arr_begin(&j, key);
+				for (unsigned i = 0; i < nv[b]; i++)
+					bench_json_num(&j, NULL, v[b][x][i]);
+				bench_json_arr_end(&j);
+			}
+			if (m[B_KERNEL] > 0)
+				bench_json_num(&j, "ratio_pvio_kernel", m[B_PVIO] / m[B_KERNEL]);
+			else
+				bench_json_null(&j, "ratio_pvio_kernel");
+			bench_json_obj_end(&j);
+		}
+		if (bad)
+			fprintf(f, "%u run(s) failed (see above)\n", bad);
+	}
+	bench_json_arr_end(&j);
+	bench_json_obj_end(&j);
+	fputc('\n', jf);
+	fclose(jf);
+	fclose(tf);
+	printf("JSON: %s\n", path);
+	return bad ? 1 : 0;
+}
+
+const struct bench_cmd bench_cmd_xensave = {
+	"xensave", "xl save + restore of a PV domU under disk load: pvio vs Linux's blkback downtime",
+	usage, xensave_run,
+};
