@@ -795,3 +795,44 @@ const char *bench_find_build(const char *repo, char *buf, size_t len)
 		snprintf(buf, len, "%s/%s", repo, b && *b ? b : "build");
 	return buf;
 }
+
+int bench_outputs_open(struct bench_outputs *out, const struct bench_opts *o, const char *name)
+{
+	if (bench_out_path(o, name, "json", out->path, sizeof(out->path)) < 0 ||
+	    bench_out_path(o, name, "txt", out->txt, sizeof(out->txt)) < 0)
+		return -1;
+	out->jf = fopen(out->path, "w");
+	out->tf = fopen(out->txt, "w");
+	if (!out->jf || !out->tf) {
+		fprintf(stderr, "pvio-bench %s: cannot write %s or %s: %s\n", name, out->path,
+			out->txt, strerror(errno));
+		if (out->jf)
+			fclose(out->jf);
+		if (out->tf)
+			fclose(out->tf);
+		return -1;
+	}
+	bench_machine_line(out->line, sizeof(out->line), o->repo);
+	bench_json_init(&out->j, out->jf);
+	bench_json_obj_begin(&out->j, NULL);
+	bench_json_str(&out->j, "benchmark", name);
+	bench_json_machine(&out->j, o->repo);
+	return 0;
+}
+
+void bench_outputs_close(struct bench_outputs *out)
+{
+	bench_json_obj_end(&out->j);
+	fputc('\n', out->jf);
+	fclose(out->jf);
+	fclose(out->tf);
+	printf("JSON: %s\n", out->path);
+}
+
+void bench_json_nums(struct bench_json *j, const char *key, const double *v, size_t n)
+{
+	bench_json_arr_begin(j, key);
+	for (size_t i = 0; i < n; i++)
+		bench_json_num(j, NULL, v[i]);
+	bench_json_arr_end(j);
+}

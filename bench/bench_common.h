@@ -112,6 +112,8 @@ void bench_json_num(struct bench_json *j, const char *key, double v);
 void bench_json_int(struct bench_json *j, const char *key, long long v);
 void bench_json_bool(struct bench_json *j, const char *key, bool v);
 void bench_json_null(struct bench_json *j, const char *key);
+/* An array of n numbers. */
+void bench_json_nums(struct bench_json *j, const char *key, const double *v, size_t n);
 
 /* The "machine" object: cpu model, nproc, kernel, memory, date, git commit. */
 void bench_json_machine(struct bench_json *j, const char *repo);
@@ -124,6 +126,19 @@ void bench_machine_line(char *buf, size_t len, const char *repo);
 void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Finish the progress display (clears the line on a tty). */
 void bench_progress_done(void);
+
+/* A benchmark's outputs: the JSON (an object begun, with "benchmark" and
+ * "machine" written) and the text copy of its table, at bench_out_path's
+ * places; line is the machine line for the table's head. */
+struct bench_outputs {
+	char path[600], txt[600], line[256];
+	FILE *jf, *tf;
+	struct bench_json j;
+};
+/* 0, or -1 with nothing left open. */
+int  bench_outputs_open(struct bench_outputs *out, const struct bench_opts *o, const char *name);
+/* End the JSON object, close both files and say where the JSON went. */
+void bench_outputs_close(struct bench_outputs *out);
 
 /* ------------------------------------------------------------ processes */
 

@@ -149,20 +149,21 @@ out:
 
 static int restart_run(const struct bench_opts *o, int argc, char **argv)
 {
-	char build[512], path[600], txt[600], line[256];
+	char build[512];
 	unsigned reps = o->reps > MAX_REPS ? MAX_REPS : (unsigned)o->reps;
 	unsigned secs = o->quick ? 3 : 5;
 	double v[NR_MODES][MAX_REPS];
 	unsigned nv[NR_MODES] = { 0 }, bad = 0;
-	struct bench_json j;
-	FILE *jf, *tf;
+	struct bench_outputs out;
+	struct bench_json *j = &out.j;
+	FILE *tf;
 
 	(void)argv;
 	if (argc > 1) {
 		fprintf(stderr, "bench restart: no options\n");
 		return 2;
 	}
-	snprintf(build, sizeof(build), "%s/build", o->repo);
+	bench_find_build(o->repo, build, sizeof(build));
 	for (unsigned r = 0; r < reps; r++)
 		for (int m = 0; m < NR_MODES; m++) {
 			struct one x;
@@ -175,33 +176,18 @@ static int restart_run(const struct bench_opts *o, int argc, char **argv)
 			v[m][nv[m]++] = x.stall_ms;
 		}
 	bench_progress_done();
-	if (bench_out_path(o, "restart", "json", path, sizeof(path)) < 0 ||
-	    bench_out_path(o, "restart", "txt", txt, sizeof(txt)) < 0)
+	if (bench_outputs_open(&out, o, "restart") < 0)
 		return 1;
-	bench_mkdirs_for(path);
-	jf = fopen(path, "w");
-	tf = fopen(txt, "w");
-	if (!jf || !tf) {
-		if (jf)
-			fclose(jf);
-		if (tf)
-			fclose(tf);
-		return 1;
-	}
-	bench_machine_line(line, sizeof(line), o->repo);
-	bench_json_init(&j, jf);
-	bench_json_obj_begin(&j, NULL);
-	bench_json_str(&j, "benchmark", "restart");
-	bench_json_machine(&j, o->repo);
-	bench_json_str(&j, "metric", "guest's longest gap between completed I/Os, ms");
-	bench_json_int(&j, "failed_runs", bad);
-	bench_json_arr_begin(&j, "modes");
+	bench_json_str(j, "metric", "guest's longest gap between completed I/Os, ms");
+	bench_json_int(j, "failed_runs", bad);
+	bench_json_arr_begin(j, "modes");
+	tf = out.tf;
 	FILE *outs[2] = { tf, stdout };
 
 	for (unsigned k = 0; k < 2; k++) {
 		FILE *f = outs[k];
 
-		fprintf(f, "pvio-bench restart: %s\n", line);
+		fprintf(f, "pvio-bench restart: %s\n", out.line);
 		fprintf(f, "guest: pvio-blkio verify, 2 queues x QD16, 512 B-1 MiB; pvio-blkback "
 			"restarted 2 s in\n%-8s %10s %10s %10s %5s\n", "mode", "median ms", "min ms",
 			"max ms", "runs");
@@ -217,27 +203,20 @@ static int restart_run(const struct bench_opts *o, int argc, char **argv)
 			fprintf(f, "%-8s %10.1f %10.1f %10.1f %5u\n", mode_name[m],
 				nv[m] ? bench_median(v[m], nv[m]) : 0, mn, mx, nv[m]);
 			if (f == tf) {
-				bench_json_obj_begin(&j, NULL);
-				bench_json_str(&j, "mode", mode_name[m]);
-				bench_json_num(&j, "median_ms", nv[m] ? bench_median(v[m], nv[m]) : 0);
-				bench_json_num(&j, "min_ms", mn);
-				bench_json_num(&j, "max_ms", mx);
-				bench_json_arr_begin(&j, "runs_ms");
-				for (unsigned i = 0; i < nv[m]; i++)
-					bench_json_num(&j, NULL, v[m][i]);
-				bench_json_arr_end(&j);
-				bench_json_obj_end(&j);
+				bench_json_obj_begin(j, NULL);
+				bench_json_str(j, "mode", mode_name[m]);
+				bench_json_num(j, "median_ms", nv[m] ? bench_median(v[m], nv[m]) : 0);
+				bench_json_num(j, "min_ms", mn);
+				bench_json_num(j, "max_ms", mx);
+				bench_json_nums(j, "runs_ms", v[m], nv[m]);
+				bench_json_obj_end(j);
 			}
 		}
 		if (bad)
 			fprintf(f, "%u run(s) failed (see above)\n", bad);
 	}
-	bench_json_arr_end(&j);
-	bench_json_obj_end(&j);
-	fputc('\n', jf);
-	fclose(jf);
-	fclose(tf);
-	printf("JSON: %s\n", path);
+	bench_json_arr_end(j);
+	bench_outputs_close(&out);
 	return bad ? 1 : 0;
 }
 

@@ -81,12 +81,13 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 
 static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 {
-	char build[512], path[600], txt[600], line[256], skip[256] = "";
+	char build[512], skip[256] = "";
 	unsigned reps = o->reps_given ? (o->reps > MAX_REPS ? MAX_REPS : (unsigned)o->reps) : 3;
 	double v[NR_B][NR_F][MAX_REPS];
 	unsigned nv[NR_B] = { 0 }, bad = 0;
-	struct bench_json j;
-	FILE *jf, *tf;
+	struct bench_outputs out;
+	struct bench_json *j = &out.j;
+	FILE *tf;
 
 	(void)argv;
 	if (argc > 1) {
@@ -112,33 +113,19 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 		printf("pvio-bench xensave: skipped: %s\n", skip);
 		return 0;
 	}
-	if (bench_out_path(o, "xensave", "json", path, sizeof(path)) < 0 ||
-	    bench_out_path(o, "xensave", "txt", txt, sizeof(txt)) < 0)
+	if (bench_outputs_open(&out, o, "xensave") < 0)
 		return 1;
-	jf = fopen(path, "w");
-	tf = fopen(txt, "w");
-	if (!jf || !tf) {
-		if (jf)
-			fclose(jf);
-		if (tf)
-			fclose(tf);
-		return 1;
-	}
-	bench_machine_line(line, sizeof(line), o->repo);
-	bench_json_init(&j, jf);
-	bench_json_obj_begin(&j, NULL);
-	bench_json_str(&j, "benchmark", "xensave");
-	bench_json_machine(&j, o->repo);
-	bench_json_str(&j, "what", "xl save + xl restore of a PV domU writing O_DIRECT blocks, "
+	bench_json_str(j, "what", "xl save + xl restore of a PV domU writing O_DIRECT blocks, "
 		       "nested Xen 4.17 under QEMU TCG");
-	bench_json_int(&j, "failed_runs", bad);
-	bench_json_arr_begin(&j, "figures");
+	bench_json_int(j, "failed_runs", bad);
+	bench_json_arr_begin(j, "figures");
+	tf = out.tf;
 	FILE *outs[2] = { tf, stdout };
 
 	for (unsigned k = 0; k < 2; k++) {
 		FILE *f = outs[k];
 
-		fprintf(f, "pvio-bench xensave: %s\n", line);
+		fprintf(f, "pvio-bench xensave: %s\n", out.line);
 		fprintf(f, "xl save + restore of a PV domU writing without pause (nested Xen, TCG); "
 			"medians of %u/%u runs\n%-50s %10s %10s %8s\n", nv[B_PVIO], nv[B_KERNEL],
 			"figure, ms", "pvio", "kernel", "ratio");
@@ -151,35 +138,28 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 				m[B_KERNEL] > 0 ? m[B_PVIO] / m[B_KERNEL] : 0);
 			if (f != tf)
 				continue;
-			bench_json_obj_begin(&j, NULL);
-			bench_json_str(&j, "figure", fkey[x]);
-			bench_json_str(&j, "what", fdesc[x]);
+			bench_json_obj_begin(j, NULL);
+			bench_json_str(j, "figure", fkey[x]);
+			bench_json_str(j, "what", fdesc[x]);
 			for (int b = 0; b < NR_B; b++) {
 				char key[32];
 
 				snprintf(key, sizeof(key), "%s_median_ms", bname[b]);
-				bench_json_num(&j, key, m[b]);
+				bench_json_num(j, key, m[b]);
 				snprintf(key, sizeof(key), "%s_runs_ms", bname[b]);
-				bench_json_arr_begin(&j, key);
-				for (unsigned i = 0; i < nv[b]; i++)
-					bench_json_num(&j, NULL, v[b][x][i]);
-				bench_json_arr_end(&j);
+				bench_json_nums(j, key, v[b][x], nv[b]);
 			}
 			if (m[B_KERNEL] > 0)
-				bench_json_num(&j, "ratio_pvio_kernel", m[B_PVIO] / m[B_KERNEL]);
+				bench_json_num(j, "ratio_pvio_kernel", m[B_PVIO] / m[B_KERNEL]);
 			else
-				bench_json_null(&j, "ratio_pvio_kernel");
-			bench_json_obj_end(&j);
+				bench_json_null(j, "ratio_pvio_kernel");
+			bench_json_obj_end(j);
 		}
 		if (bad)
 			fprintf(f, "%u run(s) failed (see above)\n", bad);
 	}
-	bench_json_arr_end(&j);
-	bench_json_obj_end(&j);
-	fputc('\n', jf);
-	fclose(jf);
-	fclose(tf);
-	printf("JSON: %s\n", path);
+	bench_json_arr_end(j);
+	bench_outputs_close(&out);
 	return bad ? 1 : 0;
 }
 
