@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvio-bench xensave: what `xl save` + `xl restore` of a PV domU costs the
+ * pvio-bench xensave: what `xl save` + `xl restore` of a PV and a PVH domU costs the
  * domU's disk I/O, with pvio-blkback --hv xen and with Linux's xen-blkback
  * as the referee, in the nested Xen of tests/xen (QEMU TCG: seconds, not
  * milliseconds; compare the two, not the absolute figures).
  *
  * Each run is tests/xen/test_xen_save.sh (PVIO_XEN_BACKEND=pvio|kernel):
- * the domU writes O_DIRECT blocks without pause and checks them all
- * afterwards; dom0 saves and restores it 3 s in. The figures come from its
+ * a PV domU, then a PVH one, writes O_DIRECT blocks without pause and
+ * checks them all afterwards; dom0 saves and restores it 3 s in. The figures come from its
  * SAVE-FIGURES line: the domU's longest gap between two acknowledged writes
  * (the downtime its disk sees), the time from `xl restore` returning to the
  * first write completed after it, and how long xl save and xl restore took.
@@ -24,6 +24,8 @@
 
 #define MAX_REPS 32
 enum { B_PVIO, B_KERNEL, NR_B };
+enum { T_PV, T_PVH, NR_T };
+static const char *tname[NR_T] = { "pv", "pvh" };
 enum { F_GAP, F_FIRST, F_SAVE, F_RESTORE, NR_F };
 static const char *bname[NR_B] = { "pvio", "kernel" };
 static const char *fkey[NR_F] = { "longest_write_gap_ms", "first_io_ms", "save_ms", "restore_ms" };
@@ -41,7 +43,7 @@ static void usage(FILE *f)
 }
 
 /* One run: 0 and the figures, 77 skipped (why in skip), -1 failed. */
-static int one_run(const struct bench_opts *o, const char *build, int b, double f[NR_F],
+static int one_run(const struct bench_opts *o, const char *build, int b, double f[NR_T][NR_F],
 		   char *skip, size_t skiplen)
 {
 	char script[600], log[64], *text, *p;
@@ -52,6 +54,7 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 	snprintf(log, sizeof(log), "/tmp/pvio-bench-xensave-%d.log", (int)getpid());
 	setenv("PVIO_XEN_BACKEND", bname[b], 1);
 	setenv("BUILD", build, 1);
+	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh", 1);
 	st = bench_run_logged(av, o->repo, log, 900, NULL, NULL);
 	if (st == 77) {
 		bench_last_line(log, skip, skiplen);
@@ -59,14 +62,20 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 		return 77;
 	}
 	text = bench_read_text(log, 1 << 22);
-	p = text ? strstr(text, "\nSAVE-FIGURES ") : NULL;
-	for (int k = 0; p && k < NR_F; k++) {
-		char key[64], *q;
+	p = text;
+	for (int t = 0; p && t < NR_T; t++) {
+		char head[64];
 
-		snprintf(key, sizeof(key), " %s=", fkey[k]);
-		q = strstr(p, key);
-		if (!q || sscanf(q + strlen(key), "%lf", &f[k]) != 1)
-			p = NULL;
+		snprintf(head, sizeof(head), "\nSAVE-FIGURES type=%s ", tname[t]);
+		p = strstr(text, head);
+		for (int k = 0; p && k < NR_F; k++) {
+			char key[64], *q;
+
+			snprintf(key, sizeof(key), " %s=", fkey[k]);
+			q = strstr(p, key);
+			if (!q || sscanf(q + strlen(key), "%lf", &f[t][k]) != 1)
+				p = NULL;
+		}
 	}
 	if (st != 0 || !p) {
 		fprintf(stderr, "bench xensave: %s run failed (exit %d); log kept in %s\n", bname[b], st,
@@ -83,7 +92,7 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 {
 	char build[512], skip[256] = "";
 	unsigned reps = o->reps_given ? (o->reps > MAX_REPS ? MAX_REPS : (unsigned)o->reps) : 3;
-	double v[NR_B][NR_F][MAX_REPS];
+	double v[NR_B][NR_T][NR_F][MAX_REPS];
 	unsigned nv[NR_B] = { 0 }, bad = 0;
 	struct bench_outputs out;
 	struct bench_json *j = &out.j;
@@ -97,15 +106,16 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 	bench_find_build(o->repo, build, sizeof(build));
 	for (unsigned r = 0; r < reps && !*skip; r++)
 		for (int b = 0; b < NR_B && !*skip; b++) {
-			double f[NR_F];
+			double f[NR_T][NR_F];
 			int rc;
 
 			bench_progress("xensave: %s, run %u of %u", bname[b], r + 1, reps);
 			rc = one_run(o, build, b, f, skip, sizeof(skip));
 			if (rc < 0)
 				bad++;
-			for (int k = 0; rc == 0 && k < NR_F; k++)
-				v[b][k][nv[b]] = f[k];
+			for (int t = 0; rc == 0 && t < NR_T; t++)
+				for (int k = 0; k < NR_F; k++)
+					v[b][t][k][nv[b]] = f[t][k];
 			nv[b] += rc == 0;
 		}
 	bench_progress_done();
@@ -115,7 +125,7 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 	}
 	if (bench_outputs_open(&out, o, "xensave") < 0)
 		return 1;
-	bench_json_str(j, "what", "xl save + xl restore of a PV domU writing O_DIRECT blocks, "
+	bench_json_str(j, "what", "xl save + xl restore of a PV and a PVH domU writing O_DIRECT blocks, "
 		       "nested Xen 4.17 under QEMU TCG");
 	bench_json_int(j, "failed_runs", bad);
 	bench_json_arr_begin(j, "figures");
@@ -126,19 +136,23 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 		FILE *f = outs[k];
 
 		fprintf(f, "pvio-bench xensave: %s\n", out.line);
-		fprintf(f, "xl save + restore of a PV domU writing without pause (nested Xen, TCG); "
-			"medians of %u/%u runs\n%-50s %10s %10s %8s\n", nv[B_PVIO], nv[B_KERNEL],
+		fprintf(f, "xl save + restore of a PV and a PVH domU writing without pause (nested Xen, "
+			"TCG); medians of %u/%u runs\n%-55s %10s %10s %8s\n", nv[B_PVIO], nv[B_KERNEL],
 			"figure, ms", "pvio", "kernel", "ratio");
+		for (int t = 0; t < NR_T; t++)
 		for (int x = 0; x < NR_F; x++) {
 			double m[NR_B];
+			char what[96];
 
 			for (int b = 0; b < NR_B; b++)
-				m[b] = nv[b] ? bench_median(v[b][x], nv[b]) : 0;
-			fprintf(f, "%-50s %10.0f %10.0f %8.2f\n", fdesc[x], m[B_PVIO], m[B_KERNEL],
+				m[b] = nv[b] ? bench_median(v[b][t][x], nv[b]) : 0;
+			snprintf(what, sizeof(what), "%s: %s", tname[t], fdesc[x]);
+			fprintf(f, "%-55s %10.0f %10.0f %8.2f\n", what, m[B_PVIO], m[B_KERNEL],
 				m[B_KERNEL] > 0 ? m[B_PVIO] / m[B_KERNEL] : 0);
 			if (f != tf)
 				continue;
 			bench_json_obj_begin(j, NULL);
+			bench_json_str(j, "domu", tname[t]);
 			bench_json_str(j, "figure", fkey[x]);
 			bench_json_str(j, "what", fdesc[x]);
 			for (int b = 0; b < NR_B; b++) {
@@ -147,7 +161,7 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 				snprintf(key, sizeof(key), "%s_median_ms", bname[b]);
 				bench_json_num(j, key, m[b]);
 				snprintf(key, sizeof(key), "%s_runs_ms", bname[b]);
-				bench_json_nums(j, key, v[b][x], nv[b]);
+				bench_json_nums(j, key, v[b][t][x], nv[b]);
 			}
 			if (m[B_KERNEL] > 0)
 				bench_json_num(j, "ratio_pvio_kernel", m[B_PVIO] / m[B_KERNEL]);
@@ -164,6 +178,6 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 }
 
 const struct bench_cmd bench_cmd_xensave = {
-	"xensave", "xl save + restore of a PV domU under disk load: pvio vs Linux's blkback downtime",
+	"xensave", "xl save + restore of PV/PVH domUs under disk load: pvio vs Linux's blkback downtime",
 	usage, xensave_run,
 };

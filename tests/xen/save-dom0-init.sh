@@ -1,71 +1,91 @@
 #!/bin/busybox sh
 # /init of the dom0 of tests/xen/test_xen_save.sh: `xl save` and `xl
-# restore` of a PV domU while it runs a verified write workload
-# (save-domU-init.sh) on a disk served by pvio-blkback --hv xen
-# (pviomode=pvio) or Linux xen-blkback (pviomode=kernel, the referee).
+# restore` of a PV domU, then of a PVH one, each while it runs a verified
+# write workload (save-domU-init.sh) on a disk served by pvio-blkback --hv
+# xen (pviomode=pvio) or Linux xen-blkback (pviomode=kernel, the referee).
+# RESULT names end in _pv / _pvh; one SAVE-FIGURES line per type.
 . /etc/dom0-common.sh
 mkdir -p /data /var/lock; mount -t tmpfs -o size=400m tmpfs /data
 mode=pvio; grep -q pviomode=kernel /proc/cmdline && mode=kernel
 secs=$(sed -n 's/.*savetest_secs=\([0-9]*\).*/\1/p' /proc/cmdline)
-up "INIT mode=$mode"
+types=$(sed -n 's/.*savetest_types=\([a-z:]*\).*/\1/p' /proc/cmdline | tr : ' ')
+up "INIT mode=$mode types=${types:=pv pvh}"
 if [ $mode = kernel ]; then dom0_start loop xen-blkback; else dom0_start loop; fi
 ms(){ read u _ < /proc/uptime; echo $(( (${u%.*} * 100 + 1${u#*.} - 100) * 10 )); }
 dd if=/dev/zero of=/data/disk.img bs=1M count=16 2>/dev/null
 if [ $mode = kernel ]; then losetup /dev/loop0 /data/disk.img; t0=/dev/loop0; else t0=/data/disk.img; fi
-sed -e "s|@T0@|$t0|" -e "s|@SECS@|${secs:-40}|" /etc/xen/save.cfg.in > /etc/xen/save.cfg
 [ $mode = pvio ] && backend_start blkback /var/log/pvio-blkback.log \
 	pvio-blkback --hv xen --verbose
 
-C=/var/log/xen/console/guest-domu.log
-xl create /etc/xen/save.cfg && res save_xl_create PASS || res save_xl_create FAIL
-D1=$(xl domid domu 2>/dev/null)
-console_wait $C WORKLOAD-RUNNING
-up "domU $D1 writing (after ${WAITED}s); let it run 3 s"
-sleep 3
-[ $mode = pvio ] && backend_note_connected
+# save_restore TYPE: one domU of TYPE (pv, pvh), named domu-TYPE.
+save_restore() {
+	local ty=$1 name=domu-$1 t rc save_ms rest_ms first_ms n n0 gap i D1 D2 want got
+	local C=/var/log/xen/console/guest-domu-$1.log
+	# The workload's region starts empty (an earlier type wrote there).
+	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
+	sed -e "s|@T0@|$t0|" -e "s|@SECS@|${secs:-40}|" -e "s|@TYPE@|$ty|" -e "s|@NAME@|$name|" \
+		/etc/xen/save.cfg.in > /etc/xen/$name.cfg
+	xl create /etc/xen/$name.cfg && res save_xl_create_$ty PASS || res save_xl_create_$ty FAIL
+	D1=$(xl domid $name 2>/dev/null)
+	console_wait $C WORKLOAD-RUNNING
+	grep -q 'RESULT save_xvda_present PASS' $C && res save_xvda_present_$ty PASS \
+		|| res save_xvda_present_$ty FAIL
+	up "$name ($D1) writing (after ${WAITED}s); let it run 3 s"
+	sleep 3
+	[ $mode = pvio ] && backend_note_connected
 
-# Save: libxl suspends the domU, writes its memory, destroys it; the
-# backend must let go of the old domain's device.
-t=$(ms); xl -v save domu /data/domu.save > /tmp/save.log 2>&1; rc=$?; save_ms=$(( $(ms) - t ))
-[ $rc = 0 ] && res save_xl_save PASS "${save_ms} ms, $(du -m /data/domu.save | cut -f1) MiB" \
-	|| { res save_xl_save FAIL "rc=$rc"; tail -20 /tmp/save.log; }
-backend_dir_gone save_old_backend_dir_removed /local/domain/0/backend/vbd/$D1/51712
-# Restore: a new domain (new domid) whose blkfront reconnects at once and
-# re-issues what had no response.
-n0=$(grep -c IO-BACK $C)
-t=$(ms); xl -v restore /data/domu.save > /tmp/restore.log 2>&1; rc=$?; rest_ms=$(( $(ms) - t ))
-[ $rc = 0 ] && res save_xl_restore PASS "${rest_ms} ms" \
-	|| { res save_xl_restore FAIL "rc=$rc"; tail -20 /tmp/restore.log; }
-D2=$(xl domid domu 2>/dev/null)
-# The first write the domU completes after the restore: its IO-BACK line.
-t=$(ms); i=0
-while [ $i -lt 1200 ] && [ "$(grep -c IO-BACK $C)" = "$n0" ]; do usleep 50000; i=$((i+1)); done
-first_ms=$(( $(ms) - t ))
-[ "$(grep -c IO-BACK $C)" != "$n0" ] && res save_io_after_restore PASS "${first_ms} ms after xl restore returned" \
-	|| res save_io_after_restore FAIL "no write completed in 60 s"
-console_wait $C DOMU-CHECKS-DONE
-n=$(sed -n 's/.*DOMU-CHECKS-DONE writes=\([0-9]*\).*/\1/p' $C | tail -1)
-gap=$(sed -n 's/.*longest_gap_ms=\([0-9]*\).*/\1/p' $C | tail -1)
-echo "SAVE-FIGURES mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} writes=${n:-?}"
-# dom0's view of the image: every slot holds the last acknowledged write.
-if [ -n "$n" ]; then
-	want=$(awk -v n=$n -v k=1024 'BEGIN { for (s = 0; s < k && s < n; s++) printf "W%08d", (n - 1) - ((n - 1 - s) % k) }')
-	got=$(dd if=/data/disk.img bs=512 skip=8192 count=1024 2>/dev/null | tr -d '\000')
-	[ "$got" = "$want" ] && res save_image_has_every_write PASS "$n writes, 1024 slots" \
-		|| res save_image_has_every_write FAIL "the image's region differs"
-else
-	res save_image_has_every_write FAIL "the domU did not finish"
-fi
-[ $mode = pvio ] && backend_note_connected
-xl destroy domu; echo "xl destroy rc=$?"
-backend_dir_gone save_new_backend_dir_removed /local/domain/0/backend/vbd/$D2/51712
+	# Save: libxl suspends the domU, writes its memory, destroys it; the
+	# backend must let go of the old domain's device.
+	t=$(ms); xl -v save $name /data/domu.save > /tmp/save.log 2>&1; rc=$?; save_ms=$(( $(ms) - t ))
+	[ $rc = 0 ] && res save_xl_save_$ty PASS "${save_ms} ms, $(du -m /data/domu.save | cut -f1) MiB" \
+		|| { res save_xl_save_$ty FAIL "rc=$rc"; tail -20 /tmp/save.log; }
+	backend_dir_gone save_old_backend_dir_removed_$ty /local/domain/0/backend/vbd/$D1/51712
+	# Restore: a new domain (new domid) whose blkfront reconnects at once
+	# and re-issues what had no response.
+	n0=$(grep -c IO-BACK $C)
+	t=$(ms); xl -v restore /data/domu.save > /tmp/restore.log 2>&1; rc=$?; rest_ms=$(( $(ms) - t ))
+	[ $rc = 0 ] && res save_xl_restore_$ty PASS "${rest_ms} ms" \
+		|| { res save_xl_restore_$ty FAIL "rc=$rc"; tail -20 /tmp/restore.log; }
+	rm -f /data/domu.save
+	D2=$(xl domid $name 2>/dev/null)
+	# The first write the domU completes after the restore: its IO-BACK line.
+	t=$(ms); i=0
+	while [ $i -lt 1200 ] && [ "$(grep -c IO-BACK $C)" = "$n0" ]; do usleep 50000; i=$((i+1)); done
+	first_ms=$(( $(ms) - t ))
+	[ "$(grep -c IO-BACK $C)" != "$n0" ] && res save_io_after_restore_$ty PASS "${first_ms} ms after xl restore returned" \
+		|| res save_io_after_restore_$ty FAIL "no write completed in 60 s"
+	console_wait $C DOMU-CHECKS-DONE
+	for r in save_writes_ok save_domu_readback; do
+		grep -a "^RESULT $r " $C | sed "s/^RESULT $r /RESULT ${r}_$ty /"
+	done
+	n=$(sed -n 's/.*DOMU-CHECKS-DONE writes=\([0-9]*\).*/\1/p' $C | tail -1)
+	gap=$(sed -n 's/.*longest_gap_ms=\([0-9]*\).*/\1/p' $C | tail -1)
+	echo "SAVE-FIGURES type=$ty mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} writes=${n:-?}"
+	# dom0's view of the image: every slot holds the last acknowledged write.
+	if [ -n "$n" ]; then
+		want=$(awk -v n=$n -v k=1024 'BEGIN { for (s = 0; s < k && s < n; s++) printf "W%08d", (n - 1) - ((n - 1 - s) % k) }')
+		got=$(dd if=/data/disk.img bs=512 skip=8192 count=1024 2>/dev/null | tr -d '\000')
+		[ "$got" = "$want" ] && res save_image_has_every_write_$ty PASS "$n writes, 1024 slots" \
+			|| res save_image_has_every_write_$ty FAIL "the image's region differs"
+	else
+		res save_image_has_every_write_$ty FAIL "the domU did not finish"
+	fi
+	[ $mode = pvio ] && backend_note_connected
+	xl destroy $name; echo "xl destroy $name rc=$?"
+	backend_dir_gone save_new_backend_dir_removed_$ty /local/domain/0/backend/vbd/$D2/51712
+	[ $mode = pvio ] && backend_check_idle blkback _save_$ty
+	echo "----- xl save / restore of $name -----"; cat /tmp/save.log /tmp/restore.log | tail -12
+	echo "----- $name console log -----"; cat $C
+	echo "----- end $name console log -----"
+}
+
+for ty in $types; do
+	save_restore $ty
+done
 if [ $mode = pvio ]; then
-	backend_check_idle blkback _save
 	backend_stop blkback
 	echo "----- pvio-blkback log -----"; cat /var/log/pvio-blkback.log
+	echo "----- end pvio-blkback log -----"
 fi
-echo "----- xl save / restore -----"; cat /tmp/save.log /tmp/restore.log | tail -40
-echo "----- domU console log -----"; cat $C
-echo "----- end domU console log -----"
 up "DOM0-DONE"
 poweroff -f
