@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend/throttle.h"
+#include "ring/errbuf.h"
 #include "ring/pvio_export.h"
 
 #define NS_PER_S 1000000000.0
@@ -20,11 +21,9 @@ static int seterr(char *err, size_t len, int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	pvio_verrbuf(err, len, fmt, ap);
+	va_end(ap);
 	return r;
 }
 

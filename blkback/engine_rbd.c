@@ -52,6 +52,7 @@
 
 #include "blkback/engine_internal.h"
 #include "blkback/rbd.h"
+#include "ring/errbuf.h"
 #include "ring/ratelimit.h"
 
 /* ------------------------------------------------------------ the image */
@@ -63,28 +64,15 @@ struct pvio_blk_rbd {
 	struct pvio_blk_rbd_info info;
 };
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
 /* Set a Ceph option; a bad one is named. */
 static int conf_set(rados_t cl, const char *k, const char *v, char *err, size_t el)
 {
 	int r = rados_conf_set(cl, k, v);
 
 	if (r == -ENOENT)
-		seterr(err, el, "unknown Ceph option '%s'", k);
+		pvio_errbuf(err, el, "unknown Ceph option '%s'", k);
 	else if (r < 0)
-		seterr(err, el, "Ceph option %s=%s: %s", k, v, strerror(-r));
+		pvio_errbuf(err, el, "Ceph option %s=%s: %s", k, v, strerror(-r));
 	return r < 0 ? -EINVAL : 0;
 }
 
@@ -116,14 +104,14 @@ int pvio__blk_rbd_image_open(const struct pvio_blk_rbd_spec *s, bool readonly,
 		 s->ns, s->image, s->snap[0] ? "@" : "", s->snap);
 	ret = rados_create(&r->cluster, s->id[0] ? s->id : NULL);
 	if (ret < 0) {
-		seterr(err, el, "rados_create (client.%s): %s", s->id[0] ? s->id : "admin",
+		pvio_errbuf(err, el, "rados_create (client.%s): %s", s->id[0] ? s->id : "admin",
 		       strerror(-ret));
 		goto err_free;
 	}
 	/* ceph.conf first; pvio's defaults over it; the target's options last. */
 	ret = rados_conf_read_file(r->cluster, s->conf[0] ? s->conf : NULL);
 	if (ret < 0 && s->conf[0]) {
-		seterr(err, el, "cannot read conf %s: %s", s->conf, strerror(-ret));
+		pvio_errbuf(err, el, "cannot read conf %s: %s", s->conf, strerror(-ret));
 		ret = -EINVAL;
 		goto err_shutdown;
 	}
@@ -146,19 +134,19 @@ int pvio__blk_rbd_image_open(const struct pvio_blk_rbd_spec *s, bool readonly,
 		if (rados_conf_get(r->cluster, "client_mount_timeout", tmo, sizeof(tmo)))
 			snprintf(tmo, sizeof(tmo), "?");
 		if (ret == -ENOENT && !conf_read)
-			seterr(err, el, "no monitor addresses: no ceph.conf found (give "
+			pvio_errbuf(err, el, "no monitor addresses: no ceph.conf found (give "
 			       "conf=PATH, set CEPH_CONF, or give mon_host=)");
 		else if (ret == -ETIMEDOUT)
-			seterr(err, el, "the cluster's monitors did not answer within "
+			pvio_errbuf(err, el, "the cluster's monitors did not answer within "
 			       "client_mount_timeout (%s s)", tmo);
 		else
-			seterr(err, el, "cannot connect to the cluster as client.%s: %s",
+			pvio_errbuf(err, el, "cannot connect to the cluster as client.%s: %s",
 			       s->id[0] ? s->id : "admin", strerror(-ret));
 		goto err_shutdown;
 	}
 	ret = rados_ioctx_create(r->cluster, s->pool, &r->ioctx);
 	if (ret < 0) {
-		seterr(err, el, ret == -ENOENT ? "no pool '%s'" : "pool '%s': %s", s->pool,
+		pvio_errbuf(err, el, ret == -ENOENT ? "no pool '%s'" : "pool '%s': %s", s->pool,
 		       strerror(-ret));
 		goto err_shutdown;
 	}
@@ -171,15 +159,15 @@ int pvio__blk_rbd_image_open(const struct pvio_blk_rbd_spec *s, bool readonly,
 		ret = rbd_open(r->ioctx, s->image, &r->image, NULL);
 	if (ret < 0) {
 		if (ret == -ENOENT)
-			seterr(err, el, "%s: no such image%s", r->info.name,
+			pvio_errbuf(err, el, "%s: no such image%s", r->info.name,
 			       s->snap[0] ? " or snapshot" : "");
 		else
-			seterr(err, el, "cannot open image %s: %s", r->info.name, strerror(-ret));
+			pvio_errbuf(err, el, "cannot open image %s: %s", r->info.name, strerror(-ret));
 		goto err_ioctx;
 	}
 	ret = rbd_stat(r->image, &st, sizeof(st));
 	if (ret < 0) {
-		seterr(err, el, "%s: rbd_stat: %s", r->info.name, strerror(-ret));
+		pvio_errbuf(err, el, "%s: rbd_stat: %s", r->info.name, strerror(-ret));
 		goto err_close;
 	}
 	r->info.size = st.size;
@@ -197,7 +185,7 @@ int pvio__blk_rbd_image_open(const struct pvio_blk_rbd_spec *s, bool readonly,
 			rbd_lock_mode_t mode;
 			bool got = rbd_lock_get_owners(r->image, &mode, owners, &n) == 0 && n > 0;
 
-			seterr(err, el, "%s is in use by another writer (its exclusive lock is "
+			pvio_errbuf(err, el, "%s is in use by another writer (its exclusive lock is "
 			       "held by %s%s%s): refusing to open it writable; attach it "
 			       "read-only or stop the other writer", r->info.name,
 			       got ? owners[0] : "another client",

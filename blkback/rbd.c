@@ -13,25 +13,13 @@
 
 #include "blkback/engine_internal.h"
 #include "blkback/rbd.h"
+#include "ring/errbuf.h"
 #include "ring/pvio_export.h"
 
 #pragma weak pvio__blk_rbd_image_open
 #pragma weak pvio__blk_rbd_image_close
 #pragma weak pvio__blk_rbd_image_info
 #pragma weak pvio__blk_rbd_engine_open
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 PVIO_EXPORT bool pvio_blk_target_is_rbd(const char *target)
 {
@@ -64,17 +52,17 @@ static int field(const char **pp, const char *stops, char *out, size_t len, cons
 
 		if (c == '\\') {
 			if (!*p) {
-				seterr(err, el, "rbd target: %s ends in a lone '\\'", what);
+				pvio_errbuf(err, el, "rbd target: %s ends in a lone '\\'", what);
 				return -EINVAL;
 			}
 			c = *p++;
 		}
 		if ((unsigned char)c < 0x20 || c == 0x7f) {
-			seterr(err, el, "rbd target: %s holds a control character", what);
+			pvio_errbuf(err, el, "rbd target: %s holds a control character", what);
 			return -EINVAL;
 		}
 		if (n + 1 >= len) {
-			seterr(err, el, "rbd target: %s is too long (at most %zu characters)", what,
+			pvio_errbuf(err, el, "rbd target: %s is too long (at most %zu characters)", what,
 			       len - 1);
 			return -EINVAL;
 		}
@@ -112,7 +100,7 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 		return -EINVAL;
 	memset(s, 0, sizeof(*s));
 	if (!pvio_blk_target_is_rbd(target)) {
-		seterr(err, el, "rbd target: '%.60s' does not start with 'rbd:'",
+		pvio_errbuf(err, el, "rbd target: '%.60s' does not start with 'rbd:'",
 		       target ? target : "");
 		return -EINVAL;
 	}
@@ -122,13 +110,13 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 		static const char *const what[3] = { "pool", "image", "image" };
 
 		if (nparts == 3) {
-			seterr(err, el, "rbd target: too many '/' (POOL[/NAMESPACE]/IMAGE)");
+			pvio_errbuf(err, el, "rbd target: too many '/' (POOL[/NAMESPACE]/IMAGE)");
 			return -EINVAL;
 		}
 		if (field(&p, "/@:", part[nparts], sizeof(part[0]), what[nparts], err, el))
 			return -EINVAL;
 		if (!part[nparts][0]) {
-			seterr(err, el, "rbd target: empty %s name (expected "
+			pvio_errbuf(err, el, "rbd target: empty %s name (expected "
 			       "rbd:POOL/IMAGE[@SNAP][:KEY=VALUE]...)", nparts ? "image" : "pool");
 			return -EINVAL;
 		}
@@ -138,7 +126,7 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 		p++;
 	}
 	if (nparts < 2) {
-		seterr(err, el, "rbd target: no image name (expected rbd:POOL/IMAGE, got "
+		pvio_errbuf(err, el, "rbd target: no image name (expected rbd:POOL/IMAGE, got "
 		       "'%.60s')", target);
 		return -EINVAL;
 	}
@@ -152,11 +140,11 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 		if (field(&p, "@:", s->snap, sizeof(s->snap), "snapshot", err, el))
 			return -EINVAL;
 		if (!s->snap[0]) {
-			seterr(err, el, "rbd target: empty snapshot name after '@'");
+			pvio_errbuf(err, el, "rbd target: empty snapshot name after '@'");
 			return -EINVAL;
 		}
 		if (*p == '@') {
-			seterr(err, el, "rbd target: a second '@' in the snapshot name");
+			pvio_errbuf(err, el, "rbd target: a second '@' in the snapshot name");
 			return -EINVAL;
 		}
 	}
@@ -168,27 +156,27 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 		if (field(&p, "=:", key, sizeof(key), "an option name", err, el))
 			return -EINVAL;
 		if (*p != '=' || !key[0]) {
-			seterr(err, el, "rbd target: option '%s' is not KEY=VALUE", key);
+			pvio_errbuf(err, el, "rbd target: option '%s' is not KEY=VALUE", key);
 			return -EINVAL;
 		}
 		p++;
 		if (field(&p, ":", val, sizeof(val), "an option value", err, el))
 			return -EINVAL;
 		if (!val[0]) {
-			seterr(err, el, "rbd target: option '%s' has an empty value", key);
+			pvio_errbuf(err, el, "rbd target: option '%s' has an empty value", key);
 			return -EINVAL;
 		}
 		for (const char *k = key; *k; k++)
 			if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
 			      (*k >= '0' && *k <= '9') || *k == '_' || *k == '-' || *k == ' ')) {
-				seterr(err, el, "rbd target: option name '%s' (letters, digits, "
+				pvio_errbuf(err, el, "rbd target: option name '%s' (letters, digits, "
 				       "'_' and '-' only)", key);
 				return -EINVAL;
 			}
 		norm_key(key, nk, sizeof(nk));
 		if (!strcmp(nk, "id")) {
 			if (s->id[0] || strlen(val) >= sizeof(s->id)) {
-				seterr(err, el, s->id[0] ? "rbd target: id given twice" :
+				pvio_errbuf(err, el, s->id[0] ? "rbd target: id given twice" :
 				       "rbd target: id is too long");
 				return -EINVAL;
 			}
@@ -197,18 +185,18 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 		}
 		if (!strcmp(nk, "conf")) {
 			if (s->conf[0]) {
-				seterr(err, el, "rbd target: conf given twice");
+				pvio_errbuf(err, el, "rbd target: conf given twice");
 				return -EINVAL;
 			}
 			if (val[0] != '/') {
-				seterr(err, el, "rbd target: conf '%s' is not an absolute path", val);
+				pvio_errbuf(err, el, "rbd target: conf '%s' is not an absolute path", val);
 				return -EINVAL;
 			}
 			snprintf(s->conf, sizeof(s->conf), "%s", val);
 			continue;
 		}
 		if (!strcmp(nk, "rbd_disable_zero_copy_writes") && is_false(val)) {
-			seterr(err, el, "rbd target: rbd_disable_zero_copy_writes=%s is refused: "
+			pvio_errbuf(err, el, "rbd target: rbd_disable_zero_copy_writes=%s is refused: "
 			       "a guest may change its pages while a write is in flight", val);
 			return -EINVAL;
 		}
@@ -217,12 +205,12 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 
 			norm_key(s->opt[i].key, other, sizeof(other));
 			if (!strcmp(other, nk)) {
-				seterr(err, el, "rbd target: option '%s' given twice", key);
+				pvio_errbuf(err, el, "rbd target: option '%s' given twice", key);
 				return -EINVAL;
 			}
 		}
 		if (s->nopts == PVIO_BLK_RBD_MAX_OPTS) {
-			seterr(err, el, "rbd target: more than %d options",
+			pvio_errbuf(err, el, "rbd target: more than %d options",
 			       PVIO_BLK_RBD_MAX_OPTS);
 			return -EINVAL;
 		}
@@ -231,7 +219,7 @@ PVIO_EXPORT int pvio_blk_rbd_parse(const char *target, struct pvio_blk_rbd_spec 
 		s->nopts++;
 	}
 	if (*p) {
-		seterr(err, el, "rbd target: unexpected '%c' at '%.40s' (expected "
+		pvio_errbuf(err, el, "rbd target: unexpected '%c' at '%.40s' (expected "
 		       "rbd:POOL/IMAGE[@SNAP][:KEY=VALUE]...)", *p, p);
 		return -EINVAL;
 	}
@@ -253,11 +241,11 @@ PVIO_EXPORT int pvio_blk_rbd_open(const char *target, bool readonly, struct pvio
 	if (pvio_blk_rbd_parse(target, &spec, err, el) < 0)
 		return -EINVAL;
 	if (!pvio_blk_rbd_built()) {
-		seterr(err, el, NOT_HERE);
+		pvio_errbuf(err, el, NOT_HERE);
 		return -ENOTSUP;
 	}
 	if (!pvio__blk_rbd_image_open) {
-		seterr(err, el, "this program has no rbd engine (only pvio-blkback links librbd)");
+		pvio_errbuf(err, el, "this program has no rbd engine (only pvio-blkback links librbd)");
 		return -ENOTSUP;
 	}
 	return pvio__blk_rbd_image_open(&spec, readonly, out, err, el);

@@ -10,21 +10,11 @@
 
 #include "blkback/engine.h"
 #include "blkback/rbd.h"
+#include "ring/errbuf.h"
 #include "ring/pvio_export.h"
 #include "ring/xenbus_abi.h"
 #include "tools/toolstack.h"
 #include "xenstore/xenbus.h"
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 PVIO_EXPORT int pvio_vdev_to_devid(const char *vdev, uint32_t *devid)
 {
@@ -102,7 +92,7 @@ static int set_access(struct pvio_diskspec *ds, const char *v, char *err, size_t
 	else if (!strcmp(v, "w") || !strcmp(v, "rw"))
 		ds->readonly = false;
 	else {
-		seterr(err, el, "access: '%s' is not r, ro, w or rw", v);
+		pvio_errbuf(err, el, "access: '%s' is not r, ro, w or rw", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -144,13 +134,13 @@ static const char *strip_disk_prefixes(const char *t, struct pvio_diskspec *ds, 
 			}
 		for (unsigned i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
 			if (strlen(scripts[i]) == n && !strncmp(t, scripts[i], n)) {
-				seterr(err, el, "target: '%.*s:' asks for the block-%.*s script; "
+				pvio_errbuf(err, el, "target: '%.*s:' asks for the block-%.*s script; "
 				       "pvio serves files and block devices only", (int)n, t,
 				       (int)n, t);
 				return NULL;
 			}
 		if (!known) {
-			seterr(err, el, "target: unknown deprecated disk prefix '%.*s:' (to name "
+			pvio_errbuf(err, el, "target: unknown deprecated disk prefix '%.*s:' (to name "
 			       "a path with a colon, use target=PATH last)", (int)n, t);
 			return NULL;
 		}
@@ -166,13 +156,13 @@ static int set_vdev(struct pvio_diskspec *ds, const char *v, char *err, size_t e
 	size_t n = colon ? (size_t)(colon - v) : strlen(v);
 
 	if (colon && strcmp(colon + 1, "disk")) {
-		seterr(err, el, colon[1] && !strcmp(colon + 1, "cdrom") ?
+		pvio_errbuf(err, el, colon[1] && !strcmp(colon + 1, "cdrom") ?
 		       "vdev: %s: cdroms are not supported (pvio serves disks)" :
 		       "vdev: '%s': unknown device type after ':'", v);
 		return -EINVAL;
 	}
 	if (n >= sizeof(ds->vdev)) {
-		seterr(err, el, "vdev: '%s' is too long", v);
+		pvio_errbuf(err, el, "vdev: '%s' is too long", v);
 		return -EINVAL;
 	}
 	memcpy(ds->vdev, v, n);
@@ -185,7 +175,7 @@ static int set_vdev(struct pvio_diskspec *ds, const char *v, char *err, size_t e
 static int set_target(struct pvio_diskspec *ds, const char *t, size_t n, char *err, size_t el)
 {
 	if (n >= sizeof(ds->target)) {
-		seterr(err, el, "target: '%.40s...' is too long (at most %zu characters)", t,
+		pvio_errbuf(err, el, "target: '%.40s...' is too long (at most %zu characters)", t,
 		       sizeof(ds->target) - 1);
 		return -EINVAL;
 	}
@@ -197,7 +187,7 @@ static int set_target(struct pvio_diskspec *ds, const char *t, size_t n, char *e
 static int set_format(struct pvio_diskspec *ds, const char *v, char *err, size_t el)
 {
 	if (strlen(v) >= sizeof(ds->format)) {
-		seterr(err, el, "format: '%s' is not supported (raw only)", v);
+		pvio_errbuf(err, el, "format: '%s' is not supported (raw only)", v);
 		return -EINVAL;
 	}
 	snprintf(ds->format, sizeof(ds->format), "%s", v);
@@ -218,7 +208,7 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 	ds->sector_size = 512;
 	pvio_throttle_cfg_init(&ds->throttle);
 	if (!spec || !*spec) {
-		seterr(err, el, "empty disk specification");
+		pvio_errbuf(err, el, "empty disk specification");
 		return -EINVAL;
 	}
 	buf = strdup(spec);
@@ -239,7 +229,7 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 			    !strcmp(t, "untrusted") || !strcmp(t, "no-colo"))
 				continue;      /* xl's advisory flags: nothing to do here */
 			if (!strcmp(t, "cdrom") || !strcmp(t, "colo")) {
-				seterr(err, el, "%s: not supported (pvio serves disks)", t);
+				pvio_errbuf(err, el, "%s: not supported (pvio serves disks)", t);
 				goto out;
 			}
 			switch (pos++) {
@@ -261,7 +251,7 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 			case 2: if (set_vdev(ds, t, err, el)) goto out; break;
 			case 3: if (*t && set_access(ds, t, err, el)) goto out; break;
 			default:
-				seterr(err, el, "unexpected positional field '%s'", t);
+				pvio_errbuf(err, el, "unexpected positional field '%s'", t);
 				goto out;
 			}
 			continue;
@@ -285,7 +275,7 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 				goto out;
 		} else if (!strcmp(k, "vdev")) {
 			if (strlen(v) >= sizeof(ds->vdev)) {
-				seterr(err, el, "vdev: '%s' is too long", v);
+				pvio_errbuf(err, el, "vdev: '%s' is too long", v);
 				goto out;
 			}
 			snprintf(ds->vdev, sizeof(ds->vdev), "%s", v);
@@ -294,18 +284,18 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 				goto out;
 		} else if (!strcmp(k, "devtype")) {
 			if (*v && strcmp(v, "disk")) {
-				seterr(err, el, "devtype: '%s' is not supported (pvio serves disks)",
+				pvio_errbuf(err, el, "devtype: '%s' is not supported (pvio serves disks)",
 				       v);
 				goto out;
 			}
 		} else if (!strcmp(k, "backend")) {
 			if (*v && strcmp(v, "0") && strcmp(v, "Domain-0")) {
-				seterr(err, el, "backend: '%s': only dom0 serves disks", v);
+				pvio_errbuf(err, el, "backend: '%s': only dom0 serves disks", v);
 				goto out;
 			}
 		} else if (!strcmp(k, "specification")) {
 			if (*v && strcmp(v, "xen")) {
-				seterr(err, el, "specification: '%s' is not supported (xen only)", v);
+				pvio_errbuf(err, el, "specification: '%s' is not supported (xen only)", v);
 				goto out;
 			}
 		} else if (!strcmp(k, "backendtype") || !strcmp(k, "script")) {
@@ -313,7 +303,7 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 		} else if (!strcmp(k, "engine")) {
 			if (strcmp(v, "io_uring") && strcmp(v, "libaio") && strcmp(v, "psync") &&
 			    strcmp(v, "rbd")) {
-				seterr(err, el, "engine: '%s' is not io_uring, libaio, psync or rbd",
+				pvio_errbuf(err, el, "engine: '%s' is not io_uring, libaio, psync or rbd",
 				       v);
 				goto out;
 			}
@@ -322,24 +312,24 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 			char why[160];
 
 			if (strlen(v) >= sizeof(ds->fault_inject)) {
-				seterr(err, el, "fault-inject: longer than %zu bytes",
+				pvio_errbuf(err, el, "fault-inject: longer than %zu bytes",
 				       sizeof(ds->fault_inject) - 1);
 				goto out;
 			}
 			if (pvio_blk_faults_check(v, why, sizeof(why)) < 0) {
-				seterr(err, el, "fault-inject: %s", why);
+				pvio_errbuf(err, el, "fault-inject: %s", why);
 				goto out;
 			}
 			snprintf(ds->fault_inject, sizeof(ds->fault_inject), "%s", v);
 		} else if (!strcmp(k, "direct")) {
 			if (strcmp(v, "0") && strcmp(v, "1")) {
-				seterr(err, el, "direct: '%s' is not 0 or 1", v);
+				pvio_errbuf(err, el, "direct: '%s' is not 0 or 1", v);
 				goto out;
 			}
 			ds->direct = v[0] == '1';
 		} else if (!strcmp(k, "sector-size")) {
 			if (strcmp(v, "512") && strcmp(v, "4096")) {
-				seterr(err, el, "sector-size: '%s' is not 512 or 4096", v);
+				pvio_errbuf(err, el, "sector-size: '%s' is not 512 or 4096", v);
 				goto out;
 			}
 			ds->sector_size = (uint32_t)atoi(v);
@@ -347,37 +337,37 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 			if (pvio_throttle_cfg_set(&ds->throttle, k, v, err, el) < 0)
 				goto out;
 		} else {
-			seterr(err, el, "unknown key '%s'", k);
+			pvio_errbuf(err, el, "unknown key '%s'", k);
 			goto out;
 		}
 	}
 	if (pvio_throttle_cfg_validate(&ds->throttle, err, el) < 0)
 		goto out;
 	if (!ds->target[0]) {
-		seterr(err, el, "no target (the image path)");
+		pvio_errbuf(err, el, "no target (the image path)");
 		goto out;
 	}
 	if (strcmp(ds->format, "raw")) {
-		seterr(err, el, "format: '%s' is not supported (raw only)", ds->format);
+		pvio_errbuf(err, el, "format: '%s' is not supported (raw only)", ds->format);
 		goto out;
 	}
 	if (pvio_blk_target_is_rbd(ds->target) || !strcmp(ds->engine, "rbd")) {
 		struct pvio_blk_rbd_spec rs;
 
 		if (!pvio_blk_target_is_rbd(ds->target)) {
-			seterr(err, el, "engine=rbd needs target=rbd:POOL/IMAGE, not '%.60s'",
+			pvio_errbuf(err, el, "engine=rbd needs target=rbd:POOL/IMAGE, not '%.60s'",
 			       ds->target);
 			goto out;
 		}
 		if (ds->engine[0] && strcmp(ds->engine, "rbd")) {
-			seterr(err, el, "engine: %s cannot serve an rbd: target (engine=rbd, "
+			pvio_errbuf(err, el, "engine: %s cannot serve an rbd: target (engine=rbd, "
 			       "or leave it out)", ds->engine);
 			goto out;
 		}
 		if (pvio_blk_rbd_parse(ds->target, &rs, err, el) < 0)
 			goto out;
 		if (!pvio_blk_rbd_built()) {
-			seterr(err, el, "target: %.60s: pvio was built without librbd "
+			pvio_errbuf(err, el, "target: %.60s: pvio was built without librbd "
 			       "(install librbd-dev and rebuild)", ds->target);
 			goto out;
 		}
@@ -385,11 +375,11 @@ PVIO_EXPORT int pvio_diskspec_parse(const char *spec, struct pvio_diskspec *ds, 
 			ds->readonly = true;   /* a snapshot is read-only */
 	}
 	if (!ds->vdev[0]) {
-		seterr(err, el, "no vdev (e.g. vdev=xvda)");
+		pvio_errbuf(err, el, "no vdev (e.g. vdev=xvda)");
 		goto out;
 	}
 	if (pvio_vdev_to_devid(ds->vdev, &ds->devid) < 0) {
-		seterr(err, el, "vdev: '%s' is not a disk name (xvda, sdb, hdc) or number",
+		pvio_errbuf(err, el, "vdev: '%s' is not a disk name (xvda, sdb, hdc) or number",
 		       ds->vdev);
 		goto out;
 	}
@@ -830,7 +820,7 @@ PVIO_EXPORT int pvio_vifspec_parse(const char *spec, struct pvio_vifspec *vs, ch
 	vs->devid = -1;
 	vs->trusted = -1;
 	if (!spec) {
-		seterr(err, el, "no vif specification");
+		pvio_errbuf(err, el, "no vif specification");
 		return -EINVAL;
 	}
 	buf = strdup(spec);
@@ -848,7 +838,7 @@ PVIO_EXPORT int pvio_vifspec_parse(const char *spec, struct pvio_vifspec *vs, ch
 			} else if (!strcmp(t, "untrusted")) {
 				vs->trusted = 0;
 			} else {
-				seterr(err, el, "unexpected field '%s' (expected key=value)", t);
+				pvio_errbuf(err, el, "unexpected field '%s' (expected key=value)", t);
 				goto out;
 			}
 			continue;
@@ -858,72 +848,72 @@ PVIO_EXPORT int pvio_vifspec_parse(const char *spec, struct pvio_vifspec *vs, ch
 		v = trim(eq + 1);
 		if (!strcmp(k, "mac")) {
 			if (pvio_mac_parse(v, vs->mac) < 0) {
-				seterr(err, el, "mac: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", v);
+				pvio_errbuf(err, el, "mac: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", v);
 				goto out;
 			}
 			if (vs->mac[0] & 1) {
-				seterr(err, el, "mac: '%s' is a multicast address", v);
+				pvio_errbuf(err, el, "mac: '%s' is a multicast address", v);
 				goto out;
 			}
 			if (!(vs->mac[0] | vs->mac[1] | vs->mac[2] | vs->mac[3] | vs->mac[4] |
 			      vs->mac[5])) {
-				seterr(err, el, "mac: '%s' is the null address", v);
+				pvio_errbuf(err, el, "mac: '%s' is the null address", v);
 				goto out;
 			}
 			vs->mac_set = true;
 		} else if (!strcmp(k, "bridge")) {
 			if (!valid_name(v, sizeof(vs->bridge) - 1)) {
-				seterr(err, el, "bridge: '%s' is not a bridge name", v);
+				pvio_errbuf(err, el, "bridge: '%s' is not a bridge name", v);
 				goto out;
 			}
 			snprintf(vs->bridge, sizeof(vs->bridge), "%s", v);
 		} else if (!strcmp(k, "ip")) {
 			if (!valid_ip_list(v)) {
-				seterr(err, el, "ip: '%s' is not a list of IP addresses", v);
+				pvio_errbuf(err, el, "ip: '%s' is not a list of IP addresses", v);
 				goto out;
 			}
 			snprintf(vs->ip, sizeof(vs->ip), "%s", v);
 		} else if (!strcmp(k, "type")) {
 			if (strcmp(v, "vif")) {
-				seterr(err, el, "type: '%s' is not supported (pvio guests are PV: "
+				pvio_errbuf(err, el, "type: '%s' is not supported (pvio guests are PV: "
 				       "type=vif)", v);
 				goto out;
 			}
 		} else if (!strcmp(k, "model")) {
 			/* An emulated NIC's model: meaningless for a PV vif. */
 			if (strlen(v) >= sizeof(vs->model)) {
-				seterr(err, el, "model: '%s' is too long", v);
+				pvio_errbuf(err, el, "model: '%s' is too long", v);
 				goto out;
 			}
 			snprintf(vs->model, sizeof(vs->model), "%s", v);
 		} else if (!strcmp(k, "vifname")) {
 			if (!valid_name(v, 15)) {
-				seterr(err, el, "vifname: '%s' is not an interface name "
+				pvio_errbuf(err, el, "vifname: '%s' is not an interface name "
 				       "(1..15 characters)", v);
 				goto out;
 			}
 			snprintf(vs->vifname, sizeof(vs->vifname), "%s", v);
 		} else if (!strcmp(k, "script")) {
 			if (!*v || strlen(v) >= sizeof(vs->script)) {
-				seterr(err, el, "script: '%s' is empty or too long", v);
+				pvio_errbuf(err, el, "script: '%s' is empty or too long", v);
 				goto out;
 			}
 			snprintf(vs->script, sizeof(vs->script), "%s", v);
 		} else if (!strcmp(k, "devid")) {
 			if (parse_uint(v, 65535, &x) < 0) {
-				seterr(err, el, "devid: '%s' is not a number 0..65535", v);
+				pvio_errbuf(err, el, "devid: '%s' is not a number 0..65535", v);
 				goto out;
 			}
 			vs->devid = (int)x;
 		} else if (!strcmp(k, "mtu")) {
 			if (parse_uint(v, 65521, &x) < 0 || x < 68) {
-				seterr(err, el, "mtu: '%s' is not a number 68..65521", v);
+				pvio_errbuf(err, el, "mtu: '%s' is not a number 68..65521", v);
 				goto out;
 			}
 			vs->mtu = (unsigned)x;
 		} else if (!strcmp(k, "backend")) {
 			if (strcmp(v, "0") && strcmp(v, "Domain-0")) {
-				seterr(err, el, "backend: '%s': only dom0 serves vifs", v);
+				pvio_errbuf(err, el, "backend: '%s': only dom0 serves vifs", v);
 				goto out;
 			}
 		} else if (!strcmp(k, "rate")) {
@@ -933,7 +923,7 @@ PVIO_EXPORT int pvio_vifspec_parse(const char *spec, struct pvio_vifspec *vs, ch
 		} else if (!strcmp(k, "gatewaydev") || !strcmp(k, "accel")) {
 			/* accepted for compatibility, not implemented */
 		} else {
-			seterr(err, el, "unknown key '%s'", k);
+			pvio_errbuf(err, el, "unknown key '%s'", k);
 			goto out;
 		}
 	}
