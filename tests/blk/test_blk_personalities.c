@@ -1309,29 +1309,6 @@ static void run_plain(const char *name, uint32_t devid, const char *img, unsigne
 	CHECK_EQ(st, 0);
 }
 
-struct res {
-	int fds, maps, threads;
-};
-
-static struct res res_now(void)
-{
-	return (struct res){ tu_count_fds(blkback), tu_count_maps(blkback),
-			     tu_count_threads(blkback) };
-}
-
-/* Bounded wait for the backend's counts to come back to base. */
-static struct res res_settle(const struct res *base)
-{
-	struct res r = res_now();
-
-	for (int i = 0; i < 300 && (r.fds != base->fds || r.maps != base->maps ||
-				    r.threads != base->threads); i++) {
-		usleep(10000);
-		r = res_now();
-	}
-	return r;
-}
-
 static bool log_has(const char *needle)
 {
 	char line[1024];
@@ -1458,7 +1435,7 @@ static void scenario_512(const char *img)
 	const uint32_t xvda = 51712;
 	struct child c;
 	char line[256];
-	struct res base = { 0 }, now;
+	struct tu_res base = { 0 }, now;
 	int st;
 
 	/* windows on a fresh backend, then reopened ten times. */
@@ -1473,17 +1450,17 @@ static void scenario_512(const char *img)
 		}
 		CHECK_EQ(be_state_of(xvda), PVIO_XENBUS_STATE_INITWAIT);
 		if (k == 0) {
-			now = res_now();
+			now = tu_res_of(blkback);
 			printf("windows: InitWait before the guest's first connection: fds %d, "
 			       "maps %d, threads %d (its memory is mapped at its first "
 			       "connection, kept while it has devices)\n", now.fds, now.maps,
 			       now.threads);
 		} else if (k == 1) {
-			base = res_now();
+			base = tu_res_of(blkback);
 			printf("windows: InitWait after its first connection: fds %d, maps %d, "
 			       "threads %d: the start values\n", base.fds, base.maps, base.threads);
 		} else {
-			now = res_settle(&base);
+			now = tu_res_settle(blkback, &base);
 			printf("windows reopen %u: fds %d->%d, maps %d->%d, threads %d->%d\n", k - 1,
 			       base.fds, now.fds, base.maps, now.maps, base.threads, now.threads);
 			CHECK_EQ(now.fds, base.fds);

@@ -148,6 +148,29 @@ static inline int tu_count_threads(pid_t pid)
 	return n;
 }
 
+/* A process's fds, mappings and threads, for leak checks. */
+struct tu_res {
+	int fds, maps, threads;
+};
+
+static inline struct tu_res tu_res_of(pid_t pid)
+{
+	return (struct tu_res){ tu_count_fds(pid), tu_count_maps(pid), tu_count_threads(pid) };
+}
+
+/* Bounded wait (3 s) for pid's counts to come back to base; the last. */
+static inline struct tu_res tu_res_settle(pid_t pid, const struct tu_res *base)
+{
+	struct tu_res r = tu_res_of(pid);
+
+	for (int i = 0; i < 300 && (r.fds != base->fds || r.maps != base->maps ||
+				    r.threads != base->threads); i++) {
+		usleep(10000);
+		r = tu_res_of(pid);
+	}
+	return r;
+}
+
 /* Resident set of a process in KiB (VmRSS), or -1. */
 static inline long tu_rss_kb(pid_t pid)
 {

@@ -995,29 +995,6 @@ static int xv_connect(struct vm *v, unsigned max_queues)
 	return 0;
 }
 
-struct res {
-	int fds, maps, threads;
-};
-
-static struct res res_now(void)
-{
-	return (struct res){ tu_count_fds(nbt.netback), tu_count_maps(nbt.netback),
-			     tu_count_threads(nbt.netback) };
-}
-
-/* Bounded wait for the backend's counts to come back to base. */
-static struct res res_settle(const struct res *base)
-{
-	struct res r = res_now();
-
-	for (int i = 0; i < 300 && (r.fds != base->fds || r.maps != base->maps ||
-				    r.threads != base->threads); i++) {
-		usleep(10000);
-		r = res_now();
-	}
-	return r;
-}
-
 struct detach {
 	struct pvio_xs *xs;
 	uint16_t domid;
@@ -1126,7 +1103,7 @@ static void xv_detach(struct vm *v)
 static void scenario_xenvif(void)
 {
 	struct vm *v = &vms[P_XENVIF];
-	struct res base = { 0 }, pre, now;
+	struct tu_res base = { 0 }, pre, now;
 	struct nbf old;
 
 	/* PDO start on the fresh backend (FrontendResume: Prepare, Close),
@@ -1136,7 +1113,7 @@ static void scenario_xenvif(void)
 	REQUIRE(xv_prepare(v) == 0);
 	xv_close(v);
 	REQUIRE(xv_prepare(v) == 0);
-	pre = res_now();
+	pre = tu_res_of(nbt.netback);
 	REQUIRE(xv_connect(v, 2) == 0);
 	printf("xenvif start (2 queues): %s\n", v->trace);
 	printf("xenvif: before its first connection pvio-netback has fds %d, maps %d, "
@@ -1169,10 +1146,10 @@ static void scenario_xenvif(void)
 		xv_close(v);
 		REQUIRE(xv_prepare(v) == 0);
 		if (k == 1) {
-			base = res_now();
+			base = tu_res_of(nbt.netback);
 			now = base;
 		} else {
-			now = res_settle(&base);
+			now = tu_res_settle(nbt.netback, &base);
 		}
 		REQUIRE(xv_connect(v, maxq) == 0);
 		printf("xenvif restart %u (%u queue(s)%s): %s\n", k, maxq,
@@ -1211,7 +1188,7 @@ static void scenario_xenvif(void)
 	/* Back to before its first connection, less the eventfd the probed
 	 * device itself held (vif_probe's broken-path eventfd). */
 	pre.fds--;
-	now = res_settle(&pre);
+	now = tu_res_settle(nbt.netback, &pre);
 	printf("xenvif removed: fds %d, maps %d, threads %d (before its first connection, "
 	       "less the removed device's own eventfd: %d, %d, %d)\n", now.fds, now.maps,
 	       now.threads, pre.fds, pre.maps, pre.threads);
