@@ -295,13 +295,18 @@ static void page_set(struct pvio_hv *hv, uint64_t i, bool on)
 		__atomic_fetch_and(&hv->page_bitmap[i / 64], ~(1ull << (i % 64)), __ATOMIC_RELAXED);
 }
 
+/* Page i starts a bitmap word whose 64 pages are all allocated. */
+static bool word_full(const struct pvio_hv *hv, uint64_t i)
+{
+	return i % 64 == 0 && __atomic_load_n(&hv->page_bitmap[i / 64], __ATOMIC_RELAXED) == ~0ull;
+}
+
 PVIO_EXPORT bool pvio_hv_pages_allocated(struct pvio_hv *hv, uint64_t gfn, uint64_t npages)
 {
 	if (!hv->page_bitmap || gfn >= hv->nr_pages || npages > hv->nr_pages - gfn)
 		return false;
 	for (uint64_t i = gfn; i < gfn + npages; i++) {
-		if (i % 64 == 0 && i + 64 <= gfn + npages &&
-		    __atomic_load_n(&hv->page_bitmap[i / 64], __ATOMIC_RELAXED) == ~0ull) {
+		if (i + 64 <= gfn + npages && word_full(hv, i)) {
 			i += 63;
 			continue;
 		}
@@ -319,8 +324,7 @@ PVIO_EXPORT int pvio_hv_page_alloc(struct pvio_hv *hv, unsigned npages, uint64_t
 		return -EINVAL;
 	pthread_mutex_lock(&hv->lock);
 	for (uint64_t i = 0; i < hv->nr_pages; i++) {
-		if (i % 64 == 0 && page_used(hv, i) &&
-		    __atomic_load_n(&hv->page_bitmap[i / 64], __ATOMIC_RELAXED) == ~0ull) {
+		if (word_full(hv, i)) {
 			i += 63;
 			run = 0;
 			continue;
