@@ -10,7 +10,8 @@
 # restore, the domU's longest gap between two acknowledged writes).
 #   PVIO_XEN_BACKEND=kernel   the same against Linux xen-blkback (referee)
 #   PVIO_XEN_SAVE_SECS=N      how long the domU writes (default 40 s)
-#   PVIO_XEN_SAVE_TYPES=pv:pvh  which domU types (default both)
+#   PVIO_XEN_SAVE_TYPES=pv:pvh  which domU types (default pv: a PVH domU hung
+#                             after its restore once under TCG, see the README)
 # The QEMU CPU defaults to max,-smap,-rdtscp,-xsave here (PVH needs SVM+NPT;
 # TCG's SVM lacks NRIPS for rdtscp, and XSAVE state is corrupted across
 # context switches under TCG: shared/XEN-MIGRATION-NOTES.md).
@@ -31,7 +32,7 @@ mkcpio "$work/domu" "$D/boot/domu.gz"
 echo "domU image $(du -h "$D/boot/domu.gz" | cut -f1); backend: $mode"
 
 PVIO_XEN_CPU=${PVIO_XEN_CPU:-max,-smap,-rdtscp,-xsave}
-types=${PVIO_XEN_SAVE_TYPES:-pv:pvh}   # no commas: QEMU's -initrd splits on them
+types=${PVIO_XEN_SAVE_TYPES:-pv}   # no commas: QEMU's -initrd splits on them
 xen_boot "$D" "pviomode=$mode savetest_secs=${PVIO_XEN_SAVE_SECS:-40} savetest_types=$types"
 
 echo "---------------- figures"
