@@ -40,7 +40,13 @@
 #define PAGE PVIO_PAGE_SIZE
 #define NO_PAGE UINT64_MAX
 
-#define STAT_ADD(field, v) __atomic_add_fetch(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
+/* Every counter has one writer at a time (the lock of its side), so an
+ * update is a plain load and store (no locked instruction: one per frame
+ * would wait for the ring stores before it to drain); readers load it
+ * whole. */
+#define STAT_ADD(field, v) \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (uint64_t)(v), \
+			 __ATOMIC_RELAXED)
 #define STAT_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* ------------------------------------------------------------ wake-ups */
@@ -179,10 +185,12 @@ static void check_lost(struct nf_queue *q)
 	}
 }
 
-static void notify(struct nf_queue *q, struct pvio_evtchn *ch)
+/* stat: the counter of the calling side (st_tx_notifies under tx_lock,
+ * st_rx_notifies under rx_lock). */
+static void notify(struct pvio_evtchn *ch, uint64_t *stat)
 {
 	if (ch && pvio_evtchn_notify(ch) > 0)
-		STAT_ADD(q->st_notifies, 1);
+		STAT_ADD(*stat, 1);
 }
 
 /* ------------------------------------------------------------ tx */
@@ -446,11 +454,14 @@ static void tx_push(struct nf_queue *q)
 		return;
 	q->tx_to_push = 0;
 	if (pvio_ring_push_requests(&q->tx))
-		notify(q, ch_tx(q));
+		notify(ch_tx(q), &q->st_tx_notifies);
 }
 
-/* Reclaim tx responses (tx_lock held). 0, or -EPROTO (device disabled). */
-static int tx_gc(struct nf_queue *q)
+/* Reclaim tx responses (tx_lock held). arm: then ask for an event at the
+ * next response (rsp_event), for a caller that may sleep on the fd; a
+ * caller that will look again anyway leaves the shared index line alone.
+ * 0, or -EPROTO (device disabled). */
+static int tx_gc(struct nf_queue *q, bool arm)
 {
 	struct pvio_netfront *nf = q->nf;
 
@@ -499,6 +510,8 @@ static int tx_gc(struct nf_queue *q)
 				 q->idx);
 			return -EPROTO;
 		}
+		if (!arm)
+			return 0;
 		k = pvio_ring_front_final_check(&q->tx);
 		if (k == 0)
 			return 0;
@@ -519,6 +532,7 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 {
 	struct nf_queue *q;
 	int done = 0, ret = 0;
+	bool armed = false;
 
 	if (!nf || queue >= nf->nr_queues || (n && !pkts))
 		return -EINVAL;
@@ -534,7 +548,7 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 	}
 	if (q->state != NFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
 		goto out;   /* reconnecting */
-	if (tx_gc(q) < 0) {
+	if (tx_gc(q, false) < 0) {
 		ret = -ENODEV;
 		goto out;
 	}
@@ -551,6 +565,18 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 			break;
 		}
 		k = tx_frame(q, &pkts[i], &pl, q->scratch);
+		if (k == 0 && !armed) {
+			/* Full: the caller may now wait for the fd, so ask
+			 * for an event at the next response, and go on if
+			 * what came meanwhile made room. */
+			armed = true;
+			if (tx_gc(q, true) < 0) {
+				if (done == 0)
+					ret = -ENODEV;
+				break;
+			}
+			k = tx_frame(q, &pkts[i], &pl, q->scratch);
+		}
 		if (k < 0 && i == 0)
 			ret = k;
 		if (k <= 0)
@@ -617,7 +643,7 @@ static void rx_push(struct nf_queue *q, bool may_notify)
 		return;
 	/* feature-rx-notify: tell the backend about new buffers. */
 	if (pvio_ring_push_requests(&q->rx) && may_notify)
-		notify(q, ch_rx(q));
+		notify(ch_rx(q), &q->st_rx_notifies);
 }
 
 /* Copy response slot rsp_cons + k out of the shared ring, once. */
@@ -905,7 +931,7 @@ static int rx_burst(struct pvio_netfront *nf, unsigned queue, struct pvio_nf_pkt
 
 	/* Completions first (their event may be the one we just took). */
 	pthread_mutex_lock(&q->tx_lock);
-	if (tx_gc(q) < 0)
+	if (tx_gc(q, !poll) < 0)
 		broken = true;
 	pthread_mutex_unlock(&q->tx_lock);
 
@@ -1046,7 +1072,7 @@ PVIO_EXPORT int pvio_netfront_tx_flush(struct pvio_netfront *nf, unsigned queue,
 			return -ENODEV;
 		pthread_mutex_lock(&q->tx_lock);
 		if (q->state == NFQ_UP && !__atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
-			r = tx_gc(q);
+			r = tx_gc(q, true);
 		busy = q->state == NFQ_UP ? q->tx_busy : 0;
 		pthread_mutex_unlock(&q->tx_lock);
 		if (r < 0)
@@ -1339,9 +1365,9 @@ void nf_queue_up(struct nf_queue *q)
 		__atomic_store_n(&q->lost, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&q->state, NFQ_UP, __ATOMIC_RELEASE);
 		/* As Linux netfront at connect: kick both directions once. */
-		notify(q, q->ch[NF_TX]);
+		notify(q->ch[NF_TX], &q->st_tx_notifies);
 		if (q->nports == 2)
-			notify(q, q->ch[NF_RX]);
+			notify(q->ch[NF_RX], &q->st_rx_notifies);
 	}
 	unlock_both(q);
 	nf_wake_queue(q);
@@ -1412,7 +1438,7 @@ PVIO_EXPORT int pvio_netfront_get_stats(struct pvio_netfront *nf, struct pvio_ne
 		s->rx_gso += STAT_GET(q->st_rx_gso);
 		s->rx_errors += STAT_GET(q->st_rx_errors);
 		s->rx_truncated += STAT_GET(q->st_rx_trunc);
-		s->notifies += STAT_GET(q->st_notifies);
+		s->notifies += STAT_GET(q->st_tx_notifies) + STAT_GET(q->st_rx_notifies);
 	}
 	pthread_mutex_lock(&nf->def_lock);
 	s->leaked_pages = nf->def_n + nf->st_abandoned;

@@ -354,6 +354,15 @@ static void wait_queue(struct pvio_netfront *nf, int ep, int ms)
 		wait_fd(ep, ms);
 }
 
+/* A sender's sleep until the tx ring has room: take the events that are
+ * in (a poll with no frames: it reclaims completions and drains the fd,
+ * which would otherwise stay readable), then as a poller. */
+static void wait_tx_room(struct pvio_netfront *nf, int ep, int ms)
+{
+	if (pvio_netfront_poll(nf, 0, NULL, 0) >= 0)
+		wait_queue(nf, ep, ms);
+}
+
 /* ------------------------------------------------------------ frames */
 
 static void build(uint8_t *f, unsigned size, const uint8_t dst[6], const uint8_t src[6],
@@ -383,6 +392,7 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 	uint32_t psum;
 	uint64_t seq = 0, deadline, last_ok, poll_ns = (uint64_t)o->poll_us * 1000;
 	unsigned head = 0, n = 0;
+	bool sent = false;
 	int rc = 0;
 
 	for (unsigned i = 0; i < o->batch; i++) {
@@ -428,12 +438,15 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			n -= (unsigned)k;
 			r->frames += (uint64_t)k;
 			r->bytes += (uint64_t)k * o->size;
+			sent = true;
 		}
 		if ((it & 63) == 0 || k == 0) {
 			uint64_t t = now_ns();
 
-			if (k > 0)
+			/* Frames went since the last look at the clock. */
+			if (sent)
 				last_ok = t;
+			sent = false;
 			if (!r->in_window && o->warmup > 0 &&
 			    t - r->start.t >= (uint64_t)(o->warmup * 1e9)) {
 				take(&r->w0, r);
@@ -444,7 +457,7 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			/* Ring full for longer than the spin window: sleep on
 			 * the fd (tx room wakes it). */
 			if (k == 0 && t - last_ok > poll_ns)
-				wait_fd(ep, 1);
+				wait_tx_room(nf, ep, 1);
 		}
 	}
 	take(&r->end, r);
@@ -572,7 +585,7 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 				}
 				s += (unsigned)k;
 				if (k == 0)
-					wait_fd(ep, 1);
+					wait_queue(nf, ep, 1);
 			}
 			if (started && !r->in_window && warm_ns && last - r->start.t >= warm_ns) {
 				take(&r->w0, r);
@@ -647,7 +660,7 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 
 		stamp(f, seq, psum);
 		while ((k = pvio_netfront_send_burst(nf, 0, &p, 1)) == 0 && !g_stop)
-			wait_fd(ep, 1);
+			wait_tx_room(nf, ep, 1);
 		if (k < 0) {
 			rc = k;
 			break;

@@ -970,6 +970,77 @@ static void test_flush(void)
 	env_down(&e);
 }
 
+/* A sender that polls (send_burst with room) leaves the shared tx index
+ * line alone: no rsp_event per call. The call that finds the ring full
+ * asks for an event at the next response, so a caller that then sleeps
+ * on the fd is woken when room comes. */
+static void test_tx_room_event(void)
+{
+	struct fn_cfg cfg = env_cfg_default();
+	struct pvio_netfront_opts o;
+	struct pvio_netfront *nf;
+	static uint8_t buf[1000];
+	struct pvio_sring *sr;
+	struct pvio_nf_pkt tx;
+	struct pollfd pf;
+	struct env e;
+	uint32_t sent = 0, full = 0;
+	double end;
+	int r;
+
+	env_up(&e, &cfg, 32ull << 20, FN_SINK);
+	pvio_netfront_opts_default(&o);
+	o.max_queues = 1;
+	REQUIRE(pvio_netfront_open(e.guest, e.devid, &o, &nf) == 0);
+	fr_fill(buf, sizeof(buf), 0, 0);
+	memset(&tx, 0, sizeof(tx));
+	tx.data = buf;
+	tx.len = sizeof(buf);
+	/* 300 frames, all taken and answered (more than the ring holds). */
+	REQUIRE(send_range(nf, 0, 300) == 0);
+	end = tu_now() + 30;
+	while (__atomic_load_n(&e.be.tx_frames, __ATOMIC_RELAXED) < 300 && tu_now() < end)
+		wait_fd(pvio_netfront_fd(nf, 0), 10);
+	REQUIRE(__atomic_load_n(&e.be.tx_frames, __ATOMIC_RELAXED) == 300);
+	sr = e.be.q[0].tx.sring;
+	/* Reclaim every response without asking for an event. */
+	CHECK_EQ(pvio_netfront_send_burst(nf, 0, NULL, 0), 0);
+	CHECK((uint32_t)(pvio_load_acquire(&sr->rsp_event) - pvio_load_acquire(&sr->rsp_prod) - 1) >=
+	      e.be.q[0].tx.nr_ents);   /* stale: the next response notifies nobody */
+
+	/* The backend stops answering; fill the ring. */
+	__atomic_store_n(&e.be.mute, 1, __ATOMIC_RELEASE);
+	end = tu_now() + 30;
+	while (tu_now() < end) {
+		r = pvio_netfront_send_burst(nf, 0, &tx, 1);
+		REQUIRE(r >= 0);
+		if (r == 0 && ++full == 3)
+			break;   /* full, three times over (the mute races a few frames) */
+		sent += (uint32_t)r;
+	}
+	CHECK(sent > 0);
+	CHECK_EQ(full, 3);
+	{
+		uint32_t d = pvio_load_acquire(&sr->rsp_event) - pvio_load_acquire(&sr->rsp_prod);
+
+		CHECK(d >= 1 && d <= e.be.q[0].tx.nr_ents);   /* armed: the next one notifies */
+	}
+	/* Room comes: the fd fires (the fake looks again within its 1 s poll). */
+	__atomic_store_n(&e.be.mute, 0, __ATOMIC_RELEASE);
+	pf.fd = pvio_netfront_fd(nf, 0);
+	pf.events = POLLIN;
+	pf.revents = 0;
+	CHECK_EQ(poll(&pf, 1, 20000), 1);
+	end = tu_now() + 30;
+	while ((r = pvio_netfront_send_burst(nf, 0, &tx, 1)) == 0 && tu_now() < end)
+		wait_fd(pvio_netfront_fd(nf, 0), 10);
+	CHECK_EQ(r, 1);
+	printf("tx_room_event      queues 1  no rsp_event while polling; armed when full "
+	       "(%u frames filled the ring), woken when room came\n", sent);
+	pvio_netfront_close(nf);
+	env_down(&e);
+}
+
 int main(void)
 {
 	struct lcfg cfgs[] = {
@@ -1014,6 +1085,7 @@ int main(void)
 	test_napi();
 	test_zerocopy();
 	test_flush();
+	test_tx_room_event();
 	for (unsigned i = 0; i < BURST; i++) {
 		free(txbuf[i]);
 		free(rxbuf[i]);
