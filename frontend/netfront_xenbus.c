@@ -17,6 +17,8 @@
  *                every queue, post the rx pool, write every key in ONE
  *                transaction (request-rx-copy=1, feature-rx-notify=1,
  *                feature-sg, feature-gso-tcpv4/6, feature-ipv6-csum-offload,
+ *                feature-persistent (not Xen's: our pages stay granted for
+ *                the connection, so the backend may keep them mapped),
  *                ring refs and ports, flat for one queue and under
  *                queue-N/ for more), and go straight to Connected, as Linux
  *                netfront does (no Initialised)
@@ -172,7 +174,10 @@ static int tx_write_keys(struct pvio_xs *xs, uint32_t tx, void *arg)
 	    (r = fe_write_uint(xs, tx, fe_path, "feature-gso-tcpv6", p->rx_gso_tcpv6)) < 0 ||
 	    (r = fe_write_uint(xs, tx, fe_path, "feature-no-csum-offload", !p->rx_csum)) < 0 ||
 	    (r = fe_write_uint(xs, tx, fe_path, "feature-ipv6-csum-offload",
-			       p->rx_csum && !nf->opts.no_ipv6_csum_offload)) < 0)
+			       p->rx_csum && !nf->opts.no_ipv6_csum_offload)) < 0 ||
+	    /* Our tx and rx pages stay granted while connected (never
+	     * revoked per frame): a backend may keep them mapped. */
+	    (r = fe_write_uint(xs, tx, fe_path, "feature-persistent", 1)) < 0)
 		return r;
 	/* Going straight to Connected (Linux netfront): in the same
 	 * transaction, so the backend never sees half of it. */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "grant-tables/pgrant.h"
 
@@ -313,4 +314,58 @@ PVIO_EXPORT unsigned pvio_pgrant_release_all(struct pvio_pgrant_cache *c)
 	}
 	reset_lists(c);
 	return busy;
+}
+
+static int16_t copy_op(struct pvio_pgrant_cache *c, struct pvio_gnt_copy_op *op)
+{
+	bool sg = op->flags == PVIO_GNTCOPY_source_gref;
+	bool dg = op->flags == PVIO_GNTCOPY_dest_gref;
+	uint32_t ref, off, s;
+	uint8_t *page;
+	void *local;
+
+	if (!sg && !dg)
+		return PVIO_GNTST_bad_copy_arg;
+	ref = sg ? op->source.foreign.ref : op->dest.foreign.ref;
+	off = sg ? op->source.foreign.offset : op->dest.foreign.offset;
+	local = sg ? op->dest.virt : op->source.virt;
+	if (off + op->len > PVIO_GNTTAB_PAGE_SIZE || (!local && op->len))
+		return PVIO_GNTST_bad_copy_arg;
+	if (!c->ents)
+		return PVIO_GNTST_general_error;
+	if (ref >= c->nr_refs)
+		return PVIO_GNTST_bad_gntref;
+	s = c->slot[ref];
+	if (s && (sg || c->ents[s - 1].writable)) {
+		c->stats.hits++;
+		page = c->ents[s - 1].addr;
+	} else {
+		void *a;
+		int16_t st = PVIO_GNTST_general_error;
+
+		c->stats.misses++;
+		if (pvio_pgrant_insert(c, ref, dg, &a, &st) < 0)
+			return st != PVIO_GNTST_okay ? st : PVIO_GNTST_general_error;
+		pvio_pgrant_put(c, ref);
+		page = a;
+	}
+	if (!op->len)
+		return PVIO_GNTST_okay;
+	if (sg)
+		memmove(local, page + off, op->len);
+	else
+		memmove(page + off, local, op->len);
+	return PVIO_GNTST_okay;
+}
+
+PVIO_EXPORT int pvio_pgrant_copy(struct pvio_pgrant_cache *c, struct pvio_gnt_copy_op *ops,
+				 unsigned n)
+{
+	int ok = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		ops[i].status = copy_op(c, &ops[i]);
+		ok += ops[i].status == PVIO_GNTST_okay;
+	}
+	return ok;
 }

@@ -103,6 +103,24 @@ PVIO_EXPORT unsigned pvio_pgrant_reclaim(struct pvio_pgrant_cache *c, unsigned n
  */
 PVIO_EXPORT unsigned pvio_pgrant_purge(struct pvio_pgrant_cache *c, uint64_t older_than);
 /*
+ * Grant copy through the cache, for a backend whose frontend keeps its
+ * grants for the connection (netif feature-persistent): ops as
+ * pvio_gnttab_copy(), each with exactly one side a grant of the cache's
+ * granter (PVIO_GNTCOPY_source_gref: read from it; PVIO_GNTCOPY_dest_gref:
+ * write to it; the foreign domid is the caller's to have set to the
+ * granter, it is not looked at). A cached ref is copied at once, without a
+ * pin or an atomic; one not cached is mapped (read-only for a source,
+ * writable for a destination, a read-only entry upgraded in place) and
+ * stays cached, evicting the least recently used idle entry when full.
+ * Each op's status is what the grant copy would say (bad_copy_arg for bad
+ * flags or offset + len past the page, bad_gntref, the map's error).
+ * Returns the number of ops that succeeded. The cache's LRU order is not
+ * kept by hits: eviction only ever picks an idle entry, so that costs a
+ * remap at worst.
+ */
+PVIO_EXPORT int pvio_pgrant_copy(struct pvio_pgrant_cache *c, struct pvio_gnt_copy_op *ops,
+				 unsigned n);
+/*
  * Disconnect (XSA-371): unmap every entry, in use or not, leaving no pin.
  * Call only when no I/O is using the pages. Returns how many entries were
  * still in use (a caller bug if non-zero; they are released anyway).

@@ -46,6 +46,7 @@
 #include "backend/backend.h"
 #include "backend/throttle.h"
 #include "backend/worker.h"
+#include "grant-tables/pgrant.h"
 #include "hv/hv.h"
 #include "netback/nb_hash.h"
 #include "netback/nb_mactable.h"
@@ -99,6 +100,7 @@ struct nb_cfg {
 	unsigned max_ports;        /* switch ports (0: NB_DEFAULT_MAX_PORTS) */
 	unsigned uplink_mtu;       /* --uplink-mtu N: every uplink's (0: the port's) */
 	bool     feat_sg, feat_gso, feat_csum6, feat_mcast, feat_split, feat_ctrl;
+	bool     feat_persistent;  /* offer feature-persistent (netback.c: nb_copy) */
 	bool     verbose;
 };
 
@@ -218,6 +220,7 @@ struct nb_queue_stats {
 	uint64_t rx_stalls;
 	uint64_t ctrl_reqs;
 	uint64_t wakeups, spurious, notifies;
+	uint64_t pgrant_maps;            /* persistent grants mapped (feature-persistent) */
 };
 
 struct nb_queue {
@@ -252,6 +255,12 @@ struct nb_queue {
 	uint64_t stall_since;                    /* ns, 0: not stalled */
 	struct pvio_gnt_copy_op *rops;           /* NB_RX_OPS_MAX */
 	struct pvio_netif_rx_request *rreq;      /* nr_ents */
+
+	/* feature-persistent: the frontend's tx and rx pages stay mapped for
+	 * the connection and copies go through them (nb_copy) */
+	struct pvio_pgrant_cache pg;
+	bool     pg_on;
+	uint64_t pg_inserts;                     /* pg.stats.inserts already counted */
 
 	/* run by a worker */
 	struct pvio_task task;
@@ -296,6 +305,7 @@ struct nb_vif {
 	/* negotiated */
 	unsigned nr_queues;
 	bool     split, rx_notify, sg, gso4, gso6, csum4, csum6, mcast_ctrl;
+	bool     persistent;                     /* both offered feature-persistent */
 	/* the frontend's xdp-headroom (xenbus.c: at connect, at Reconfiguring
 	 * and when the key changes): rx data of a packet's first slot starts
 	 * there, and each packet says so in an XDP extra (netback.c) */

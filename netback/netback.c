@@ -93,6 +93,22 @@ static void notify(struct nb_queue *q, struct pvio_evtchn *ch)
 	nb_st_add(&qst(q)->notifies, 1);
 }
 
+/* Grant copies of a round: through the persistent mappings when the
+ * frontend keeps its pages granted (no pin, no atomic per copy), else the
+ * hypervisor's grant copy. */
+static void nb_copy(struct nb_queue *q, struct pvio_gnt_copy_op *ops, unsigned n)
+{
+	if (!q->pg_on) {
+		pvio_hv_copy(q->vif->hv, ops, n);
+		return;
+	}
+	pvio_pgrant_copy(&q->pg, ops, n);
+	if (q->pg.stats.inserts != q->pg_inserts) {
+		nb_st_add(&qst(q)->pgrant_maps, q->pg.stats.inserts - q->pg_inserts);
+		q->pg_inserts = q->pg.stats.inserts;
+	}
+}
+
 /* ------------------------------------------------------------ tx */
 
 static void put_tx_response(struct nb_queue *q, uint16_t id, int16_t status)
@@ -386,7 +402,7 @@ static int tx_round(struct nb_queue *q)
 
 	/* One batch of grant copies for the whole burst. */
 	if (nops)
-		pvio_hv_copy(v->hv, q->ops, nops);
+		nb_copy(q, q->ops, nops);
 
 	for (unsigned k = 0; k < npk; k++) {
 		struct nb_txpkt *p = &q->pk[k];
@@ -678,7 +694,7 @@ static int rx_round(struct nb_queue *q)
 	}
 
 	if (nops)
-		pvio_hv_copy(v->hv, q->rops, nops);
+		nb_copy(q, q->rops, nops);
 
 	/* Responses, in the slots of the requests they answer (we consumed
 	 * requests and produce responses in the same order, from the same
@@ -957,6 +973,19 @@ int nb_queue_start(struct nb_queue *q)
 		r = -ENOMEM;
 		goto err;
 	}
+	q->pg_on = false;
+	q->pg_inserts = 0;
+	if (v->persistent) {
+		/* Bounded (what a frontend keeps granted is its tx and rx
+		 * buffers: two rings' worth); a frontend that keeps changing
+		 * refs only costs itself remaps. */
+		r = pvio_hv_pgrant_init(v->hv, v->fe_domid, &q->pg, nt + nr + 64);
+		if (r == 0)
+			q->pg_on = true;
+		else
+			nb_queue_log(q, "feature-persistent: no grant cache (%s): grant copy",
+				     strerror(-r));
+	}
 	q->win_head = q->tx.req_cons;
 	q->win_count = 0;
 	q->outq = &v->port->outq[q->idx];
@@ -1004,6 +1033,11 @@ void nb_queue_stop(struct nb_queue *q)
 	}
 	q->nstage = q->stage_head = 0;
 	q->outq = NULL;
+	/* Every mapping goes before the rings do (XSA-371: no pin left). */
+	if (q->pg_on) {
+		pvio_pgrant_fini(&q->pg);
+		q->pg_on = false;
+	}
 	free(q->txwin);
 	free(q->pk);
 	free(q->pkm);

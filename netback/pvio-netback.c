@@ -83,7 +83,8 @@ static void usage(FILE *f)
 		"  --mac-entries N         MAC table size per bridge (default %d)\n"
 		"  --mbufs N               mbuf pool size (default %d)\n"
 		"  --no-sg --no-gso --no-ipv6-csum --no-multicast --no-split-evtchn\n"
-		"  --no-ctrl-ring          do not offer that feature\n"
+		"  --no-ctrl-ring --no-persistent\n"
+		"                          do not offer that feature\n"
 		"  --stats-file PATH       write the statistics there every second, on\n"
 		"                          SIGUSR1 and at exit (without it, SIGUSR1 prints\n"
 		"                          them on stderr; they are printed at exit anyway)\n"
@@ -204,7 +205,7 @@ int main(int argc, char **argv)
 	enum { O_SOCKET = 256, O_UPLINK, O_VDEV, O_DEFBR, O_MAXQ, O_POLL, O_BPKTS, O_BBYTES,
 	       O_DRAIN, O_AGE, O_MACN, O_MBUFS, O_NOSG, O_NOGSO, O_NOCSUM6, O_NOMCAST,
 	       O_NOSPLIT, O_NOCTRL, O_STATS, O_STATSDIR, O_READY, O_VERBOSE, O_HELP, O_HV, O_WORKERS,
-	       O_MAXPORTS, O_UPMTU };
+	       O_MAXPORTS, O_UPMTU, O_NOPERSIST };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "hv", required_argument, NULL, O_HV },
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
 		{ "no-multicast", no_argument, NULL, O_NOMCAST },
 		{ "no-split-evtchn", no_argument, NULL, O_NOSPLIT },
 		{ "no-ctrl-ring", no_argument, NULL, O_NOCTRL },
+		{ "no-persistent", no_argument, NULL, O_NOPERSIST },
 		{ "stats-file", required_argument, NULL, O_STATS },
 		{ "stats-dir", required_argument, NULL, O_STATSDIR },
 		{ "ready-fd", required_argument, NULL, O_READY },
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
 		.mac_entries = NB_DEFAULT_MAC_ENTRIES,
 		.nb_mbufs = NB_DEFAULT_MBUFS,
 		.feat_sg = true, .feat_gso = true, .feat_csum6 = true, .feat_mcast = true,
-		.feat_split = true, .feat_ctrl = true,
+		.feat_split = true, .feat_ctrl = true, .feat_persistent = true,
 	};
 	struct pvio_backend_opts bo = { .ops = &nb_vif_ops, .domain_idle = domain_idle };
 	struct nb_uplink_spec spec[MAX_UPLINKS];
@@ -385,6 +387,7 @@ int main(int argc, char **argv)
 		case O_NOMCAST: cfg.feat_mcast = false; break;
 		case O_NOSPLIT: cfg.feat_split = false; break;
 		case O_NOCTRL: cfg.feat_ctrl = false; break;
+		case O_NOPERSIST: cfg.feat_persistent = false; break;
 		case O_STATS: g_stats_file = optarg; break;
 		case O_STATSDIR: stats_dir = optarg; break;
 		case O_READY:

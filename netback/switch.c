@@ -1385,7 +1385,7 @@ void nb_stats_write(FILE *f)
 			"%s.rx_bytes %llu\n%s.rx_errors %llu\n%s.rx_stall_drops %llu\n"
 			"%s.rx_too_big %llu\n%s.rx_stalls %llu\n%s.ctrl_reqs %llu\n"
 			"%s.wakeups %llu\n%s.spurious %llu\n%s.notifies %llu\n"
-			"%s.backlog_drops %llu\n",
+			"%s.backlog_drops %llu\n%s.persistent %d\n%s.pgrant_maps %llu\n",
 			pfx, (unsigned long long)qs.tx_pkts, pfx, (unsigned long long)qs.tx_bytes,
 			pfx, (unsigned long long)qs.tx_errors, pfx, (unsigned long long)qs.tx_nomem,
 			pfx, (unsigned long long)qs.tx_zero_slots,
@@ -1396,7 +1396,8 @@ void nb_stats_write(FILE *f)
 			pfx, (unsigned long long)(qs.rx_too_big + too_big),
 			pfx, (unsigned long long)qs.rx_stalls, pfx, (unsigned long long)qs.ctrl_reqs,
 			pfx, (unsigned long long)qs.wakeups, pfx, (unsigned long long)qs.spurious,
-			pfx, (unsigned long long)qs.notifies, pfx, (unsigned long long)backlog);
+			pfx, (unsigned long long)qs.notifies, pfx, (unsigned long long)backlog,
+			pfx, v->port && v->persistent, pfx, (unsigned long long)qs.pgrant_maps);
 		{
 			uint64_t reps, refs;
 

@@ -309,6 +309,13 @@ static int vif_probe(struct pvio_backend_dev *dev)
 			    cfg->feat_split);
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "multi-queue-max-queues", "%u", cfg->max_queues);
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-ctrl-ring", "%d", cfg->feat_ctrl);
+	/* Not in Xen's netif.h: a frontend that keeps its tx and rx pages
+	 * granted for the whole connection (never ending access while
+	 * connected, as pvio's netfront) says feature-persistent=1, and we
+	 * keep them mapped (netback.c: nb_copy). Linux's netfront ends access
+	 * after every response and writes no such key: grant copy. */
+	pvio_backend_printf(dev, PVIO_XS_NO_TX, "feature-persistent", "%d",
+			    cfg->feat_persistent);
 	/* What a hotplug script would say once the port is plugged: toolstacks
 	 * (libxl) wait for it. */
 	pvio_backend_printf(dev, PVIO_XS_NO_TX, "hotplug-status", "connected");
@@ -559,6 +566,7 @@ static int vif_connect(struct pvio_backend_dev *dev)
 	v->gso6 = v->sg && cfg->feat_gso && fe_flag(dev, "feature-gso-tcpv6");
 	v->csum4 = !fe_flag(dev, "feature-no-csum-offload");
 	v->csum6 = fe_flag(dev, "feature-ipv6-csum-offload");
+	v->persistent = cfg->feat_persistent && fe_flag(dev, "feature-persistent");
 	v->mcast_ctrl = cfg->feat_mcast && fe_flag(dev, "request-multicast-control");
 	{
 		uint16_t h;

@@ -8,6 +8,10 @@
  *   2  a sequence of ctrl-ring requests (nb_ctrl_handle), guest pages from
  *      the input, then queue selection
  *   3  MAC table operations
+ *   (0xF0 and up) copies through the persistent-grant cache as netback
+ *      makes them for a feature-persistent frontend (pvio_pgrant_copy):
+ *      a guest grant table the input writes whole (any flags, domid,
+ *      frame), a cache of 1-4 entries, then copy ops from the input
  * Each checks the invariants the data path relies on and traps if one
  * breaks; the sanitizers catch any access outside the buffers.
  */
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grant-tables/pgrant.h"
 #include "netback/nb_hash.h"
 #include "netback/nb_mactable.h"
 #include "netback/nb_pkt.h"
@@ -186,11 +191,86 @@ static void fuzz_mac(const uint8_t *d, size_t n)
 	nb_mt_fini(&t);
 }
 
+#define PG_REFS   16
+#define PG_FRAMES 8
+#define PG_GUEST  5
+
+static void fuzz_pgrant(const uint8_t *d, size_t n)
+{
+	static struct pvio_grant_entry_v1 table[PG_REFS];
+	static uint8_t mem[PG_FRAMES * 4096], local[4096];
+	struct pvio_gnttab_view view;
+	struct pvio_pgrant_cache c;
+	size_t need = 1 + sizeof(table);
+
+	if (n < need)
+		return;
+	memcpy(table, d + 1, sizeof(table));
+	/* Some entries made valid, so that copies get past the checks. */
+	for (unsigned i = 0; i < PG_REFS; i++)
+		if (d[0] & (1u << (i % 8))) {
+			table[i].flags = (uint16_t)(PVIO_GTF_permit_access |
+						    (table[i].flags & PVIO_GTF_readonly));
+			table[i].domid = 0;
+			table[i].frame %= PG_FRAMES + 1;   /* one past the end too */
+		}
+	ASSERT(pvio_gnttab_view_init(&view, table, PG_REFS, mem, PG_FRAMES, PG_GUEST, 0) == 0);
+	ASSERT(pvio_pgrant_init(&c, &view, 1 + d[0] % 4) == 0);
+	for (size_t p = need; p + 6 <= n; p += 6) {
+		struct pvio_gnt_copy_op op;
+		const uint8_t *o = d + p;
+		bool src = o[0] & 1;
+		uint32_t ref = o[1] % (PG_REFS + 2);
+		uint16_t off = (uint16_t)((o[2] | o[3] << 8) % 4200);
+		uint16_t len = (uint16_t)((o[4] | o[5] << 8) % 4200);
+		int ok;
+
+		memset(&op, 0, sizeof(op));
+		/* Any flags (none, both, the other side's); the local side is
+		 * the caller's own pointer (or NULL), as netback builds it. */
+		op.flags = (uint16_t)(o[0] & 4 ? (o[0] >> 3) & 3
+					       : src ? PVIO_GNTCOPY_source_gref
+						     : PVIO_GNTCOPY_dest_gref);
+		if (op.flags & PVIO_GNTCOPY_source_gref) {
+			op.source.foreign.ref = ref;
+			op.source.foreign.offset = off;
+			op.source.foreign.domid = PG_GUEST;
+		} else {
+			op.source.virt = o[0] & 2 ? NULL : local;
+		}
+		if (op.flags & PVIO_GNTCOPY_dest_gref) {
+			op.dest.foreign.ref = ref;
+			op.dest.foreign.offset = off;
+			op.dest.foreign.domid = PG_GUEST;
+		} else {
+			op.dest.virt = o[0] & 2 ? NULL : local;
+		}
+		src = op.flags == PVIO_GNTCOPY_source_gref;
+		op.len = len;
+		ok = pvio_pgrant_copy(&c, &op, 1);
+		ASSERT(ok == (op.status == PVIO_GNTST_okay));
+		if (ok) {
+			/* Only in the page, and never into a read-only grant. */
+			ASSERT((uint32_t)off + len <= 4096 && ref < PG_REFS);
+			ASSERT(src || !(table[ref].flags & PVIO_GTF_readonly));
+			ASSERT(table[ref].flags & (src ? PVIO_GTF_reading : PVIO_GTF_writing));
+		}
+		ASSERT(c.nr <= c.max);
+	}
+	pvio_pgrant_fini(&c);
+	ASSERT(c.nr == 0);
+	pvio_gnttab_view_fini(&view);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	if (data[0] >= 0xF0) {
+		fuzz_pgrant(data + 1, size - 1);
+		return 0;
+	}
 	switch (data[0] % 4) {
 	case 0: fuzz_tx(data + 1, size - 1); break;
 	case 1: fuzz_pkt(data + 1, size - 1); break;

@@ -294,10 +294,118 @@ static void test_model(void)
 	gt_env_fini(&env);
 }
 
+static struct pvio_gnt_copy_op cop(uint32_t ref, bool from_grant, uint16_t off, void *local,
+				   uint16_t len)
+{
+	struct pvio_gnt_copy_op o;
+
+	memset(&o, 0, sizeof(o));
+	if (from_grant) {
+		o.source.foreign.ref = ref;
+		o.source.foreign.offset = off;
+		o.source.foreign.domid = GT_GUEST;
+		o.dest.virt = local;
+		o.flags = PVIO_GNTCOPY_source_gref;
+	} else {
+		o.dest.foreign.ref = ref;
+		o.dest.foreign.offset = off;
+		o.dest.foreign.domid = GT_GUEST;
+		o.source.virt = local;
+		o.flags = PVIO_GNTCOPY_dest_gref;
+	}
+	o.len = len;
+	o.status = 99;
+	return o;
+}
+
+/* Copies through the cache (netif feature-persistent): both directions,
+ * a ref mapped once and then copied without a map, the read-only ->
+ * writable upgrade, every bad op refused with the grant copy's status and
+ * nothing copied, the bound kept, no pin left after fini. */
+static void test_copy(void)
+{
+	struct gt_env env;
+	struct pvio_pgrant_cache c;
+	struct pvio_gnt_copy_op ops[8];
+	uint8_t buf[GT_PAGE], out[GT_PAGE];
+	uint32_t ro, rw, r3;
+
+	gt_env_init(&env, 64, NR_FRAMES);
+	CHECK_EQ(pvio_pgrant_init(&c, &env.view, 2), 0);
+	ro = grant(&env, 1, true);
+	rw = grant(&env, 2, false);
+	r3 = grant(&env, 3, false);
+	for (unsigned i = 0; i < GT_PAGE; i++)
+		env.mem[GT_PAGE + i] = (uint8_t)(i * 7 + 1);
+
+	/* Read from a read-only grant, twice: one map. */
+	ops[0] = cop(ro, true, 100, buf, 64);
+	ops[1] = cop(ro, true, GT_PAGE - 10, buf + 64, 10);
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 2), 2);
+	CHECK_EQ(ops[0].status, PVIO_GNTST_okay);
+	CHECK_EQ(ops[1].status, PVIO_GNTST_okay);
+	CHECK(memcmp(buf, env.mem + GT_PAGE + 100, 64) == 0);
+	CHECK(memcmp(buf + 64, env.mem + 2 * GT_PAGE - 10, 10) == 0);
+	CHECK_EQ(c.stats.inserts, 1);
+	CHECK(cached(&env, ro));
+	/* Writing into a read-only grant: refused, the page unchanged. */
+	memset(out, 0xAB, sizeof(out));
+	ops[0] = cop(ro, false, 0, out, 16);
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 1), 0);
+	CHECK(ops[0].status != PVIO_GNTST_okay);
+	CHECK_EQ(env.mem[GT_PAGE], 1);
+
+	/* Read, then write, the same writable grant: upgraded in place. */
+	ops[0] = cop(rw, true, 0, buf, 32);
+	ops[1] = cop(rw, false, 4000, out, 96);
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 2), 2);
+	CHECK(memcmp(env.mem + 2 * GT_PAGE + 4000, out, 96) == 0);
+	CHECK(gt_flags(&env, rw) & PVIO_GTF_writing);
+
+	/* Bad ops: nothing copied, the grant copy's statuses. */
+	memset(env.mem + 2 * GT_PAGE, 0, GT_PAGE);
+	ops[0] = cop(rw, false, 4000, out, 97);              /* past the page */
+	ops[1] = cop(rw, false, 0, NULL, 8);                 /* no local buffer */
+	ops[2] = cop(1000, true, 0, buf, 8);                 /* no such ref */
+	ops[3] = cop(rw, false, 0, out, 8);
+	ops[3].flags = PVIO_GNTCOPY_source_gref | PVIO_GNTCOPY_dest_gref;
+	ops[4] = cop(rw, false, 0, out, 8);
+	ops[4].flags = 0;
+	ops[5] = cop(40, true, 0, buf, 8);                   /* in the table, not granted */
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 6), 0);
+	CHECK_EQ(ops[0].status, PVIO_GNTST_bad_copy_arg);
+	CHECK_EQ(ops[1].status, PVIO_GNTST_bad_copy_arg);
+	CHECK_EQ(ops[2].status, PVIO_GNTST_bad_gntref);
+	CHECK_EQ(ops[3].status, PVIO_GNTST_bad_copy_arg);
+	CHECK_EQ(ops[4].status, PVIO_GNTST_bad_copy_arg);
+	CHECK(ops[5].status != PVIO_GNTST_okay);
+	for (unsigned i = 0; i < GT_PAGE; i++)
+		if (env.mem[2 * GT_PAGE + i]) {
+			CHECK(0);
+			break;
+		}
+	/* A zero-length op maps (validates) and copies nothing. */
+	ops[0] = cop(rw, false, GT_PAGE, out, 0);
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 1), 1);
+
+	/* Bound 2: a third ref evicts the least recently inserted idle one. */
+	ops[0] = cop(r3, false, 0, out, 8);
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 1), 1);
+	CHECK_EQ(c.nr, 2);
+	CHECK(cached(&env, r3));
+	CHECK_EQ((int)cached(&env, ro) + (int)cached(&env, rw), 1);
+
+	pvio_pgrant_fini(&c);
+	CHECK(!cached(&env, ro) && !cached(&env, rw) && !cached(&env, r3));
+	CHECK_EQ(pvio_gnttab_revoke_all(&env.fe), 0);
+	gt_env_fini(&env);
+}
+
 int main(void)
 {
 	test_bound_lru_inuse();
 	test_upgrade_and_failures();
 	test_model();
+	test_copy();
 	return gt_result("test_pgrant");
 }

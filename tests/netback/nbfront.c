@@ -243,6 +243,7 @@ int nbf_connect(struct nbf *f, struct pvio_hv *hv, uint32_t devid, const struct 
 	kv_add(&kb, "feature-gso-tcpv6", o->gso6);
 	kv_add(&kb, "feature-no-csum-offload", o->no_csum);
 	kv_add(&kb, "feature-ipv6-csum-offload", o->csum6);
+	kv_add(&kb, "feature-persistent", o->persistent);
 	if (o->ctrl) {
 		kv_add(&kb, "ctrl-ring-ref", f->ctrl_ref);
 		kv_add(&kb, "event-channel-ctrl", f->port_ctrl);
@@ -291,16 +292,17 @@ static void release(struct nbf *f, bool close_ports)
 				pvio_hv_evtchn_close(f->hv, q->port_tx);
 		}
 		q->port_tx = q->port_rx = 0;
-		/* A grant still mapped stays granted (and its page leaked). */
+		/* A grant still mapped stays granted (and its page leaked):
+		 * counted in revoke_busy. */
 		if (q->tx_ref)
-			pvio_hv_revoke(f->hv, q->tx_ref);
+			f->revoke_busy += pvio_hv_revoke(f->hv, q->tx_ref) < 0;
 		if (q->rx_ref)
-			pvio_hv_revoke(f->hv, q->rx_ref);
+			f->revoke_busy += pvio_hv_revoke(f->hv, q->rx_ref) < 0;
 		for (unsigned k = 0; k < NBF_RING; k++) {
 			if (q->txbuf_ref[k])
-				pvio_hv_revoke(f->hv, q->txbuf_ref[k]);
+				f->revoke_busy += pvio_hv_revoke(f->hv, q->txbuf_ref[k]) < 0;
 			if (q->rxbuf_ref[k])
-				pvio_hv_revoke(f->hv, q->rxbuf_ref[k]);
+				f->revoke_busy += pvio_hv_revoke(f->hv, q->rxbuf_ref[k]) < 0;
 		}
 	}
 	if (close_ports && f->port_ctrl)

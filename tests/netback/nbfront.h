@@ -41,6 +41,8 @@ struct nbf_opts {
 	unsigned xdp_headroom;  /* xdp-headroom written at connect (0: none) */
 	bool     xdp_headroom_ok; /* takes XDP extras (Linux's extension; others are
 				   * protocol errors); implied by xdp_headroom */
+	bool     persistent;    /* feature-persistent=1: the backend may keep our
+				 * tx and rx pages mapped (pvio's extension) */
 };
 
 struct nbf_q {
@@ -86,6 +88,8 @@ struct nbf {
 	uint8_t *ctrl_page;
 	pvio_evtchn_port_t port_ctrl;
 	bool     connected;
+	unsigned revoke_busy;   /* grants still mapped by the backend when we
+				 * let go of them (nbf_close/abandon), ever */
 };
 
 /*

@@ -17,6 +17,10 @@
  *     overflow, ctrl req_prod overflow, the event channel closed under a
  *     connected device
  *   ctrl ring: out-of-range mapping and sizes refused (XSA-270)
+ *
+ * test_netback_hostile_pg runs all of it with H offering feature-persistent
+ * (netback copies through its kept mappings: pvio_pgrant_copy), and checks
+ * that the mappings were used and are all gone once H is disconnected.
  */
 #include <stdlib.h>
 
@@ -26,6 +30,10 @@
 #include "tests/netback/pktgen.h"
 #include "xenstore/xenbus.h"
 
+#ifndef NB_HOSTILE_PERSISTENT
+#define NB_HOSTILE_PERSISTENT 0
+#endif
+
 #define T 8000
 enum { A = 0, B = 1, H = 2, NG = 3 };
 
@@ -34,7 +42,8 @@ static struct nbf fe[NG];
 static uint16_t dom[NG];
 static struct pvio_hv *g[NG];
 static uint8_t frame[70000], rbuf[70000];
-static struct nbf_opts hopts = { .sg = true, .ctrl = true };
+static struct nbf_opts hopts = { .sg = true, .ctrl = true,
+				 .persistent = NB_HOSTILE_PERSISTENT };
 static uint32_t tagc = 1;
 
 static long long hstat(const char *what)
@@ -359,6 +368,12 @@ int main(void)
 		}
 	/* Learn everyone. */
 	CHECK(deliver(A, B, 60) && deliver(B, A, 60) && deliver(H, A, 60) && deliver(A, H, 60));
+	/* H's copies go through kept mappings iff it offered them. */
+	CHECK_EQ(hstat("persistent"), NB_HOSTILE_PERSISTENT);
+	if (NB_HOSTILE_PERSISTENT)
+		CHECK(hstat("pgrant_maps") >= 2);   /* a tx page and an rx page */
+	else
+		CHECK_EQ(hstat("pgrant_maps"), 0);
 
 	per_packet_cases();
 	ctrl_cases();
@@ -441,8 +456,11 @@ int main(void)
 	}
 	printf("%lld fatal cases, netback alive\n", fatal);
 	others_fine("everything");
-	for (unsigned i = 0; i < NG; i++)
+	for (unsigned i = 0; i < NG; i++) {
 		nbf_close(&fe[i], T);
+		/* Every mapping (kept or not) was gone before each Closed. */
+		CHECK_EQ(fe[i].revoke_busy, 0);
+	}
 	CHECK_EQ(nbt_stat_wait("mempool.in_use", nbt_stat("mempool.baseline"), true, T),
 		 nbt_stat("mempool.baseline"));
 	CHECK_EQ(nbt_stop_netback(), 0);
