@@ -77,6 +77,8 @@ struct pvio_ring_front {
 struct pvio_ring_back {
 	struct pvio_sring *sring;
 	uint32_t rsp_prod_pvt;   /* next response slot to fill */
+	uint32_t rsp_pushed;     /* rsp_prod as we last published it (only we
+				  * write it: no read of the shared line) */
 	uint32_t req_cons;       /* next request to consume */
 	uint32_t nr_ents;
 	uint32_t slot_size;
@@ -148,6 +150,7 @@ static inline int pvio_ring_back_attach(struct pvio_ring_back *b, void *sring,
 	 * req_prod are pending. A hostile value is caught by the first
 	 * pvio_ring_back_pending(). */
 	b->rsp_prod_pvt = pvio_load_relaxed(&s->rsp_prod);
+	b->rsp_pushed = b->rsp_prod_pvt;
 	b->req_cons = b->rsp_prod_pvt;
 	return 0;
 }
@@ -351,12 +354,13 @@ static inline void pvio_ring_produce_responses(struct pvio_ring_back *b, uint32_
 static inline bool pvio_ring_push_responses(struct pvio_ring_back *b)
 {
 	struct pvio_sring *s = b->sring;
-	uint32_t old = pvio_load_relaxed(&s->rsp_prod);
+	uint32_t old = b->rsp_pushed;
 	uint32_t new_ = b->rsp_prod_pvt;
 
 	/* Release: response slots before the index. Pairs with the acquire in
 	 * pvio_ring_front_pending(). */
 	pvio_store_release(&s->rsp_prod, new_);
+	b->rsp_pushed = new_;
 	/* Store-load against our read of rsp_event; pairs with the fence in
 	 * pvio_ring_front_final_check(). */
 	pvio_mb();
@@ -370,6 +374,7 @@ static inline void pvio_ring_publish_responses(struct pvio_ring_back *b)
 {
 	/* Release: pairs with the acquire in pvio_ring_front_pending(). */
 	pvio_store_release(&b->sring->rsp_prod, b->rsp_prod_pvt);
+	b->rsp_pushed = b->rsp_prod_pvt;
 }
 
 /* RING_FINAL_CHECK_FOR_REQUESTS: > 0 more work, 0 safe to sleep, -EPROTO. */
