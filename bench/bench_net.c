@@ -309,8 +309,14 @@ static int tel_connect(const char *prefix, double timeout_s)
 	while ((double)(bench_now_ns() - t0) / 1e9 < timeout_s) {
 		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
+		/* A testpmd that accepts and never answers (its control
+		 * thread starved by the lcore on the same CPU) must not hang
+		 * the bench: every read on the socket gives up after 5 s. */
+		struct timeval tv = { .tv_sec = 5 };
+
 		if (fd < 0)
 			return -1;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 			if (read(fd, buf, sizeof(buf)) > 0)   /* the greeting */
 				return fd;
