@@ -231,20 +231,14 @@ static void fuzz_pgrant(const uint8_t *d, size_t n)
 		op.flags = (uint16_t)(o[0] & 4 ? (o[0] >> 3) & 3
 					       : src ? PVIO_GNTCOPY_source_gref
 						     : PVIO_GNTCOPY_dest_gref);
-		if (op.flags & PVIO_GNTCOPY_source_gref) {
-			op.source.foreign.ref = ref;
-			op.source.foreign.offset = off;
-			op.source.foreign.domid = PG_GUEST;
-		} else {
+		if (op.flags & PVIO_GNTCOPY_source_gref)
+			op.source.foreign = (__typeof__(op.source.foreign)){ ref, off, PG_GUEST };
+		else
 			op.source.virt = o[0] & 2 ? NULL : local;
-		}
-		if (op.flags & PVIO_GNTCOPY_dest_gref) {
-			op.dest.foreign.ref = ref;
-			op.dest.foreign.offset = off;
-			op.dest.foreign.domid = PG_GUEST;
-		} else {
+		if (op.flags & PVIO_GNTCOPY_dest_gref)
+			op.dest.foreign = (__typeof__(op.source.foreign)){ ref, off, PG_GUEST };
+		else
 			op.dest.virt = o[0] & 2 ? NULL : local;
-		}
 		src = op.flags == PVIO_GNTCOPY_source_gref;
 		op.len = len;
 		ok = pvio_pgrant_copy(&c, &op, 1);

@@ -109,9 +109,10 @@ static inline int16_t gt_unmap1(struct gt_env *env, uint32_t ref, bool ro, void 
 	return op.status;
 }
 
-/* Copy between a foreign ref and a local buffer; to_guest: local -> ref. */
-static inline int16_t gt_copy1(struct gt_env *env, uint32_t ref, uint16_t off, void *local,
-			       uint16_t len, bool to_guest)
+/* A copy op between a foreign ref of GT_GUEST and a local buffer;
+ * to_guest: local -> ref. */
+static inline struct pvio_gnt_copy_op gt_copy_op(uint32_t ref, uint16_t off, void *local,
+						 uint16_t len, bool to_guest)
 {
 	struct pvio_gnt_copy_op op = { .len = len };
 
@@ -128,6 +129,15 @@ static inline int16_t gt_copy1(struct gt_env *env, uint32_t ref, uint16_t off, v
 		op.dest.virt = local;
 		op.flags = PVIO_GNTCOPY_source_gref;
 	}
+	return op;
+}
+
+/* Copy between a foreign ref and a local buffer; to_guest: local -> ref. */
+static inline int16_t gt_copy1(struct gt_env *env, uint32_t ref, uint16_t off, void *local,
+			       uint16_t len, bool to_guest)
+{
+	struct pvio_gnt_copy_op op = gt_copy_op(ref, off, local, len, to_guest);
+
 	pvio_gnttab_copy(&env->view, &op, 1);
 	return op.status;
 }

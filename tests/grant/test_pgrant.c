@@ -297,23 +297,8 @@ static void test_model(void)
 static struct pvio_gnt_copy_op cop(uint32_t ref, bool from_grant, uint16_t off, void *local,
 				   uint16_t len)
 {
-	struct pvio_gnt_copy_op o;
+	struct pvio_gnt_copy_op o = gt_copy_op(ref, off, local, len, !from_grant);
 
-	memset(&o, 0, sizeof(o));
-	if (from_grant) {
-		o.source.foreign.ref = ref;
-		o.source.foreign.offset = off;
-		o.source.foreign.domid = GT_GUEST;
-		o.dest.virt = local;
-		o.flags = PVIO_GNTCOPY_source_gref;
-	} else {
-		o.dest.foreign.ref = ref;
-		o.dest.foreign.offset = off;
-		o.dest.foreign.domid = GT_GUEST;
-		o.source.virt = local;
-		o.flags = PVIO_GNTCOPY_dest_gref;
-	}
-	o.len = len;
 	o.status = 99;
 	return o;
 }
