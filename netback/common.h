@@ -251,6 +251,7 @@ struct nb_queue {
 	/* rx: our backlog and what we took out of it */
 	struct nb_outq *outq;
 	struct rte_mbuf *stage[NB_BURST];
+	struct rte_mbuf *rx_done[NB_BURST];      /* delivered in this rx round */
 	unsigned nstage, stage_head;
 	uint64_t stall_since;                    /* ns, 0: not stalled */
 	struct pvio_gnt_copy_op *rops;           /* NB_RX_OPS_MAX */

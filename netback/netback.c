@@ -746,9 +746,12 @@ static int rx_round(struct nb_queue *q)
 			nb_st_add(&st->rx_bytes, m->pkt_len);
 		}
 		bytes_done += m->pkt_len;
-		rte_pktmbuf_free(m);
+		q->rx_done[k] = m;
 		done++;
 	}
+	/* Back to the pool in one call (one mempool put for the burst). */
+	if (np)
+		rte_pktmbuf_free_bulk(q->rx_done, np);
 	nb_outq_done(q->outq, bytes_done);
 	if (np && pvio_ring_push_responses(&q->rx))
 		notify(q, q->ch_rx);
