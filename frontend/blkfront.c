@@ -1863,6 +1863,10 @@ PVIO_EXPORT int pvio_blkfront_get_stats(struct pvio_blkfront *f, struct pvio_blk
 		s->reissued += q->st_reissued;
 		pthread_mutex_unlock(&q->lock);
 	}
+	/* Refs the backend let go of since their last retry are not held:
+	 * one pass over the list first, so the count is what is held now. */
+	if (__atomic_load_n(&f->def_n, __ATOMIC_RELAXED))
+		bf_retry_deferred(f, 0);
 	pthread_mutex_lock(&f->def_lock);
 	s->leaked_refs = f->st_leaked_refs;
 	s->leaked_pages = f->st_leaked_pages;

@@ -124,7 +124,9 @@ struct pvio_blkfront_stats {
 				      * still mapped by the backend) */
 	uint64_t grant_waits;        /* issues held back for want of a grant with
 				      * nothing in flight (the grant table full) */
-	uint64_t leaked_refs;        /* grants whose revoke failed (kept, never reused) */
+	uint64_t leaked_refs;        /* grants whose revoke failed and still fails
+				      * (every deferred revoke is retried once when
+				      * the stats are read; kept, never reused) */
 	uint64_t leaked_pages;       /* own pages kept because a grant on them stayed busy */
 	uint64_t deferred_now;       /* revokes still being retried */
 	uint64_t reconnects;         /* completed reconnections */
