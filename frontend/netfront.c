@@ -248,6 +248,30 @@ static bool is_ipv6_frame(const struct iovec *iov, unsigned cnt)
 	return et == 0x86DD;
 }
 
+/* A frame's GSO metadata and checksum handling (pl->iov/cnt set). */
+static int plan_offloads(const struct nf_params *p, const struct pvio_nf_pkt *pkt,
+			 struct tx_plan *pl)
+{
+	if (pkt->flags & PVIO_NF_GSO) {
+		if (pkt->gso_size == 0)
+			return -EINVAL;
+		if (pkt->gso_type == PVIO_XEN_NETIF_GSO_TYPE_TCPV4) {
+			if (!p->gso_tcpv4)
+				return -EOPNOTSUPP;
+		} else if (pkt->gso_type == PVIO_XEN_NETIF_GSO_TYPE_TCPV6) {
+			if (!p->gso_tcpv6)
+				return -EOPNOTSUPP;
+		} else {
+			return -EINVAL;
+		}
+		pl->gso = true;
+	} else if ((pkt->flags & PVIO_NF_CSUM_BLANK) && !p->ipv6_csum &&
+		   is_ipv6_frame(pl->iov, pl->cnt)) {
+		pl->sw_csum = true;
+	}
+	return 0;
+}
+
 static int plan_frame(const struct nf_params *p, const struct pvio_nf_pkt *pkt,
 		      struct tx_plan *pl)
 {
@@ -306,24 +330,7 @@ static int plan_frame(const struct nf_params *p, const struct pvio_nf_pkt *pkt,
 			l -= k;
 		}
 	}
-	if (pkt->flags & PVIO_NF_GSO) {
-		if (pkt->gso_size == 0)
-			return -EINVAL;
-		if (pkt->gso_type == PVIO_XEN_NETIF_GSO_TYPE_TCPV4) {
-			if (!p->gso_tcpv4)
-				return -EOPNOTSUPP;
-		} else if (pkt->gso_type == PVIO_XEN_NETIF_GSO_TYPE_TCPV6) {
-			if (!p->gso_tcpv6)
-				return -EOPNOTSUPP;
-		} else {
-			return -EINVAL;
-		}
-		pl->gso = true;
-	} else if ((pkt->flags & PVIO_NF_CSUM_BLANK) && !p->ipv6_csum &&
-		   is_ipv6_frame(pl->iov, pl->cnt)) {
-		pl->sw_csum = true;
-	}
-	return 0;
+	return plan_offloads(p, pkt, pl);
 }
 
 static void put_tx_slot(struct nf_queue *q, uint32_t i, const void *src)
@@ -348,6 +355,90 @@ static void tx_unwind(struct nf_queue *q, const uint16_t *ids, unsigned n)
 	}
 }
 
+/* Take a free tx id (the caller checked there is one); its page is
+ * granted on first use and stays granted while connected (persistent: the
+ * page only ever holds frames for this backend). 0, or -errno when no
+ * grant reference can be had (the id is taken all the same: unwind it). */
+static int tx_take(struct nf_queue *q, uint16_t *out)
+{
+	struct pvio_netfront *nf = q->nf;
+	uint16_t id = q->tx_free;
+	struct nf_txbuf *b = &q->txb[id];
+	int ref;
+
+	q->tx_free = b->next_free;
+	b->busy = 1;
+	q->tx_busy++;
+	*out = id;
+	if (b->granted)
+		return 0;
+	ref = pvio_hv_grant(nf->hv, nf->be_domid, b->gfn, true);
+	if (ref < 0) {
+		nf_log_peer(nf, "queue %u: no grant reference for tx: %s", q->idx,
+			    strerror(-ref));
+		return ref;
+	}
+	b->gref = (uint32_t)ref;
+	b->granted = 1;
+	return 0;
+}
+
+/* The netif flags of a frame's first slot. */
+static uint16_t tx_flags0(const struct pvio_nf_pkt *pkt, const struct tx_plan *pl)
+{
+	if (pl->gso || (pkt->flags & PVIO_NF_CSUM_BLANK))
+		return PVIO_NETTXF_csum_blank | PVIO_NETTXF_data_validated;
+	if (pkt->flags & PVIO_NF_DATA_VALIDATED)
+		return PVIO_NETTXF_data_validated;
+	return 0;
+}
+
+/* Write the requests of a frame whose pages ids[0..pl->nslots-1] hold its
+ * bytes (slen[j] each), with its GSO extra, and produce them. */
+static void tx_post(struct nf_queue *q, const struct pvio_nf_pkt *pkt,
+		    const struct tx_plan *pl, const uint16_t *ids, uint16_t flags0)
+{
+	uint32_t ring_i = 0;
+
+	for (unsigned j = 0; j < pl->nslots; j++) {
+		union pvio_netif_tx_slot u;
+
+		/* From a private, zeroed copy: no stale bytes reach the ring. */
+		memset(&u, 0, sizeof(u));
+		u.req.gref = q->txb[ids[j]].gref;
+		u.req.offset = 0;
+		u.req.id = ids[j];
+		if (j == 0) {
+			u.req.size = (uint16_t)pl->total;
+			u.req.flags = flags0;
+			if (pl->gso)
+				u.req.flags |= PVIO_NETTXF_extra_info;
+		} else {
+			u.req.size = pl->slen[j];
+		}
+		if (j + 1 < pl->nslots)
+			u.req.flags |= PVIO_NETTXF_more_data;
+		put_tx_slot(q, ring_i++, &u);
+		if (j == 0 && pl->gso) {
+			struct pvio_netif_extra_info *x = (struct pvio_netif_extra_info *)&u;
+
+			memset(&u, 0, sizeof(u));
+			x->type = PVIO_XEN_NETIF_EXTRA_TYPE_GSO;
+			x->flags = 0;
+			x->u.gso.size = pkt->gso_size;
+			x->u.gso.type = pkt->gso_type;
+			put_tx_slot(q, ring_i++, &u);
+		}
+	}
+	pvio_ring_produce_requests(&q->tx, ring_i);
+	q->tx_to_push += ring_i;
+	STAT_ADD(q->st_tx_packets, 1);
+	STAT_ADD(q->st_tx_bytes, pl->total);
+	STAT_ADD(q->st_tx_slots, pl->nslots);
+	if (pl->gso)
+		STAT_ADD(q->st_tx_gso, 1);
+}
+
 /* Put one planned frame on the ring. 1: done, 0: no room, -errno. */
 static int tx_frame(struct nf_queue *q, const struct pvio_nf_pkt *pkt, struct tx_plan *pl,
 		    uint8_t *scratch)
@@ -357,7 +448,6 @@ static int tx_frame(struct nf_queue *q, const struct pvio_nf_pkt *pkt, struct tx
 	uint16_t ids[NF_MAX_SLOTS];
 	struct iov_cur c;
 	struct iovec flat;
-	uint32_t ring_i = 0;
 	uint16_t flags0 = 0;
 
 	if (pvio_ring_free_requests(&q->tx) < need || q->nr_txb - q->tx_busy < pl->nslots)
@@ -373,78 +463,19 @@ static int tx_frame(struct nf_queue *q, const struct pvio_nf_pkt *pkt, struct tx
 		c = (struct iov_cur){ .iov = &flat, .cnt = 1 };
 	} else {
 		c = (struct iov_cur){ .iov = pl->iov, .cnt = pl->cnt };
-		if (pl->gso || (pkt->flags & PVIO_NF_CSUM_BLANK))
-			flags0 |= PVIO_NETTXF_csum_blank | PVIO_NETTXF_data_validated;
-		else if (pkt->flags & PVIO_NF_DATA_VALIDATED)
-			flags0 |= PVIO_NETTXF_data_validated;
+		flags0 = tx_flags0(pkt, pl);
 	}
 
 	for (unsigned j = 0; j < pl->nslots; j++) {
-		uint16_t id = q->tx_free;
-		struct nf_txbuf *b = &q->txb[id];
-		struct pvio_netif_tx_request req;
-		int ref;
+		int r = tx_take(q, &ids[j]);
 
-		q->tx_free = b->next_free;
-		b->busy = 1;
-		q->tx_busy++;
-		ids[j] = id;
-		cur_copy(&c, pvio_hv_gfn_ptr(nf->hv, b->gfn), pl->slen[j]);
-		if (!b->granted) {
-			/* Granted once, kept while connected (persistent):
-			 * the page only ever holds frames for this backend. */
-			ref = pvio_hv_grant(nf->hv, nf->be_domid, b->gfn, true);
-			if (ref < 0) {
-				tx_unwind(q, ids, j + 1);
-				nf_log_peer(nf, "queue %u: no grant reference for tx: %s",
-					    q->idx, strerror(-ref));
-				return q->tx_busy ? 0 : ref;   /* ids come back with responses */
-			}
-			b->gref = (uint32_t)ref;
-			b->granted = 1;
+		if (r < 0) {
+			tx_unwind(q, ids, j + 1);
+			return q->tx_busy ? 0 : r;   /* ids come back with responses */
 		}
-
-		/* From a private, zeroed copy: no stale bytes reach the ring. */
-		memset(&req, 0, sizeof(req));
-		req.gref = b->gref;
-		req.offset = 0;
-		req.id = id;
-		if (j == 0) {
-			req.size = (uint16_t)pl->total;
-			req.flags = flags0;
-			if (pl->gso)
-				req.flags |= PVIO_NETTXF_extra_info;
-		} else {
-			req.size = pl->slen[j];
-		}
-		if (j + 1 < pl->nslots)
-			req.flags |= PVIO_NETTXF_more_data;
-		{
-			union pvio_netif_tx_slot u;
-
-			memset(&u, 0, sizeof(u));
-			u.req = req;
-			put_tx_slot(q, ring_i++, &u);
-		}
-		if (j == 0 && pl->gso) {
-			union pvio_netif_tx_slot u;
-			struct pvio_netif_extra_info *x = (struct pvio_netif_extra_info *)&u;
-
-			memset(&u, 0, sizeof(u));
-			x->type = PVIO_XEN_NETIF_EXTRA_TYPE_GSO;
-			x->flags = 0;
-			x->u.gso.size = pkt->gso_size;
-			x->u.gso.type = pkt->gso_type;
-			put_tx_slot(q, ring_i++, &u);
-		}
+		cur_copy(&c, pvio_hv_gfn_ptr(nf->hv, q->txb[ids[j]].gfn), pl->slen[j]);
 	}
-	pvio_ring_produce_requests(&q->tx, need);
-	q->tx_to_push += need;
-	STAT_ADD(q->st_tx_packets, 1);
-	STAT_ADD(q->st_tx_bytes, pl->total);
-	STAT_ADD(q->st_tx_slots, pl->nslots);
-	if (pl->gso)
-		STAT_ADD(q->st_tx_gso, 1);
+	tx_post(q, pkt, pl, ids, flags0);
 	return 1;
 }
 
@@ -527,31 +558,58 @@ static void kill_queue(struct nf_queue *q)
 		nf_queue_down(q, true);
 }
 
+/* Take queue's tx side for a send: *qp set and locked, unless -EINVAL.
+ * 1: send; 0: reconnecting (send nothing); -ENODEV (disabled, or found so
+ * now); -EINVAL. The caller ends with tx_leave(), push = (this gave 1). */
+static int tx_enter(struct pvio_netfront *nf, unsigned queue, struct nf_queue **qp)
+{
+	struct nf_queue *q;
+
+	*qp = NULL;
+	if (!nf || queue >= nf->nr_queues)
+		return -EINVAL;
+	q = *qp = &nf->q[queue];
+	pthread_mutex_lock(&q->tx_lock);
+	if (fe_dead(&nf->fe) || q->state == NFQ_DEAD)
+		return -ENODEV;
+	if (q->state != NFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
+		return 0;   /* reconnecting */
+	if (tx_gc(q, false) < 0)
+		return -ENODEV;
+	return 1;
+}
+
+/* Push what a send put on the ring and let go of the queue. Returns what
+ * the send returns: ret (< 0) if it failed before its first frame, else
+ * done; -ENODEV if the device died and nothing went. */
+static int tx_leave(struct pvio_netfront *nf, struct nf_queue *q, bool push, int done, int ret)
+{
+	if (!q)
+		return ret;
+	if (push)
+		tx_push(q);
+	pthread_mutex_unlock(&q->tx_lock);
+	if (fe_dead(&nf->fe)) {
+		kill_queue(q);   /* without the queue's locks */
+		if (!done)
+			return -ENODEV;
+	}
+	return ret < 0 && !done ? ret : done;
+}
+
 PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queue,
 					 const struct pvio_nf_pkt *pkts, unsigned n)
 {
 	struct nf_queue *q;
-	int done = 0, ret = 0;
+	int done = 0, ret;
 	bool armed = false;
 
-	if (!nf || queue >= nf->nr_queues || (n && !pkts))
+	if (n && !pkts)
 		return -EINVAL;
-	q = &nf->q[queue];
-	if (fe_dead(&nf->fe)) {
-		kill_queue(q);
-		return -ENODEV;
-	}
-	pthread_mutex_lock(&q->tx_lock);
-	if (q->state == NFQ_DEAD) {
-		ret = -ENODEV;
-		goto out;
-	}
-	if (q->state != NFQ_UP || __atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
-		goto out;   /* reconnecting */
-	if (tx_gc(q, false) < 0) {
-		ret = -ENODEV;
-		goto out;
-	}
+	ret = tx_enter(nf, queue, &q);
+	if (ret <= 0)
+		return tx_leave(nf, q, false, 0, ret);
+	ret = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct tx_plan pl;
 		int k = plan_frame(&nf->p, &pkts[i], &pl);
@@ -585,15 +643,144 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 		if (fe_dead(&nf->fe))
 			break;
 	}
-	tx_push(q);
-out:
-	pthread_mutex_unlock(&q->tx_lock);
-	if (fe_dead(&nf->fe)) {
-		kill_queue(q);
-		if (!done)
-			return -ENODEV;
+	return tx_leave(nf, q, true, done, ret);
+}
+
+/* Copy len bytes from src into the pages of iov (the inverse of cur_copy). */
+static void scatter(const struct iovec *iov, const uint8_t *src, size_t len)
+{
+	for (unsigned i = 0; len; i++) {
+		size_t k = iov[i].iov_len < len ? iov[i].iov_len : len;
+
+		memcpy(iov[i].iov_base, src, k);
+		src += k;
+		len -= k;
 	}
-	return ret < 0 ? ret : done;
+}
+
+/* One frame built in place by the caller's fill (tx_lock held). 1: sent,
+ * 0: fill stopped or no room, -errno (fill's, or the frame was bad:
+ * dropped and counted). */
+static int tx_fill_one(struct nf_queue *q, unsigned want, pvio_nf_fill_fn fill, void *arg)
+{
+	struct pvio_netfront *nf = q->nf;
+	struct iovec pages[NF_MAX_SLOTS];
+	uint16_t ids[NF_MAX_SLOTS];
+	struct pvio_nf_pkt pkt;
+	struct tx_plan pl;
+	uint16_t flags0;
+	unsigned used;
+	int r;
+
+	for (unsigned j = 0; j < want; j++) {
+		r = tx_take(q, &ids[j]);
+		if (r < 0) {
+			tx_unwind(q, ids, j + 1);
+			return q->tx_busy ? 0 : r;
+		}
+		pages[j].iov_base = pvio_hv_gfn_ptr(nf->hv, q->txb[ids[j]].gfn);
+		pages[j].iov_len = PAGE;
+	}
+	memset(&pkt, 0, sizeof(pkt));
+	r = fill(arg, pages, want, &pkt);
+	if (r <= 0) {
+		tx_unwind(q, ids, want);
+		return r < 0 ? r : 0;
+	}
+	/* What the caller says of its frame is checked as send_burst checks
+	 * it: the length against the pages it was given, the GSO metadata
+	 * against what the backend accepts. */
+	memset(&pl, 0, sizeof(pl));
+	pl.iov = pages;
+	pl.total = pkt.len;
+	r = 0;
+	if (pkt.len < PVIO_NETFRONT_MIN_FRAME || pkt.len > PVIO_NETFRONT_MAX_FRAME ||
+	    pkt.len > (uint64_t)want * PAGE)
+		r = -EINVAL;
+	used = (pkt.len + PAGE - 1) / PAGE;
+	pl.cnt = r ? 0 : used;
+	if (r == 0) {
+		pages[used - 1].iov_len = pkt.len - (used - 1) * PAGE;
+		r = plan_offloads(&nf->p, &pkt, &pl);
+	}
+	if (r == 0 && pl.gso && pvio_ring_free_requests(&q->tx) < used + 1)
+		r = -EINVAL;   /* cannot happen: room for the extra was kept */
+	if (r == 0 && pl.sw_csum && !q->scratch &&
+	    !(q->scratch = malloc(PVIO_NETFRONT_MAX_FRAME)))
+		r = -ENOMEM;
+	if (r < 0) {
+		tx_unwind(q, ids, want);
+		STAT_ADD(q->st_tx_bad, 1);
+		return r;
+	}
+	tx_unwind(q, ids + used, want - used);
+	pl.nslots = used;
+	for (unsigned j = 0; j < used; j++)
+		pl.slen[j] = (uint16_t)pages[j].iov_len;
+	flags0 = tx_flags0(&pkt, &pl);
+	if (pl.sw_csum) {
+		/* Gather, complete the checksum in place, put it back. */
+		struct iov_cur c = { .iov = pages, .cnt = used };
+
+		cur_copy(&c, q->scratch, pkt.len);
+		flags0 = 0;
+		if (pvio_netfront_csum_fill(q->scratch, pkt.len) == 0) {
+			flags0 = PVIO_NETTXF_data_validated;
+			scatter(pages, q->scratch, pkt.len);
+		}
+	}
+	tx_post(q, &pkt, &pl, ids, flags0);
+	return 1;
+}
+
+PVIO_EXPORT int pvio_netfront_send_fill(struct pvio_netfront *nf, unsigned queue, unsigned n,
+					uint32_t max_len, pvio_nf_fill_fn fill, void *arg)
+{
+	struct nf_queue *q;
+	unsigned want, need;
+	int done = 0, ret;
+	bool armed = false;
+
+	if (!fill || max_len < PVIO_NETFRONT_MIN_FRAME || max_len > PVIO_NETFRONT_MAX_FRAME)
+		return -EINVAL;
+	ret = tx_enter(nf, queue, &q);
+	if (ret <= 0)
+		return tx_leave(nf, q, false, 0, ret);
+	ret = 0;
+	want = (max_len + PAGE - 1) / PAGE;
+	if (want > nf->p.max_tx_slots) {
+		/* Larger than a page without sg. */
+		return tx_leave(nf, q, false, 0, -EMSGSIZE);
+	}
+	/* A slot for a GSO extra too, if the backend takes GSO. */
+	need = want + (nf->p.gso_tcpv4 || nf->p.gso_tcpv6 ? 1 : 0);
+	for (unsigned i = 0; i < n; i++) {
+		int k;
+
+		if (pvio_ring_free_requests(&q->tx) < need || q->nr_txb - q->tx_busy < want) {
+			if (armed)
+				break;
+			/* Full: as in send_burst. */
+			armed = true;
+			if (tx_gc(q, true) < 0) {
+				if (done == 0)
+					ret = -ENODEV;
+				break;
+			}
+			if (pvio_ring_free_requests(&q->tx) < need ||
+			    q->nr_txb - q->tx_busy < want)
+				break;
+		}
+		k = tx_fill_one(q, want, fill, arg);
+		if (k < 0 && i == 0)
+			ret = k;
+		if (k <= 0)
+			break;
+		done++;
+		if (fe_dead(&nf->fe))
+			break;
+	}
+	return tx_leave(nf, q, true, done, ret);
 }
 
 /* ------------------------------------------------------------ rx */
@@ -1432,6 +1619,7 @@ PVIO_EXPORT int pvio_netfront_get_stats(struct pvio_netfront *nf, struct pvio_ne
 		s->tx_slots += STAT_GET(q->st_tx_slots);
 		s->tx_gso += STAT_GET(q->st_tx_gso);
 		s->tx_errors += STAT_GET(q->st_tx_errors);
+		s->tx_bad += STAT_GET(q->st_tx_bad);
 		s->rx_packets += STAT_GET(q->st_rx_packets);
 		s->rx_bytes += STAT_GET(q->st_rx_bytes);
 		s->rx_multislot += STAT_GET(q->st_rx_multi);

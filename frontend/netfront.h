@@ -13,8 +13,9 @@
  * change).
  *
  * Memory: frames are copied. On tx, into pages of guest memory dedicated to
- * the tx ring and granted read-only for one frame only, so the backend sees
- * nothing but the frame (XSA-403); on rx, out of a pool of dedicated pages
+ * the tx ring and granted read-only, which hold nothing but frames for the
+ * backend (XSA-403) -- or built there in place by the caller
+ * (send_fill: no copy); on rx, out of a pool of dedicated pages
  * posted to the backend (rx-copy), into the caller's buffer, after the
  * grant of the page was revoked (the backend can no longer change what we
  * read). The caller's buffers may live anywhere.
@@ -144,6 +145,8 @@ struct pvio_netfront_stats {
 	uint64_t tx_slots;               /* data slots used */
 	uint64_t tx_gso;                 /* frames sent with a GSO extra */
 	uint64_t tx_errors;              /* tx responses ERROR/DROPPED */
+	uint64_t tx_bad;                 /* frames send_fill's callback built
+					  * wrong (dropped) */
 	uint64_t rx_packets, rx_bytes;   /* frames returned by recv_burst */
 	uint64_t rx_multislot;           /* of which spanned several slots */
 	uint64_t rx_gso;                 /* of which carried GSO info */
@@ -206,6 +209,37 @@ struct pvio_nf_pkt {
  */
 PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queue,
 					 const struct pvio_nf_pkt *pkts, unsigned n);
+
+/*
+ * Zero-copy send: frames built in place, in the queue's tx pages, instead
+ * of copied there. Up to n times, while the ring has room for a frame of
+ * max_len bytes (14..65535; more than a page needs sg), fill(arg, pages,
+ * npages, out) is called, under the queue's tx lock, with the pages of the
+ * next frame: pages[0..npages-1], PVIO_PAGE_SIZE bytes each, enough for max_len
+ * bytes. It writes one frame into them, in order (a frame of L bytes fills
+ * the first ceil(L / PVIO_PAGE_SIZE) pages, all but the last one whole), sets
+ * out->len and, as for send_burst, out->flags, gso_type and gso_size
+ * (out->data/iov are ignored; out was zeroed), and returns 1; or 0 to
+ * stop (nothing is sent for that call); or -errno to stop with that error.
+ * The pages it did not use go back. The pages hold whatever the queue sent
+ * last from them (frames of this caller or of send_burst; zeroes at
+ * first), never anything else: a fill that rewrites only what changes
+ * (a header) sends the rest again. The backend can read them, never write
+ * them. fill must not call into this queue's tx side.
+ *
+ * The frame is checked as send_burst checks it; a bad one (len outside
+ * 14..65535 or past the pages, GSO metadata the backend does not accept)
+ * is dropped, counted (tx_bad) and stops the call. Returns the number of
+ * frames sent: fewer than n when the ring is full (wait for the fd) or
+ * fill stopped; 0 while the device is reconnecting (fill is not called).
+ * If the first frame fails: fill's error, -EINVAL or -EOPNOTSUPP for a bad
+ * frame, -ENOMEM; -EMSGSIZE if max_len needs more slots than the backend
+ * takes; -ENODEV once the device is disabled; -EINVAL (bad arguments).
+ */
+typedef int (*pvio_nf_fill_fn)(void *arg, const struct iovec *pages, unsigned npages,
+			       struct pvio_nf_pkt *out);
+PVIO_EXPORT int pvio_netfront_send_fill(struct pvio_netfront *nf, unsigned queue, unsigned n,
+					uint32_t max_len, pvio_nf_fill_fn fill, void *arg);
 
 /*
  * Take up to n received frames of queue into pkts[i].data (cap bytes

@@ -133,7 +133,7 @@ struct nf_queue {
 	uint32_t zc_iov_n;
 
 	/* counters (single writer: the lock of their side; see STAT_ADD) */
-	uint64_t st_tx_packets, st_tx_bytes, st_tx_slots, st_tx_gso, st_tx_errors;
+	uint64_t st_tx_packets, st_tx_bytes, st_tx_slots, st_tx_gso, st_tx_errors, st_tx_bad;
 	uint64_t st_rx_packets, st_rx_bytes, st_rx_multi, st_rx_gso, st_rx_errors;
 	uint64_t st_rx_trunc, st_rx_notifies, st_tx_notifies;
 };

@@ -3,7 +3,8 @@
  * libFuzzer harness for the frontends facing a hostile backend: blkfront's
  * reap path and netfront's tx/rx response paths, driven through their
  * public calls (pvio_blkfront_submit/reap/buf_alloc/buf_free,
- * pvio_netfront_send_burst/recv_burst/poll, their _zc variants, arm) while
+ * pvio_netfront_send_burst/send_fill/recv_burst/poll, their _zc variants,
+ * arm) while
  * the harness plays the backend on the shared rings: it reads the requests
  * the frontend published (resolving grant refs through the guest's grant
  * table, as a backend does) and writes whatever responses and producer
@@ -1660,12 +1661,46 @@ static void n_recv(struct ndev *d, unsigned mode, unsigned n, const uint32_t *ca
 	}
 }
 
+/* send_fill's callback: the next frame of the burst, copied into the
+ * pages it is given (flat, as the frames' bytes are checked). */
+struct n_fill {
+	const struct nframe *fr;
+	unsigned n, next;
+	uint32_t max_len;
+};
+
+static int n_fill_cb(void *arg, const struct iovec *pages, unsigned npages,
+		     struct pvio_nf_pkt *out)
+{
+	struct n_fill *c = arg;
+	const struct nframe *f;
+	uint32_t off = 0;
+
+	ASSERT(npages >= 1 && npages == (c->max_len + PAGE - 1) / PAGE);
+	if (c->next == c->n)
+		return 0;
+	f = &c->fr[c->next++];
+	for (unsigned j = 0; j < npages && off < f->len; j++) {
+		uint32_t k = f->len - off < PAGE ? f->len - off : PAGE;
+
+		ASSERT(pages[j].iov_len == PAGE);
+		memcpy(pages[j].iov_base, f->data + off, k);
+		off += k;
+	}
+	out->len = f->len;
+	out->flags = f->flags;
+	out->gso_type = f->gso_type;
+	out->gso_size = f->gso_size;
+	return 1;
+}
+
 static void n_send(struct ndev *d, struct in *in)
 {
 	static struct nframe fr[N_MAXPKT];
 	struct pvio_nf_pkt pk[N_MAXPKT];
 	unsigned n = 1 + g8(in) % 3;
-	bool was_dead = n_dead(d), bad = false, ok0 = true;
+	bool was_dead = n_dead(d), bad = false, ok0 = true, fill = false;
+	uint32_t max_len = PVIO_NETFRONT_MIN_FRAME;
 	int r;
 
 	memset(pk, 0, sizeof(pk));
@@ -1691,6 +1726,10 @@ static void n_send(struct ndev *d, struct in *in)
 			in->n -= h;
 			memcpy(f->data + h, pat + i * 101u, len - h);
 		}
+		if (i == 0)
+			fill = (b & 0x20) != 0;   /* built in place: send_fill */
+		if (len > max_len)
+			max_len = len;
 		if (b & 0x10) {
 			f->data[12] = 0x86;
 			f->data[13] = 0xdd;
@@ -1735,10 +1774,30 @@ static void n_send(struct ndev *d, struct in *in)
 	}
 	if (n_up(d))
 		bad = !n_tx_model(d);
-	r = pvio_netfront_send_burst(d->nf, 0, pk, n);
+	if (fill) {
+		/* Frames up to the largest of the burst; one that needs more
+		 * slots than the backend takes fails them all. */
+		struct n_fill c = { .fr = fr, .n = n, .max_len = max_len };
+
+		if (max_len > PAGE * d->nf->p.max_tx_slots)
+			ok0 = false;
+		r = pvio_netfront_send_fill(d->nf, 0, n, max_len, n_fill_cb, &c);
+	} else {
+		r = pvio_netfront_send_burst(d->nf, 0, pk, n);
+	}
 	ASSERT(n_dead(d) == (was_dead || bad));
 	if (n_dead(d))
 		ASSERT(r == -ENODEV);
+	else if (!ok0 && fill && r == 0) {
+		/* send_fill learns what a frame is only from fill, which it
+		 * calls only when the ring has room for max_len bytes. */
+		unsigned want = (max_len + PAGE - 1) / PAGE;
+		unsigned need = want + (d->nf->p.gso_tcpv4 || d->nf->p.gso_tcpv6 ? 1 : 0);
+
+		ASSERT(max_len <= PAGE * d->nf->p.max_tx_slots);
+		ASSERT(pvio_ring_free_requests(&d->q->tx) < need ||
+		       d->q->nr_txb - d->q->tx_busy < want);
+	}
 	else if (!ok0)
 		ASSERT(r == -EINVAL || r == -EMSGSIZE || r == -EOPNOTSUPP);
 	else

@@ -4,8 +4,10 @@
 # pvio-netback's L2 switch (bridge br0): the namespaces' kernel stacks ping
 # (IPv4, IPv6, 8000-byte fragmented) and run iperf3 both ways across
 # netfront -> netback -> netfront. Phases: both sides with TSO/checksum
-# offload (2 queues on one side), one side without a vnet header (plain
-# frames: the backend must segment and checksum for it), then
+# offload (2 queues on one side: frames copied from a buffer; one queue on
+# the other: frames read straight into the tx pages, send_fill), one side
+# without a vnet header (plain frames: the backend must segment and
+# checksum for it), then
 # network-detach under a running bridge (it exits 1, "gone") and SIGTERM
 # (exit 0, vif Closed). Skips (77) without root, network namespaces,
 # /dev/net/tun or pvio-netback (DPDK).
