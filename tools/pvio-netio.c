@@ -61,7 +61,7 @@ struct opts {
 	double    seconds, warmup, idle_s, timeout_s;
 	uint64_t  count, expect;
 	uint8_t   dst[6];
-	bool      verify, announce, quiet;
+	bool      verify, announce, quiet, copy;
 	int       ready_fd;
 	int       start_fd;
 };
@@ -155,6 +155,9 @@ static void usage(FILE *f)
 		"  --timeout S    recv/echo: give up if nothing came for S s (default 30)\n"
 		"  --poll-us N    spin N us on an idle queue before sleeping (default 50)\n"
 		"  --no-verify    recv: don't check payload checksums (sequence only)\n"
+		"  --copy         send: copy each frame into the tx pages (send_burst)\n"
+		"                 instead of building it there (send_fill: the header of\n"
+		"                 each frame, the payload only where the page lacks it)\n"
 		"  --no-announce  recv: don't broadcast our MAC first\n"
 		"  --ready-fd N   write \"ready\\n\" to fd N once the vif is connected\n"
 		"  --start-fd N   then wait until fd N reaches end of file (or a byte\n"
@@ -194,6 +197,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "no-verify", no_argument, NULL, 'V' },
+		{ "copy", no_argument, NULL, 'C' },
 		{ "no-announce", no_argument, NULL, 'A' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "start-fd", required_argument, NULL, 'S' },
@@ -235,6 +239,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'T': o->timeout_s = strtod(optarg, &end); if (*end || o->timeout_s <= 0) return -EINVAL; break;
 		case 'p': o->poll_us = (unsigned)strtoul(optarg, &end, 10); if (*end) return -EINVAL; break;
 		case 'V': o->verify = false; break;
+		case 'C': o->copy = true; break;
 		case 'A': o->announce = false; break;
 		case 'r': o->ready_fd = (int)strtol(optarg, &end, 10); if (*end || o->ready_fd < 0) return -EINVAL; break;
 		case 'S': o->start_fd = (int)strtol(optarg, &end, 10); if (*end || o->start_fd < 0) return -EINVAL; break;
@@ -384,6 +389,43 @@ static inline void stamp(uint8_t *f, uint64_t seq, uint32_t psum)
 	put_le32(f + 26, psum ^ seq_hash(seq));
 }
 
+/* Frames built in place (pvio_netfront_send_fill), as a hardware
+ * generator or testpmd's txonly builds them: each frame's header and
+ * stamp are written; the payload, a fixed pattern, only into a page that
+ * does not hold it already (a tx page holds the last frame sent from it,
+ * and every frame of a run has the same size and payload). */
+struct gen {
+	const uint8_t *tmpl;         /* a whole frame */
+	unsigned size;
+	uint32_t psum;
+	uint64_t seq;
+};
+
+static int gen_fill(void *arg, const struct iovec *pages, unsigned npages,
+		    struct pvio_nf_pkt *out)
+{
+	struct gen *g = arg;
+
+	for (unsigned j = 0, off = 0; off < g->size && j < npages; j++) {
+		uint8_t *p = pages[j].iov_base;
+		unsigned l = g->size - off < pages[j].iov_len ? g->size - off :
+			     (unsigned)pages[j].iov_len;
+		unsigned from = j ? 0 : HDR;
+
+		if (l <= 128 || memcmp(p + from, g->tmpl + off + from, 8) ||
+		    memcmp(p + l - 8, g->tmpl + off + l - 8, 8))
+			memcpy(p + from, g->tmpl + off + from, l - from);
+		if (j == 0) {
+			memcpy(p, g->tmpl, HDR);
+			stamp(p, g->seq, g->psum);
+		}
+		off += l;
+	}
+	g->seq++;
+	out->len = g->size;
+	return 1;
+}
+
 static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const uint8_t mac[6],
 		   struct run *r)
 {
@@ -414,7 +456,18 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 	for (uint64_t it = 0; !g_stop; it++) {
 		int k;
 
-		if (n == 0) {
+		if (!o->copy) {
+			struct gen g = { .tmpl = bufs[0], .size = o->size, .psum = psum, .seq = seq };
+			unsigned want = o->batch;
+
+			if (o->count && o->count - seq < want)
+				want = (unsigned)(o->count - seq);
+			if (want == 0)
+				break;
+			k = pvio_netfront_send_fill(nf, 0, want, o->size, gen_fill, &g);
+			seq = g.seq;
+			head = n = 0;
+		} else if (n == 0) {
 			/* Refill the whole batch: new sequence numbers. */
 			unsigned want = o->batch;
 
@@ -427,7 +480,8 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			head = 0;
 			n = want;
 		}
-		k = pvio_netfront_send_burst(nf, 0, pk + head, n);
+		if (o->copy)
+			k = pvio_netfront_send_burst(nf, 0, pk + head, n);
 		if (k < 0) {
 			fprintf(stderr, "pvio-netio: send: %s\n", strerror(-k));
 			rc = k;

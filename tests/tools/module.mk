@@ -6,3 +6,4 @@ TEST_SCRIPTS += tests/tools/test_create_cfg.sh
 TEST_SCRIPTS += tests/tools/test_top_blk.sh
 TEST_SCRIPTS += tests/tools/test_top_blk_io.sh
 TEST_SCRIPTS += tests/tools/test_top_net.sh
+TEST_SCRIPTS += tests/tools/test_netio_fill.sh
