@@ -14,7 +14,11 @@
  *
  *   TAP -> read (virtio_net_hdr + frame) -> send_burst on a queue chosen by
  *          flow hash; when the ring is full, stop reading the TAP until the
- *          queue's fd says there is room (backpressure, nothing dropped)
+ *          queue's fd says there is room (backpressure, nothing dropped).
+ *          With one queue and sg, the frame is read straight into the
+ *          queue's tx pages (pvio_netfront_send_fill: readv, no copy of
+ *          ours); --copy reads into a buffer and copies, as with several
+ *          queues.
  *   vif -> recv_burst on every queue -> write to the TAP (csum_blank frames
  *          become NEEDS_CSUM, or get their checksum filled without vnet hdr)
  *
@@ -55,7 +59,7 @@ struct opts {
 	long     vif;
 	const char *tap, *netns;
 	unsigned queues;
-	bool     vnet, offload, verbose;
+	bool     vnet, offload, verbose, copy;
 	int      ready_fd;
 };
 
@@ -82,6 +86,8 @@ static void usage(FILE *f)
 		"  --no-vnet-hdr    plain frames: no checksum offload, no TSO\n"
 		"  --no-offload     vnet header, but no checksum offload or TSO\n"
 		"  --ready-fd N     write \"ready\\n\" to fd N once the TAP is up\n"
+		"  --copy           read TAP frames into a buffer and copy them to the vif\n"
+		"                   (default with one queue: read them into its tx pages)\n"
 		"  --verbose        log counters at exit\n"
 		"  --help\n");
 }
@@ -96,6 +102,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "no-vnet-hdr", no_argument, NULL, 'H' },
 		{ "no-offload", no_argument, NULL, 'O' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "copy", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -153,6 +160,9 @@ static int parse(int argc, char **argv, struct opts *o)
 				fprintf(stderr, "pvio-netfront-tap: --ready-fd: not an fd\n");
 				return -1;
 			}
+			break;
+		case 'C':
+			o->copy = true;
 			break;
 		case 'V':
 			o->verbose = true;
@@ -421,6 +431,86 @@ static int read_tap(int tap, const struct opts *o, struct txq *t, unsigned nq, s
 	return (int)n;
 }
 
+/* TAP -> vif without a copy of ours: each frame is read straight into the
+ * tx pages of queue 0 (its virtio_net_hdr into hdr). */
+struct tap_fill {
+	int tap;
+	const struct opts *o;
+	struct st *st;
+	bool empty;                  /* the TAP had nothing more */
+	int err;                     /* a read failed: -errno */
+};
+
+static int tap_fill(void *arg, const struct iovec *pages, unsigned npages, struct pvio_nf_pkt *out)
+{
+	struct tap_fill *f = arg;
+	struct iovec iov[1 + 17];
+	struct virtio_net_hdr h;
+	unsigned hl = f->o->vnet ? VHDR : 0, n = 0;
+
+	if (npages > 17)
+		npages = 17;
+	if (hl)
+		iov[n++] = (struct iovec){ .iov_base = &h, .iov_len = VHDR };
+	for (unsigned j = 0; j < npages; j++)
+		iov[n++] = pages[j];
+	for (;;) {
+		ssize_t r = readv(f->tap, iov, (int)n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				f->empty = true;
+				return 0;
+			}
+			f->err = -errno;
+			return f->err;
+		}
+		if (r <= (ssize_t)hl)
+			continue;
+		out->len = (uint32_t)(r - hl);
+		if (hl && !hdr_to_pkt(&h, out)) {
+			f->st->tx_dropped++;
+			memset(out, 0, sizeof(*out));
+			continue;
+		}
+		return 1;
+	}
+}
+
+/* Move TAP frames to queue 0 until the TAP is empty or the ring is full
+ * (true: empty). -errno in *err on a read error or if the vif died. */
+static bool fill_tx(struct pvio_netfront *nf, int tap, const struct opts *o, struct st *st,
+		    int *err)
+{
+	for (;;) {
+		struct tap_fill f = { .tap = tap, .o = o, .st = st };
+		int r = pvio_netfront_send_fill(nf, 0, BATCH, PVIO_NETFRONT_MAX_FRAME, tap_fill, &f);
+
+		if (f.err) {
+			fprintf(stderr, "pvio-netfront-tap: read %s: %s\n", o->tap, strerror(-f.err));
+			*err = f.err;
+			return false;
+		}
+		if (r == -ENODEV || r == -EMSGSIZE) {
+			*err = r;   /* dead; or no sg now (EMSGSIZE: copy instead) */
+			return false;
+		}
+		if (r < 0) {
+			/* the frame is unusable (too big, bad GSO): dropped,
+			 * keep going */
+			st->tx_dropped++;
+			continue;
+		}
+		st->tap_in += (unsigned)r;
+		if (f.empty)
+			return true;
+		if (r < BATCH)
+			return false;   /* ring full: wait for the queue's fd */
+	}
+}
+
 /* Drain every queue's rx into the TAP. -ENODEV if the vif died. */
 static int drain_rx(struct pvio_netfront *nf, unsigned nq, int tap, const struct opts *o,
 		    uint8_t **rxb, struct st *st)
@@ -510,7 +600,7 @@ int main(int argc, char **argv)
 	uint8_t *rxb[BATCH];
 	sigset_t sigs;
 	int tap = -1, ep = -1, sfd = -1, rc = 1, r, err = 0;
-	bool tap_on = true;
+	bool tap_on = true, zc;
 
 	if (parse(argc, argv, &o) < 0) {
 		usage(stderr);
@@ -557,6 +647,9 @@ int main(int argc, char **argv)
 	pvio_netfront_get_info(nf, &info);
 	if (o.netns && enter_netns(o.netns) < 0)
 		goto out;
+	/* TAP frames straight into the tx pages: one queue (no flow to pick
+	 * before the read), multi-slot frames (a 64 KiB GSO frame spans pages). */
+	zc = !o.copy && info.nr_queues == 1 && info.sg;
 	tap = tap_open(&o, &info);
 	if (tap < 0)
 		goto out;
@@ -617,6 +710,28 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* TAP -> vif, with backpressure */
+		if (zc) {
+			bool empty = fill_tx(nf, tap, &o, &st, &err);
+
+			if (err == -EMSGSIZE) {
+				/* the backend came back without sg: copy */
+				zc = false;
+				err = 0;
+			} else if (err) {
+				break;
+			} else {
+				/* Read the TAP while the ring has room; when
+				 * it had none, the queue's fd says when. */
+				if (empty != tap_on) {
+					struct epoll_event ev = { .events = empty ? EPOLLIN : 0,
+								  .data.u32 = 1000 };
+
+					epoll_ctl(ep, EPOLL_CTL_MOD, tap, &ev);
+					tap_on = empty;
+				}
+				continue;
+			}
+		}
 		for (;;) {
 			if (t.n && !flush_tx(nf, &t, &st, &err))
 				break;
