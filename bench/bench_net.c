@@ -61,6 +61,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -97,8 +103,12 @@ static bool has_impl(unsigned d, unsigned im)
 }
 
 /* The kernel TCP cases: iperf3 with 1 and 4 streams, pvio vs veth. */
-enum timpl { T_PVIO, T_VETH, NR_TIMPL };
-static const char *timpl_name[NR_TIMPL] = { "pvio", "veth" };
+/* tap-fwd: the floor of any user-space backend behind TAPs -- the same
+ * namespaces, each with a TAP (vnet header, TSO and checksum offload, as
+ * pvio-netfront-tap makes it), joined by one process that reads a frame
+ * from one TAP and writes it to the other, nothing else. */
+enum timpl { T_PVIO, T_VETH, T_TAPFWD, NR_TIMPL };
+static const char *timpl_name[NR_TIMPL] = { "pvio", "veth", "tap-fwd" };
 static const int tcp_streams[] = { 1, 4 };
 static const char *tcp_case[] = { "tcp-1stream", "tcp-4streams" };
 #define NR_TCP 2
@@ -1227,6 +1237,102 @@ static int tcp_veth_run(struct env *e, int streams, struct tres *out)
 	return r;
 }
 
+/* tap-fwd's process: a TAP pv0 in each namespace, frames copied across
+ * as they are read (virtio_net_hdr included: both ends are TAPs), until
+ * SIGTERM. "ready" on ready_fd once both exist. */
+static int tapfwd_main(const char *ns0, const char *ns1, int ready_fd)
+{
+	static uint8_t buf[sizeof(struct virtio_net_hdr) + 65536];
+	const char *ns[2] = { ns0, ns1 };
+	int fd[2], ep;
+
+	for (int i = 0; i < 2; i++) {
+		char path[128];
+		struct ifreq ifr;
+		int nfd;
+
+		snprintf(path, sizeof(path), "/var/run/netns/%s", ns[i]);
+		nfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0) {
+			fprintf(stderr, "tap-fwd: netns %s: %s\n", ns[i], strerror(errno));
+			return 1;
+		}
+		close(nfd);
+		fd[i] = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "pv0");
+		if (fd[i] < 0 || ioctl(fd[i], TUNSETIFF, &ifr) < 0 ||
+		    ioctl(fd[i], TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+			fprintf(stderr, "tap-fwd: TAP in %s: %s\n", ns[i], strerror(errno));
+			return 1;
+		}
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	for (int i = 0; i < 2; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev) < 0) {
+			fprintf(stderr, "tap-fwd: epoll: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	if (write(ready_fd, "ready\n", 6) != 6)
+		return 1;
+	close(ready_fd);
+	for (;;) {
+		struct epoll_event evs[2];
+		int n = epoll_wait(ep, evs, 2, -1);
+
+		for (int k = 0; k < n; k++) {
+			int from = (int)evs[k].data.u32;
+			ssize_t r;
+
+			while ((r = read(fd[from], buf, sizeof(buf))) > 0)
+				if (write(fd[!from], buf, (size_t)r) < 0 && errno != EAGAIN)
+					return 1;
+		}
+	}
+}
+
+/* tap-fwd: its process, the addresses, iperf3 across; stopped by PID. */
+static int tcp_tapfwd_run(struct env *e, int streams, struct tres *out)
+{
+	int pfd[2], r = -1;
+	char line[64] = "";
+	pid_t p;
+
+	memset(out, 0, sizeof(*out));
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	p = fork();
+	if (p == 0) {
+		close(pfd[0]);
+		_exit(tapfwd_main(e->ns[0], e->ns[1], pfd[1]));
+	}
+	close(pfd[1]);
+	if (p < 0) {
+		close(pfd[0]);
+		return -1;
+	}
+	track(p);
+	if (read_until(pfd[0], line, sizeof(line), "ready", 10) < 0 || !strstr(line, "ready")) {
+		fprintf(stderr, "bench net: tap-fwd did not start\n");
+		goto out;
+	}
+	if (ipc(e, "-n", e->ns[0], "addr", "add", TCP_A "/24", "dev", "pv0", NULL) != 0 ||
+	    ipc(e, "-n", e->ns[1], "addr", "add", TCP_B "/24", "dev", "pv0", NULL) != 0 ||
+	    ipc(e, "-n", e->ns[0], "link", "set", "pv0", "up", NULL) != 0 ||
+	    ipc(e, "-n", e->ns[1], "link", "set", "pv0", "up", NULL) != 0)
+		fprintf(stderr, "bench net: cannot set the tap-fwd TAPs up\n");
+	else
+		r = iperf_run(e, streams, out);
+out:
+	close(pfd[0]);
+	stop_pid(p, SIGTERM);   /* the TAPs go with it */
+	return r;
+}
+
 /* ------------------------------------------------------------ driver */
 
 static void on_sig(int s)
@@ -1257,7 +1363,8 @@ static void net_usage(FILE *f)
 		   "               --case NAME   only that case (tx-64B, rx-1500B, g2g-64B, ...,\n"
 		   "                             tcp-1stream, tcp-4streams; with --out, to keep\n"
 		   "                             the full results)\n"
-		   "               --impl NAME   only pvio, dpdk-vhost-user, dpdk-memif or veth\n"
+		   "               --impl NAME   only pvio, dpdk-vhost-user, dpdk-memif, veth or\n"
+		   "                             tap-fwd (TAPs joined by a bare copy loop)\n"
 		   "                             (profiling)\n"
 		   "               --testpmd PATH (default dpdk-testpmd from PATH, package dpdk-dev)\n"
 		   "  Needs root (DPDK runtime folders), pvio-netback (libdpdk) and dpdk-testpmd;\n"
@@ -1363,9 +1470,10 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 			for (e.only_impl = NR_IMPL - 1; e.only_impl >= 0; e.only_impl--)
 				if (strcmp(optarg, impl_name[e.only_impl]) == 0)
 					break;
-			if (e.only_impl < 0 && strcmp(optarg, "veth") != 0) {
+			if (e.only_impl < 0 && strcmp(optarg, "veth") != 0 &&
+			    strcmp(optarg, "tap-fwd") != 0) {
 				fprintf(stderr, "bench net: --impl: no '%s' (pvio, dpdk-vhost-user, "
-					"dpdk-memif, veth)\n", optarg);
+					"dpdk-memif, veth, tap-fwd)\n", optarg);
 				return 2;
 			}
 			break;
@@ -1375,13 +1483,13 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 	for (unsigned s = 0; s < NR_SIZES; s++)
 		for (unsigned d = 0; d < NR_DIR; d++)
 			want_pkt |= !e.only || case_is(e.only, d, s);
-	/* --impl veth: only the tcp cases; a DPDK one: only the packet cases */
-	if (e.only_name && !strcmp(e.only_name, "veth"))
+	/* --impl veth/tap-fwd: only the tcp cases; a DPDK one: only the packet cases */
+	if (e.only_name && (!strcmp(e.only_name, "veth") || !strcmp(e.only_name, "tap-fwd")))
 		want_pkt = false;
 	for (unsigned k = 0; k < NR_TCP; k++) {
 		want_tcp[k] = (!e.only || !strcmp(e.only, tcp_case[k])) &&
 			      (!e.only_name || !strcmp(e.only_name, "pvio") ||
-			       !strcmp(e.only_name, "veth"));
+			       !strcmp(e.only_name, "veth") || !strcmp(e.only_name, "tap-fwd"));
 		any_tcp |= want_tcp[k];
 	}
 	if (e.only && !want_pkt && !any_tcp) {
@@ -1462,8 +1570,10 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 					       timpl_name[ti]);
 				if (ti == T_PVIO)
 					tcp_pvio_run(&e, tcp_streams[k], x);
-				else
+				else if (ti == T_VETH)
 					tcp_veth_run(&e, tcp_streams[k], x);
+				else
+					tcp_tapfwd_run(&e, tcp_streams[k], x);
 				if (!x->ok)
 					fprintf(stderr, "\nbench net: rep %d %s %s failed\n", r + 1,
 						tcp_case[k], timpl_name[ti]);
@@ -1608,7 +1718,7 @@ out:
 	/* The kernel TCP cases. */
 	bool tcp_shown = false;
 	for (unsigned k = 0; k < NR_TCP; k++) {
-		double pv[3], ve[3], ra[3];
+		double pv[3], ve[3], ra[3], tf[3], rf[3], fv[3];
 		size_t n;
 
 		if (!want_tcp[k])
@@ -1618,9 +1728,10 @@ out:
 				if (!want_pkt)
 					fprintf(outs[w], "pvio-bench net: %s\nload average: before %s; "
 						"after %s\n", mline, load0, load1);
-				fprintf(outs[w], "%-12s %-22s %-22s %s\n", "kernel TCP",
-					"pvio Gb/s [min-max]", "veth Gb/s [min-max]",
-					"pvio/veth per pair [min-max]");
+				fprintf(outs[w], "%-12s %-22s %-22s %-34s %-22s %s\n",
+					"kernel TCP", "pvio Gb/s [min-max]", "veth Gb/s [min-max]",
+					"pvio/veth per pair [min-max]", "tap-fwd Gb/s [min-max]",
+					"pvio/tap-fwd  tap-fwd/veth");
 			}
 			tcp_shown = true;
 		}
@@ -1655,10 +1766,36 @@ out:
 				v[n++] = tres[r][k].r[T_PVIO].gbps / tres[r][k].r[T_VETH].gbps;
 		stat3(v, n, &ra[0], &ra[1], &ra[2]);
 		tchart[k] = isnan(ra[0]) ? 0 : ra[0];
+		/* the TAP floor: what any backend behind TAPs can reach */
+		n = 0;
+		for (int r = 0; r < reps; r++)
+			if (tres[r][k].r[T_TAPFWD].ok)
+				v[n++] = tres[r][k].r[T_TAPFWD].gbps;
+		stat3(v, n, &tf[0], &tf[1], &tf[2]);
+		n = 0;
+		for (int r = 0; r < reps; r++)
+			if (tres[r][k].r[T_PVIO].ok && tres[r][k].r[T_TAPFWD].ok)
+				v[n++] = tres[r][k].r[T_PVIO].gbps / tres[r][k].r[T_TAPFWD].gbps;
+		stat3(v, n, &rf[0], &rf[1], &rf[2]);
+		n = 0;
+		for (int r = 0; r < reps; r++)
+			if (tres[r][k].r[T_TAPFWD].ok && tres[r][k].r[T_VETH].ok)
+				v[n++] = tres[r][k].r[T_TAPFWD].gbps / tres[r][k].r[T_VETH].gbps;
+		stat3(v, n, &fv[0], &fv[1], &fv[2]);
+		n = 0;
+		for (int r = 0; r < reps; r++)
+			if (tres[r][k].r[T_PVIO].ok && tres[r][k].r[T_VETH].ok)
+				n++;
 		for (int w = 0; w < 2; w++)
 			fprintf(outs[w], "%-12s %7.2f [%5.2f-%5.2f]   %7.2f [%5.2f-%5.2f]   "
-				"%6.3f [%5.3f-%5.3f] (%zu pairs)\n", tcp_case[k], pv[0], pv[1],
-				pv[2], ve[0], ve[1], ve[2], ra[0], ra[1], ra[2], n);
+				"%6.3f [%5.3f-%5.3f] (%zu pairs)   %7.2f [%5.2f-%5.2f]   %6.3f"
+				"        %6.3f\n", tcp_case[k], pv[0], pv[1], pv[2], ve[0], ve[1],
+				ve[2], ra[0], ra[1], ra[2], n, tf[0], tf[1], tf[2], rf[0], fv[0]);
+		bench_json_num(&j, "tapfwd_value", tf[0]);
+		bench_json_num(&j, "tapfwd_min", tf[1]);
+		bench_json_num(&j, "tapfwd_max", tf[2]);
+		bench_json_num(&j, "pvio_per_tapfwd", rf[0]);
+		bench_json_num(&j, "tapfwd_per_veth", fv[0]);
 		bench_json_num(&j, "baseline_value", ve[0]);
 		bench_json_num(&j, "pvio_value", pv[0]);
 		bench_json_num(&j, "ratio", ra[0]);
@@ -1677,6 +1814,7 @@ out:
 #define TNUM(key, x, f) ((x)->ok ? bench_json_num(&j, key, (x)->f) : bench_json_null(&j, key))
 			TNUM("pvio", a, gbps);
 			TNUM("baseline", b, gbps);
+			TNUM("tapfwd", &tres[r][k].r[T_TAPFWD], gbps);
 			if (a->ok && b->ok)
 				bench_json_num(&j, "ratio", a->gbps / b->gbps);
 			else
@@ -1708,7 +1846,9 @@ out:
 		if (tcp_shown)
 			fprintf(outs[w], "kernel TCP: iperf3 between two network namespaces, each "
 				"behind pvio-netfront-tap on one pvio-netback bridge, vs a veth "
-				"pair; Gbit/s at the receiver, median [min-max] over reps\n");
+				"pair; Gbit/s at the receiver, median [min-max] over reps; tap-fwd: "
+				"the same namespaces behind TAPs joined by one process that only "
+				"copies frames across (the floor of any backend behind TAPs)\n");
 	}
 	fclose(tf);
 	printf("JSON: %s\n", path);
