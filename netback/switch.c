@@ -6,6 +6,7 @@
  * completion and TCP segmentation, queue choice, bounded backlogs), the
  * uplink threads, and the statistics.
  */
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -787,13 +788,18 @@ static void deliver(struct nb_fwd *f, struct rte_mbuf *m, unsigned ndst)
 		enqueue(f, f->asis[i], m);
 }
 
-/* A MAC address as a 48-bit number (never UINT64_MAX). */
+/* A MAC address as a 48-bit number (never UINT64_MAX). Two loads straight
+ * from the frame: a 6-byte copy into a zeroed 8-byte local read back whole
+ * makes the CPU wait for store forwarding, which failed on every packet
+ * (60% of nb_fwd_input in rx-64B). */
 static inline uint64_t mac48(const uint8_t *a)
 {
-	uint64_t v = 0;
+	uint32_t lo;
+	uint16_t hi;
 
-	memcpy(&v, a, 6);
-	return v;
+	memcpy(&lo, a, 4);
+	memcpy(&hi, a + 4, 2);
+	return (uint64_t)le32toh(lo) | (uint64_t)le16toh(hi) << 32;
 }
 
 static bool mcast_wanted(const struct nb_port *d, const uint8_t *mac)
