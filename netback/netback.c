@@ -452,15 +452,23 @@ static int tx_round(struct nb_queue *q)
 
 /* ------------------------------------------------------------ rx */
 
-/* Are `need` rx requests posted? If not, ask for a notification at the
- * next one (XSA-392: a packet that needs two slots when one is free waits
- * for the second without spinning). -EPROTO on a broken ring. */
-static int rx_slots(struct nb_queue *q, unsigned need)
+/* Are `need` rx requests posted? *avail: how many the last look found
+ * and this round has not taken yet; req_prod (a line the frontend writes
+ * as it reposts) is read again only when they do not suffice. If they
+ * still do not, ask for a notification at the next one (XSA-392: a packet
+ * that needs two slots when one is free waits for the second without
+ * spinning). -EPROTO on a broken ring. */
+static int rx_slots(struct nb_queue *q, unsigned need, unsigned *avail)
 {
-	int n = pvio_ring_back_pending(&q->rx);
+	int n;
 
-	if (n < 0 || (unsigned)n >= need)
+	if (*avail >= need)
+		return 1;
+	n = pvio_ring_back_pending(&q->rx);
+	if (n < 0 || (unsigned)n >= need) {
+		*avail = n < 0 ? 0 : (unsigned)n;
 		return n < 0 ? n : 1;
+	}
 	pvio_store_relaxed(&q->rx.sring->req_event, q->rx.req_cons + (uint32_t)n + 1);
 	/* Store-load: req_event before re-reading req_prod; pairs with the
 	 * fence in the frontend's pvio_ring_push_requests(). */
@@ -468,6 +476,7 @@ static int rx_slots(struct nb_queue *q, unsigned need)
 	n = pvio_ring_back_pending(&q->rx);
 	if (n < 0)
 		return n;
+	*avail = (unsigned)n;
 	return (unsigned)n >= need;
 }
 
@@ -549,7 +558,7 @@ static int rx_round(struct nb_queue *q)
 	struct nb_vif *v = q->vif;
 	struct nb_queue_stats *st = qst(q);
 	struct rx_plan plan[NB_BURST];
-	unsigned np = 0, nops = 0, done = 0;
+	unsigned np = 0, nops = 0, done = 0, avail = 0;
 	uint32_t mask = q->rx.nr_ents - 1;
 	uint32_t first_req = q->rx.req_cons;
 	uint64_t bytes_done = 0;
@@ -635,7 +644,7 @@ static int rx_round(struct nb_queue *q)
 		need = pl->ndata + nx;
 		if (nops + pl->ndata + m->nb_segs > NB_RX_OPS_MAX)
 			break;
-		r = rx_slots(q, need);
+		r = rx_slots(q, need, &avail);
 		if (r < 0) {
 			mark_broken(q, "rx ring producer index overflow");
 			return r;
@@ -651,6 +660,7 @@ static int rx_round(struct nb_queue *q)
 			uint32_t soff = 0, left = m->pkt_len;
 
 			pl->first_op = (uint16_t)nops;
+			avail -= need;
 			for (unsigned s = 0; s < need; s++)
 				pvio_netif_rx_copy_request(&q->rx,
 							   &q->rreq[(q->rx.req_cons) & mask]);
