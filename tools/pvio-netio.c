@@ -359,13 +359,23 @@ static void wait_queue(struct pvio_netfront *nf, int ep, int ms)
 		wait_fd(ep, ms);
 }
 
-/* A sender's sleep until the tx ring has room: take the events that are
- * in (a poll with no frames: it reclaims completions and drains the fd,
- * which would otherwise stay readable), then as a poller. */
-static void wait_tx_room(struct pvio_netfront *nf, int ep, int ms)
+/* A sender's wait for tx room, in two steps, each followed by another try
+ * at sending (*drained says which is next; a send that goes resets it):
+ * first take the events that are in (a poll with no frames: it drains the
+ * fd, which would otherwise stay readable, and reclaims completions, which
+ * may be the room); then, if that send found no room either, arm and
+ * sleep: the send that just failed asked for an event at the next
+ * completion, and arm() finds any that came since. (Polling between that
+ * failed send and the sleep took completions nobody looked at: the sender
+ * slept its whole timeout with the ring empty, and the backend idled.) */
+static void wait_tx_room(struct pvio_netfront *nf, int ep, int ms, bool *drained)
 {
-	if (pvio_netfront_poll(nf, 0, NULL, 0) >= 0)
-		wait_queue(nf, ep, ms);
+	if (!*drained) {
+		*drained = pvio_netfront_poll(nf, 0, NULL, 0) >= 0;
+		return;
+	}
+	*drained = false;
+	wait_queue(nf, ep, ms);
 }
 
 /* ------------------------------------------------------------ frames */
@@ -434,7 +444,7 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 	uint32_t psum;
 	uint64_t seq = 0, deadline, last_ok, poll_ns = (uint64_t)o->poll_us * 1000;
 	unsigned head = 0, n = 0;
-	bool sent = false;
+	bool sent = false, drained = false;
 	int rc = 0;
 
 	for (unsigned i = 0; i < o->batch; i++) {
@@ -493,6 +503,7 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			r->frames += (uint64_t)k;
 			r->bytes += (uint64_t)k * o->size;
 			sent = true;
+			drained = false;
 		}
 		if ((it & 63) == 0 || k == 0) {
 			uint64_t t = now_ns();
@@ -511,7 +522,7 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			/* Ring full for longer than the spin window: sleep on
 			 * the fd (tx room wakes it). */
 			if (k == 0 && t - last_ok > poll_ns)
-				wait_tx_room(nf, ep, 1);
+				wait_tx_room(nf, ep, 1, &drained);
 		}
 	}
 	take(&r->end, r);
@@ -709,12 +720,12 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 	for (uint64_t seq = 0; seq < n && !g_stop && !rc; seq++) {
 		struct pvio_nf_pkt p = { .data = f, .len = o->size };
 		uint64_t t = now_ns(), last = t;
-		bool back = false;
+		bool back = false, drained = false;
 		int k;
 
 		stamp(f, seq, psum);
 		while ((k = pvio_netfront_send_burst(nf, 0, &p, 1)) == 0 && !g_stop)
-			wait_tx_room(nf, ep, 1);
+			wait_tx_room(nf, ep, 1, &drained);
 		if (k < 0) {
 			rc = k;
 			break;
