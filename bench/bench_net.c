@@ -9,11 +9,13 @@
  *              (pvio-netback's stats, SIGUSR1 snapshots)
  *        vhost-user: dpdk-testpmd virtio-user txonly (CPU 0) -> vhost-user
  *              rxonly (CPU 1); memif: client txonly -> server rxonly
- *   rx   pvio: pvio-netback generates (a net_pcap uplink replaying a
- *              file of 64 frames without end, infinite_rx=1) -> its switch
+ *   rx   pvio: pvio-netback generates (a pvio_gen uplink: each frame's
+ *              header written into a fresh mbuf, the payload only where the
+ *              mbuf lacks it, as testpmd's txonly builds frames; --rx-gen
+ *              pcap: a net_pcap uplink replaying a file of 64 frames
+ *              without end, which copies every frame whole) -> its switch
  *              -> the guest's rx ring (CPU 1) -> pvio-netio recv (guest,
- *              CPU 0): the backend generates, as vhost-user's does
- *              (net_null/net_ring frames carry no valid source MAC). A
+ *              CPU 0): the backend generates, as vhost-user's does. A
  *              pvio side of its own (pviod, pvio-netback, one guest) is
  *              started for each run, so nothing spins in the other cases.
  *        vhost-user: vhost txonly -> virtio-user rxonly; memif: server
@@ -133,6 +135,7 @@ struct env {
 	double warm, secs;
 	int seq;                   /* for unique DPDK prefixes */
 	const char *nb_poll_us;    /* pvio-netback --poll-us, NULL: its default */
+	bool rx_pcap;              /* --rx-gen pcap: net_pcap generates the rx case */
 	const char *only;          /* --case NAME: run only that case ("rx-64B") */
 	int only_impl;             /* --impl NAME: only that implementation, or -1 */
 	const char *only_name;     /* --impl NAME as given (tcp: pvio or veth) */
@@ -683,7 +686,7 @@ static int write_pcap(const char *path, unsigned size);
  * the rx case (a net_pcap uplink), the TCP one (two guests on one bridge, no
  * uplink, nothing pinned). */
 enum pv_mode { PV_MAIN, PV_GEN, PV_TCP };
-static int pv_start(struct env *e, enum pv_mode m, const char *gen_pcap);
+static int pv_start(struct env *e, enum pv_mode m, const char *gen_pcap, unsigned gen_size);
 static void pv_stop(struct env *e);
 
 static int pvio_run(struct env *e, enum dir d, unsigned size, struct res *out)
@@ -739,7 +742,8 @@ static int pvio_run(struct env *e, enum dir d, unsigned size, struct res *out)
 		snprintf(pcap, sizeof(pcap), "%s/gen-%u.pcap", e->dir, size);
 		g.pviod = g.netback = -1;
 		g.dir[0] = 0;   /* pv_stop must never remove the main side's folder */
-		if (write_pcap(pcap, size) < 0 || pv_start(&g, PV_GEN, pcap) < 0) {
+		if ((e->rx_pcap && write_pcap(pcap, size) < 0) ||
+		    pv_start(&g, PV_GEN, e->rx_pcap ? pcap : NULL, size) < 0) {
 			fprintf(stderr, "bench net: cannot start the generating pvio side\n");
 		} else {
 			rp = netio_start(&g, "grx", 0, args, 10, true, &ofd);
@@ -844,7 +848,7 @@ static int write_pcap(const char *path, unsigned size)
  * generating side of the rx case: one net_pcap uplink replaying gen_pcap
  * without end, and the guest grx on its bridge; PV_TCP: guests gt1, gt2 on
  * bridge brt, no uplink, pvio-netback not pinned. */
-static int pv_start(struct env *e, enum pv_mode m, const char *gen_pcap)
+static int pv_start(struct env *e, enum pv_mode m, const char *gen_pcap, unsigned gen_size)
 {
 	char tmpl[] = "/tmp/pvio-bench-net-XXXXXX", rfd[16], bin[600], b[8], log[400];
 	char up1[512], up2[400];
@@ -884,8 +888,11 @@ static int pv_start(struct env *e, enum pv_mode m, const char *gen_pcap)
 	snprintf(bin, sizeof(bin), "%s/netback/pvio-netback", e->build);
 	snprintf(log, sizeof(log), "%s/netback.log", e->dir);
 	if (m == PV_GEN) {
-		if (!gen_pcap || snprintf(up1, sizeof(up1), "brgen=net_pcap0,rx_pcap=%s,"
-					  "infinite_rx=1", gen_pcap) >= (int)sizeof(up1))
+		/* to the rx guest's MAC (write_pcap's dst) */
+		if (gen_pcap ? snprintf(up1, sizeof(up1), "brgen=net_pcap0,rx_pcap=%s,"
+					"infinite_rx=1", gen_pcap) >= (int)sizeof(up1) :
+			       snprintf(up1, sizeof(up1), "brgen=pvio_gen0,size=%u,"
+					"dst=00:16:3e:00:00:20", gen_size) >= (int)sizeof(up1))
 			return -1;
 	} else if (m == PV_MAIN) {
 		snprintf(up1, sizeof(up1), "brnull=net_null0,no-rx=1");
@@ -1182,7 +1189,7 @@ static int tcp_pvio_run(struct env *e, int streams, struct tres *out)
 	memset(out, 0, sizeof(*out));
 	g.pviod = g.netback = -1;
 	g.dir[0] = 0;   /* pv_stop must never remove the main side's folder */
-	if (pv_start(&g, PV_TCP, NULL) < 0) {
+	if (pv_start(&g, PV_TCP, NULL, 0) < 0) {
 		fprintf(stderr, "bench net: cannot start the pvio side of the TCP case\n");
 		goto out;
 	}
@@ -1360,6 +1367,9 @@ static void net_usage(FILE *f)
 	fprintf(f, "  net options: --seconds S   measured window per run (default 4; --quick: 1)\n"
 		   "               --warmup S    warm-up before the window (default 2; --quick: 1)\n"
 		   "               --nb-poll-us N  pvio-netback's --poll-us (default: its own, 50)\n"
+		   "               --rx-gen pvio|pcap  the rx case's generator in pvio-netback:\n"
+		   "                             pvio_gen (default; headers only, as txonly)\n"
+		   "                             or net_pcap infinite_rx (copies each frame)\n"
 		   "               --case NAME   only that case (tx-64B, rx-1500B, g2g-64B, ...,\n"
 		   "                             tcp-1stream, tcp-4streams; with --out, to keep\n"
 		   "                             the full results)\n"
@@ -1443,6 +1453,7 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "testpmd", required_argument, NULL, 'p' },
 		{ "nb-poll-us", required_argument, NULL, 'P' },
+		{ "rx-gen", required_argument, NULL, 'G' },
 		{ "case", required_argument, NULL, 'c' },
 		{ "impl", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
@@ -1464,6 +1475,13 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 		case 'w': e.warm = atof(optarg); if (e.warm < 0) return 2; break;
 		case 'p': e.testpmd = optarg; break;
 		case 'P': e.nb_poll_us = optarg; break;
+		case 'G':
+			if (strcmp(optarg, "pcap") && strcmp(optarg, "pvio")) {
+				fprintf(stderr, "bench net: --rx-gen: pvio or pcap\n");
+				return 2;
+			}
+			e.rx_pcap = !strcmp(optarg, "pcap");
+			break;
 		case 'c': e.only = optarg; break;
 		case 'i':
 			e.only_name = optarg;
@@ -1527,7 +1545,7 @@ static int net_run(const struct bench_opts *o, int argc, char **argv)
 	loadavg(load0, sizeof(load0));
 	if (want_pkt) {
 		bench_progress("net: starting pviod, pvio-netback and 4 guests");
-		if (pv_start(&e, PV_MAIN, NULL) < 0) {
+		if (pv_start(&e, PV_MAIN, NULL, 0) < 0) {
 			fprintf(stderr, "bench net: cannot start the pvio side from %s\n", e.build);
 			rc = 1;
 			goto out;
@@ -1618,9 +1636,11 @@ out:
 	bench_json_num(&j, "warmup_seconds", e.warm);
 	bench_json_int(&j, "reps", reps);
 	bench_json_str(&j, "netback_poll_us", e.nb_poll_us ? e.nb_poll_us : "default (50)");
+	bench_json_str(&j, "rx_generator", e.rx_pcap ? "net_pcap infinite_rx" : "pvio_gen");
 	bench_json_str(&j, "note", "rates at the receiver, L2 frame bytes; cpu_ns_per_pkt: CPU "
 		       "of every process of the pipeline over the window / frames; rx: "
-		       "pvio-netback generates (net_pcap infinite_rx), as vhost txonly does; "
+		       "pvio-netback generates (pvio_gen: a header per frame, as vhost's txonly; "
+		       "net_pcap infinite_rx with --rx-gen pcap), as vhost txonly does; "
 		       "g2g: pvio guest -> pvio-netback -> guest against virtio-user txonly -> "
 		       "testpmd vhost-user switch (io forwarding) -> virtio-user rxonly; "
 		       "rx-peer (memif generator sharing the guest's CPU) has no DPDK peer "
@@ -1838,7 +1858,7 @@ out:
 		if (want_pkt)
 			fprintf(outs[w], "pv/vh/mf: pvio / dpdk vhost-user / dpdk memif; ratio = "
 				"pvio/vhost Mpps; ns/p: CPU ns per frame, all processes; cpu: CPUs "
-				"busy (of 2)\nrx: pvio-netback generates (net_pcap, infinite_rx) -> "
+				"busy (of 2)\nrx: pvio-netback generates (pvio_gen, headers only) -> "
 				"guest, as vhost txonly -> virtio-user\nrx-peer: testpmd memif txonly "
 				"(on the guest's CPU) -> pvio-netback -> guest (no DPDK peer; vh = "
 				"vhost rx)\ng2g: guest -> pvio-netback -> guest; vh: virtio-user "

@@ -341,7 +341,16 @@ struct nb_vif {
 /* ------------------------------------------------------------------ uplinks */
 
 struct nb_uplink {
-	uint16_t port_id;                        /* DPDK ethdev */
+	uint16_t port_id;                        /* DPDK ethdev (not for a generator) */
+	/* A generator (pvio_genN): no port. Its receive side makes frames of
+	 * gen_size bytes from gen_tmpl as fast as it is run, as testpmd's
+	 * txonly does -- each frame's header written, the payload only into
+	 * an mbuf that lacks it -- and its transmit side frees what the
+	 * switch sends it. */
+	bool     gen;
+	unsigned gen_size;
+	uint64_t gen_seq;
+	uint8_t  *gen_tmpl;
 	char     name[NB_NAME_MAX];
 	char     bridge[NB_BRIDGE_NAME_MAX];
 	struct nb_port *port;
@@ -469,7 +478,16 @@ struct nb_uplink_spec {
 	char name[NB_NAME_MAX];
 	char bridge[NB_BRIDGE_NAME_MAX];
 	unsigned mtu;              /* --uplink-mtu NAME=N (0: cfg.uplink_mtu) */
+	/* pvio_genN: a generator, no DPDK port (nb_gen_parse) */
+	bool     gen;
+	unsigned gen_size;
+	uint8_t  gen_dst[6], gen_src[6];
 };
+
+/* "pvio_genN[,size=B][,dst=MAC][,src=MAC]": a generator uplink for
+ * benchmarks (switch.c). Fills s->gen*, s->name; 0, or -EINVAL with a
+ * message naming what was wrong in err. */
+int nb_gen_parse(const char *arg, struct nb_uplink_spec *s, char *err, size_t errlen);
 /* Set up every DPDK port as an uplink (those not in spec go to br0) and
  * start their threads. 0 or -errno. */
 int  nb_uplinks_start(const struct nb_uplink_spec *spec, unsigned n);

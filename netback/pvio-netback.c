@@ -59,6 +59,11 @@ static void usage(FILE *f)
 		"  --uplink [BRIDGE=]VDEV  a DPDK vdev (e.g. net_tap0,iface=pv0 or\n"
 		"                          net_memif0,role=server) as an uplink of BRIDGE; or\n"
 		"                          BRIDGE=NAME for a port the EAL arguments create\n"
+		"                          A generator for benchmarks instead of a port:\n"
+		"                          pvio_genN[,size=B][,dst=MAC][,src=MAC] makes\n"
+		"                          B-byte frames (60..4096, default 64; dst default\n"
+		"                          broadcast) as fast as it runs, as testpmd's txonly;\n"
+		"                          what the switch sends it is freed\n"
 		"  --vdev VDEV             same as --uplink VDEV\n"
 		"                          Ports not named by --uplink join the default bridge.\n"
 		"  --uplink-mtu [NAME=]N   the MTU of uplink NAME (a port --uplink names), or\n"
@@ -301,10 +306,19 @@ int main(int argc, char **argv)
 					return 2;
 				}
 				memcpy(s->bridge, optarg, (size_t)(eq - optarg));
-				vdevs[nvdev++] = eq + 1;
-			} else {
-				vdevs[nvdev++] = optarg;
 			}
+			if (strncmp(eq ? eq + 1 : optarg, "pvio_gen", 8) == 0) {
+				/* Ours, not a DPDK vdev: no EAL argument. */
+				char err[160];
+
+				if (nb_gen_parse(eq ? eq + 1 : optarg, s, err, sizeof(err)) < 0) {
+					fprintf(stderr, "pvio-netback: --uplink %s: %s\n", optarg,
+						err);
+					return 2;
+				}
+				break;
+			}
+			vdevs[nvdev++] = eq ? eq + 1 : optarg;
 			vdev_name(vdevs[nvdev - 1], s->name, sizeof(s->name));
 			break;
 		}
@@ -461,7 +475,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < nvdev; i++) {
 		bool given = false;
-		char name[NB_NAME_MAX];
+		char name[NB_NAME_MAX], mine[NB_NAME_MAX];
 
 		/* --uplink BR=NAME naming a port the EAL arguments create. */
 		for (int k = 1; k < eal_argc; k++) {
@@ -473,7 +487,8 @@ int main(int argc, char **argv)
 				a = eal_argv[k] + 7;
 			if (a) {
 				vdev_name(a, name, sizeof(name));
-				given |= strcmp(name, spec[i].name) == 0;
+				vdev_name(vdevs[i], mine, sizeof(mine));
+				given |= strcmp(name, mine) == 0;
 			}
 		}
 		if (!given) {

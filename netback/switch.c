@@ -985,6 +985,123 @@ static unsigned uplink_fit(struct nb_uplink *u, unsigned n)
 	return k;
 }
 
+/* A generator's receive side: up to n frames from its template, in fresh
+ * mbufs. The header (addresses, type, a sequence number) is written into
+ * each; the rest only into an mbuf that does not hold it already (mbufs
+ * come back from the pool with what they last carried, and the switch
+ * only reads what the generator made). */
+static unsigned gen_rx(struct nb_uplink *u, struct rte_mbuf **pkts, unsigned n)
+{
+	const unsigned hl = NB_ETH_HLEN + 8, sz = u->gen_size;
+
+	if (rte_pktmbuf_alloc_bulk(nb_sw.pool, pkts, n) != 0)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *d = rte_pktmbuf_mtod(pkts[i], uint8_t *);
+		uint64_t seq = u->gen_seq++;
+
+		if (sz <= 128 || memcmp(d + hl, u->gen_tmpl + hl, 8) ||
+		    memcmp(d + sz - 8, u->gen_tmpl + sz - 8, 8))
+			memcpy(d + hl, u->gen_tmpl + hl, sz - hl);
+		memcpy(d, u->gen_tmpl, NB_ETH_HLEN);
+		memcpy(d + NB_ETH_HLEN, &seq, 8);
+		pkts[i]->data_len = (uint16_t)sz;
+		pkts[i]->pkt_len = sz;
+	}
+	return n;
+}
+
+/* A generator's transmit side: a sink. */
+static unsigned gen_tx(struct nb_uplink *u, struct rte_mbuf **pkts, unsigned n)
+{
+	(void)u;
+	rte_pktmbuf_free_bulk(pkts, n);
+	return n;
+}
+
+static int parse_mac(const char *v, size_t len, uint8_t mac[6])
+{
+	char b[18];
+	unsigned x[6];
+	int end = 0;
+
+	if (len >= sizeof(b))
+		return -EINVAL;
+	memcpy(b, v, len);
+	b[len] = 0;
+	if (sscanf(b, "%2x:%2x:%2x:%2x:%2x:%2x%n", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
+		   &end) != 6 || end != (int)len)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)x[i];
+	return 0;
+}
+
+int nb_gen_parse(const char *arg, struct nb_uplink_spec *s, char *err, size_t errlen)
+{
+	static const uint8_t src[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+	const char *p = strchr(arg, ',');
+	size_t nl = p ? (size_t)(p - arg) : strlen(arg);
+
+	if (nl >= sizeof(s->name) || strncmp(arg, "pvio_gen", 8) != 0 || nl == 8 ||
+	    strspn(arg + 8, "0123456789") != nl - 8) {
+		snprintf(err, errlen, "'%.*s': a generator is named pvio_genN", (int)nl, arg);
+		return -EINVAL;
+	}
+	memcpy(s->name, arg, nl);
+	s->name[nl] = 0;
+	s->gen = true;
+	s->gen_size = 64;
+	memset(s->gen_dst, 0xff, 6);
+	memcpy(s->gen_src, src, 6);
+	while (p && *p) {
+		const char *k = p + 1, *e = strchr(k, ','), *eq;
+		size_t l = e ? (size_t)(e - k) : strlen(k);
+
+		eq = memchr(k, '=', l);
+		if (!eq) {
+			snprintf(err, errlen, "'%.*s': KEY=VALUE expected", (int)l, k);
+			return -EINVAL;
+		}
+		if (eq - k == 4 && !strncmp(k, "size", 4)) {
+			char b[16], *end;
+			unsigned long v;
+			size_t vl = l - 5;
+
+			if (vl == 0 || vl >= sizeof(b)) {
+				snprintf(err, errlen, "size: a number of bytes, 60..%u", NB_MBUF_DATA);
+				return -EINVAL;
+			}
+			memcpy(b, eq + 1, vl);
+			b[vl] = 0;
+			v = strtoul(b, &end, 10);
+			if (*end || v < 60 || v > NB_MBUF_DATA) {
+				snprintf(err, errlen, "size=%s: 60..%u bytes", b, NB_MBUF_DATA);
+				return -EINVAL;
+			}
+			s->gen_size = (unsigned)v;
+		} else if (eq - k == 3 && (!strncmp(k, "dst", 3) || !strncmp(k, "src", 3))) {
+			uint8_t *m = k[0] == 'd' ? s->gen_dst : s->gen_src;
+
+			if (parse_mac(eq + 1, l - 4, m) < 0) {
+				snprintf(err, errlen, "%.*s: a MAC address xx:xx:xx:xx:xx:xx",
+					 (int)l, k);
+				return -EINVAL;
+			}
+		} else {
+			snprintf(err, errlen, "'%.*s': no such option (size, dst, src)", (int)l, k);
+			return -EINVAL;
+		}
+		p = e;
+	}
+	if ((s->gen_src[0] & 1) || !(s->gen_src[0] | s->gen_src[1] | s->gen_src[2] |
+				     s->gen_src[3] | s->gen_src[4] | s->gen_src[5])) {
+		snprintf(err, errlen, "src: a unicast address, not zero (the switch drops others)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Send what is queued toward the uplink. Returns packets sent. */
 static unsigned uplink_tx(struct nb_uplink *u)
 {
@@ -1003,8 +1120,9 @@ static unsigned uplink_tx(struct nb_uplink *u)
 	}
 	for (unsigned i = u->pend_head; i < u->npend; i++)
 		bytes += u->pend[i]->pkt_len;
-	sent = rte_eth_tx_burst(u->port_id, 0, u->pend + u->pend_head,
-				(uint16_t)(u->npend - u->pend_head));
+	sent = u->gen ? gen_tx(u, u->pend + u->pend_head, u->npend - u->pend_head) :
+		rte_eth_tx_burst(u->port_id, 0, u->pend + u->pend_head,
+				 (uint16_t)(u->npend - u->pend_head));
 	for (unsigned i = u->pend_head + sent; i < u->npend; i++)
 		bytes -= u->pend[i]->pkt_len;
 	u->pend_head += sent;
@@ -1025,7 +1143,8 @@ static unsigned uplink_run(struct pvio_task *t)
 	struct nb_uplink *u = (struct nb_uplink *)((char *)t - offsetof(struct nb_uplink, task));
 	struct rte_mbuf *pkts[NB_BURST];
 	unsigned work = 0;
-	uint16_t n = rte_eth_rx_burst(u->port_id, 0, pkts, NB_BURST);
+	uint16_t n = u->gen ? (uint16_t)gen_rx(u, pkts, NB_BURST) :
+		     rte_eth_rx_burst(u->port_id, 0, pkts, NB_BURST);
 
 	if (n) {
 		for (unsigned i = 0; i < n; i++) {
@@ -1087,13 +1206,15 @@ static bool is_driver(uint16_t pid, const char *drv)
 	       strcmp(info.driver_name, drv) == 0;
 }
 
+static int uplink_attach(struct nb_uplink *u);
+
 static int uplink_setup(struct nb_uplink *u)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
 	uint16_t nrx = NB_UPLINK_DESC, ntx = NB_UPLINK_DESC;
 	bool intr = is_driver(u->port_id, "net_tap");
-	int br, r;
+	int r;
 
 	r = rte_eth_dev_info_get(u->port_id, &info);
 	if (r < 0)
@@ -1159,6 +1280,20 @@ static int uplink_setup(struct nb_uplink *u)
 		if (fd >= 0)
 			u->intr_fd = fd;
 	}
+	r = uplink_attach(u);
+	if (r < 0)
+		return r;
+	fprintf(stderr, "netback: uplink %s (port %u, %s) on bridge %s, mtu %u%s\n", u->name,
+		u->port_id, info.driver_name, u->bridge, u->mtu,
+		u->intr_fd >= 0 ? ", rx interrupts" : "");
+	return 0;
+}
+
+/* Make the uplink a port of its bridge and give it to a worker. */
+static int uplink_attach(struct nb_uplink *u)
+{
+	int br, r;
+
 	br = nb_bridge_get(u->bridge);
 	if (br < 0) {
 		fprintf(stderr, "netback: uplink %s: bridge '%s': %s\n", u->name, u->bridge,
@@ -1185,9 +1320,37 @@ static int uplink_setup(struct nb_uplink *u)
 	if (r < 0)
 		return r;
 	u->running = true;
-	fprintf(stderr, "netback: uplink %s (port %u, %s) on bridge %s, mtu %u%s\n", u->name,
-		u->port_id, info.driver_name, u->bridge, u->mtu,
-		u->intr_fd >= 0 ? ", rx interrupts" : "");
+	return 0;
+}
+
+/* A generator uplink (nb_gen_parse's spec): its template, then a port. */
+static int gen_setup(struct nb_uplink *u, const struct nb_uplink_spec *s)
+{
+	uint8_t *t = malloc(s->gen_size);
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	memcpy(t, s->gen_dst, 6);
+	memcpy(t + 6, s->gen_src, 6);
+	t[12] = 0x88;   /* IEEE local experimental ethertype */
+	t[13] = 0xb6;
+	memset(t + NB_ETH_HLEN, 0, 8);
+	for (unsigned j = NB_ETH_HLEN + 8; j < s->gen_size; j++)
+		t[j] = (uint8_t)(j * 131u + s->gen_size);
+	u->gen = true;
+	u->gen_tmpl = t;
+	u->gen_size = s->gen_size;
+	u->intr_fd = -1;
+	u->mtu = u->mtu_req ? u->mtu_req : RTE_ETHER_MTU;
+	u->max_frame = u->mtu + RTE_ETHER_HDR_LEN;
+	r = uplink_attach(u);
+	if (r < 0)
+		return r;
+	fprintf(stderr, "netback: uplink %s (a generator: %u-byte frames to "
+		"%02x:%02x:%02x:%02x:%02x:%02x) on bridge %s, mtu %u\n", u->name, u->gen_size,
+		s->gen_dst[0], s->gen_dst[1], s->gen_dst[2], s->gen_dst[3], s->gen_dst[4],
+		s->gen_dst[5], u->bridge, u->mtu);
 	return 0;
 }
 
@@ -1226,6 +1389,26 @@ int nb_uplinks_start(const struct nb_uplink_spec *spec, unsigned n)
 			return r;
 	}
 	for (unsigned i = 0; i < n; i++) {
+		struct nb_uplink *u;
+
+		if (!spec[i].gen)
+			continue;
+		if (nb_sw.nr_uplinks == NB_MAX_UPLINKS) {
+			fprintf(stderr, "netback: more than %d ports; no generator %s\n",
+				NB_MAX_UPLINKS, spec[i].name);
+			return -ENOSPC;
+		}
+		u = &nb_sw.uplinks[nb_sw.nr_uplinks++];
+		memset(u, 0, sizeof(*u));
+		snprintf(u->name, sizeof(u->name), "%s", spec[i].name);
+		snprintf(u->bridge, sizeof(u->bridge), "%s",
+			 spec[i].bridge[0] ? spec[i].bridge : "br0");
+		u->mtu_req = spec[i].mtu ? spec[i].mtu : nb_sw.cfg.uplink_mtu;
+		r = gen_setup(u, &spec[i]);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < n; i++) {
 		bool found = false;
 
 		for (unsigned k = 0; k < nb_sw.nr_uplinks; k++)
@@ -1256,8 +1439,13 @@ void nb_uplinks_stop(void)
 			nb_port_free(u->port);
 			u->port = NULL;
 		}
-		rte_eth_dev_stop(u->port_id);
-		rte_eth_dev_close(u->port_id);
+		if (u->gen) {
+			free(u->gen_tmpl);
+			u->gen_tmpl = NULL;
+		} else {
+			rte_eth_dev_stop(u->port_id);
+			rte_eth_dev_close(u->port_id);
+		}
 		nb_fwd_free(u->fwd);
 		u->fwd = NULL;
 	}
