@@ -597,6 +597,36 @@ static int tx_leave(struct pvio_netfront *nf, struct nf_queue *q, bool push, int
 	return ret < 0 && !done ? ret : done;
 }
 
+/* The ring has no room for the next frame: the caller may now wait for
+ * the fd, so ask for an event at the next response (once per call) and
+ * reclaim what came meanwhile. true: look for room again; false: stop here
+ * (asked already, or the device died: *ret = -ENODEV if nothing went). */
+static bool tx_full(struct nf_queue *q, bool *armed, int done, int *ret)
+{
+	if (*armed)
+		return false;
+	*armed = true;
+	if (tx_gc(q, true) < 0) {
+		if (done == 0)
+			*ret = -ENODEV;
+		return false;
+	}
+	return true;
+}
+
+/* After frame i of a send went (k 1) or did not (k 0: no room or fill
+ * stopped; < 0: its error, the call's if it was the first): count it, or
+ * say the call stops here. */
+static bool tx_next(struct pvio_netfront *nf, int k, unsigned i, int *done, int *ret)
+{
+	if (k < 0 && i == 0)
+		*ret = k;
+	if (k <= 0)
+		return false;
+	(*done)++;
+	return !fe_dead(&nf->fe);
+}
+
 PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queue,
 					 const struct pvio_nf_pkt *pkts, unsigned n)
 {
@@ -623,24 +653,12 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 			break;
 		}
 		k = tx_frame(q, &pkts[i], &pl, q->scratch);
-		if (k == 0 && !armed) {
-			/* Full: the caller may now wait for the fd, so ask
-			 * for an event at the next response, and go on if
-			 * what came meanwhile made room. */
-			armed = true;
-			if (tx_gc(q, true) < 0) {
-				if (done == 0)
-					ret = -ENODEV;
+		if (k == 0) {
+			if (!tx_full(q, &armed, done, &ret))
 				break;
-			}
 			k = tx_frame(q, &pkts[i], &pl, q->scratch);
 		}
-		if (k < 0 && i == 0)
-			ret = k;
-		if (k <= 0)
-			break;
-		done++;
-		if (fe_dead(&nf->fe))
+		if (!tx_next(nf, k, i, &done, &ret))
 			break;
 	}
 	return tx_leave(nf, q, true, done, ret);
@@ -758,26 +776,13 @@ PVIO_EXPORT int pvio_netfront_send_fill(struct pvio_netfront *nf, unsigned queue
 		int k;
 
 		if (pvio_ring_free_requests(&q->tx) < need || q->nr_txb - q->tx_busy < want) {
-			if (armed)
-				break;
-			/* Full: as in send_burst. */
-			armed = true;
-			if (tx_gc(q, true) < 0) {
-				if (done == 0)
-					ret = -ENODEV;
-				break;
-			}
-			if (pvio_ring_free_requests(&q->tx) < need ||
+			if (!tx_full(q, &armed, done, &ret) ||
+			    pvio_ring_free_requests(&q->tx) < need ||
 			    q->nr_txb - q->tx_busy < want)
 				break;
 		}
 		k = tx_fill_one(q, want, fill, arg);
-		if (k < 0 && i == 0)
-			ret = k;
-		if (k <= 0)
-			break;
-		done++;
-		if (fe_dead(&nf->fe))
+		if (!tx_next(nf, k, i, &done, &ret))
 			break;
 	}
 	return tx_leave(nf, q, true, done, ret);

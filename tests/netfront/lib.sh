@@ -41,6 +41,24 @@ start_pviod() {
 	read -r _ <"$T/ready" || fail "pviod did not start: $(cat "$T/pviod.log")"
 }
 
+# start_netback [ARGS...]: pvio-netback ($NB, default the build's) on this
+# pviod, synchronised on its --ready-fd; NBPID its pid, its DPDK runtime
+# folder removed at exit. Skips (77) when it was not built or cannot start
+# here (DPDK unusable).
+NBPID=
+del_nb_rt() { [ -n "$NBPID" ] && rm -rf "/var/run/dpdk/pvio-netback-$NBPID"; }
+start_netback() {
+	NB=${NB:-${NETBACK:-$B/netback/pvio-netback}}
+	[ -x "$NB" ] || skip "pvio-netback was not built (libdpdk missing)"
+	CLEANUP_HOOKS+=(del_nb_rt)
+	mkfifo "$T/nbready"
+	"$NB" --socket "$PVIO_SOCKET" --ready-fd 3 "$@" 3>"$T/nbready" 2>>"$T/netback.log" &
+	NBPID=$!
+	PIDS+=($NBPID)
+	read -r _ <"$T/nbready" ||
+		skip "pvio-netback did not start (DPDK unusable here?): $(tail -3 "$T/netback.log")"
+}
+
 # expect_fail RC PATTERN CMD...: CMD exits with RC and prints PATTERN
 expect_fail() {
 	local want=$1 pat=$2 out rc

@@ -7,21 +7,11 @@
 # 9000 bytes (one page, and several). Skips (77) when pvio-netback was not
 # built or DPDK cannot start here.
 . "$(dirname "$0")/../netfront/lib.sh"
-NB=${NETBACK:-$B/netback/pvio-netback}
 NETIO=$B/tools/pvio-netio
 N=20000
-NBPID=
-
-[ -x "$NB" ] || skip "pvio-netback was not built (libdpdk missing)"
-del_rt() { [ -n "$NBPID" ] && rm -rf "/var/run/dpdk/pvio-netback-$NBPID"; }
-CLEANUP_HOOKS+=(del_rt)
 
 start_pviod
-mkfifo "$T/nbready"
-"$NB" --socket "$PVIO_SOCKET" --ready-fd 3 3>"$T/nbready" 2>>"$T/netback.log" &
-NBPID=$!
-PIDS+=($NBPID)
-read -r _ <"$T/nbready" || skip "pvio-netback did not start (DPDK unusable here?): $(tail -3 "$T/netback.log")"
+start_netback
 
 "$PVIO" create g1 memory=64M >/dev/null || fail "create g1"
 "$PVIO" create g2 memory=64M >/dev/null || fail "create g2"
