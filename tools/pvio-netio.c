@@ -464,7 +464,7 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 	deadline = o->seconds > 0 ? r->start.t + (uint64_t)((o->warmup + o->seconds) * 1e9) : 0;
 	last_ok = r->start.t;
 	for (uint64_t it = 0; !g_stop; it++) {
-		int k;
+		int k = 0;
 
 		if (!o->copy) {
 			struct gen g = { .tmpl = bufs[0], .size = o->size, .psum = psum, .seq = seq };
