@@ -1314,6 +1314,10 @@ static int tcp_tapfwd_run(struct env *e, int streams, struct tres *out)
 		return -1;
 	p = fork();
 	if (p == 0) {
+		/* SIGTERM ends it (not the bench's handler, which only notes it) */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		close(pfd[0]);
 		_exit(tapfwd_main(e->ns[0], e->ns[1], pfd[1]));
 	}

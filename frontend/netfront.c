@@ -721,8 +721,6 @@ static int tx_fill_one(struct nf_queue *q, unsigned want, pvio_nf_fill_fn fill, 
 		pages[used - 1].iov_len = pkt.len - (used - 1) * PAGE;
 		r = plan_offloads(&nf->p, &pkt, &pl);
 	}
-	if (r == 0 && pl.gso && pvio_ring_free_requests(&q->tx) < used + 1)
-		r = -EINVAL;   /* cannot happen: room for the extra was kept */
 	if (r == 0 && pl.sw_csum && !q->scratch &&
 	    !(q->scratch = malloc(PVIO_NETFRONT_MAX_FRAME)))
 		r = -ENOMEM;
