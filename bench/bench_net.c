@@ -1450,6 +1450,24 @@ static void stat3(const double *v, size_t n, double *med, double *lo, double *hi
 	}
 }
 
+/* A kernel-TCP case's median [min, max] over the reps: implementation a's
+ * Gbit/s (b < 0), or a/b per rep where both ran. v: reps doubles of
+ * scratch. Returns how many reps counted. */
+static size_t tcp_stat(struct tcell (*tres)[NR_TCP], int reps, unsigned k, int a, int b,
+		       double *v, double out[3])
+{
+	size_t n = 0;
+
+	for (int r = 0; r < reps; r++) {
+		const struct tres *x = &tres[r][k].r[a], *y = b >= 0 ? &tres[r][k].r[b] : NULL;
+
+		if (x->ok && (!y || y->ok))
+			v[n++] = y ? x->gbps / y->gbps : x->gbps;
+	}
+	stat3(v, n, &out[0], &out[1], &out[2]);
+	return n;
+}
+
 static int net_run(const struct bench_opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1774,42 +1792,14 @@ out:
 		}
 		bench_json_str(&j, "pinning", "none: the scheduler places the two iperf3 (and "
 			       "for pvio both pvio-netfront-tap and pvio-netback) on the 2 CPUs");
-		n = 0;
-		for (int r = 0; r < reps; r++)
-			if (tres[r][k].r[T_PVIO].ok)
-				v[n++] = tres[r][k].r[T_PVIO].gbps;
-		stat3(v, n, &pv[0], &pv[1], &pv[2]);
-		n = 0;
-		for (int r = 0; r < reps; r++)
-			if (tres[r][k].r[T_VETH].ok)
-				v[n++] = tres[r][k].r[T_VETH].gbps;
-		stat3(v, n, &ve[0], &ve[1], &ve[2]);
-		n = 0;
-		for (int r = 0; r < reps; r++)
-			if (tres[r][k].r[T_PVIO].ok && tres[r][k].r[T_VETH].ok)
-				v[n++] = tres[r][k].r[T_PVIO].gbps / tres[r][k].r[T_VETH].gbps;
-		stat3(v, n, &ra[0], &ra[1], &ra[2]);
+		tcp_stat(tres, reps, k, T_PVIO, -1, v, pv);
+		tcp_stat(tres, reps, k, T_VETH, -1, v, ve);
+		n = tcp_stat(tres, reps, k, T_PVIO, T_VETH, v, ra);
 		tchart[k] = isnan(ra[0]) ? 0 : ra[0];
 		/* the TAP floor: what any backend behind TAPs can reach */
-		n = 0;
-		for (int r = 0; r < reps; r++)
-			if (tres[r][k].r[T_TAPFWD].ok)
-				v[n++] = tres[r][k].r[T_TAPFWD].gbps;
-		stat3(v, n, &tf[0], &tf[1], &tf[2]);
-		n = 0;
-		for (int r = 0; r < reps; r++)
-			if (tres[r][k].r[T_PVIO].ok && tres[r][k].r[T_TAPFWD].ok)
-				v[n++] = tres[r][k].r[T_PVIO].gbps / tres[r][k].r[T_TAPFWD].gbps;
-		stat3(v, n, &rf[0], &rf[1], &rf[2]);
-		n = 0;
-		for (int r = 0; r < reps; r++)
-			if (tres[r][k].r[T_TAPFWD].ok && tres[r][k].r[T_VETH].ok)
-				v[n++] = tres[r][k].r[T_TAPFWD].gbps / tres[r][k].r[T_VETH].gbps;
-		stat3(v, n, &fv[0], &fv[1], &fv[2]);
-		n = 0;
-		for (int r = 0; r < reps; r++)
-			if (tres[r][k].r[T_PVIO].ok && tres[r][k].r[T_VETH].ok)
-				n++;
+		tcp_stat(tres, reps, k, T_TAPFWD, -1, v, tf);
+		tcp_stat(tres, reps, k, T_PVIO, T_TAPFWD, v, rf);
+		tcp_stat(tres, reps, k, T_TAPFWD, T_VETH, v, fv);
 		for (int w = 0; w < 2; w++)
 			fprintf(outs[w], "%-12s %7.2f [%5.2f-%5.2f]   %7.2f [%5.2f-%5.2f]   "
 				"%6.3f [%5.3f-%5.3f] (%zu pairs)   %7.2f [%5.2f-%5.2f]   %6.3f"

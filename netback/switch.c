@@ -1019,24 +1019,6 @@ static unsigned gen_tx(struct nb_uplink *u, struct rte_mbuf **pkts, unsigned n)
 	return n;
 }
 
-static int parse_mac(const char *v, size_t len, uint8_t mac[6])
-{
-	char b[18];
-	unsigned x[6];
-	int end = 0;
-
-	if (len >= sizeof(b))
-		return -EINVAL;
-	memcpy(b, v, len);
-	b[len] = 0;
-	if (sscanf(b, "%2x:%2x:%2x:%2x:%2x:%2x%n", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
-		   &end) != 6 || end != (int)len)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)x[i];
-	return 0;
-}
-
 int nb_gen_parse(const char *arg, struct nb_uplink_spec *s, char *err, size_t errlen)
 {
 	static const uint8_t src[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
@@ -1082,8 +1064,11 @@ int nb_gen_parse(const char *arg, struct nb_uplink_spec *s, char *err, size_t er
 			s->gen_size = (unsigned)v;
 		} else if (eq - k == 3 && (!strncmp(k, "dst", 3) || !strncmp(k, "src", 3))) {
 			uint8_t *m = k[0] == 'd' ? s->gen_dst : s->gen_src;
+			char b[18] = "";
 
-			if (parse_mac(eq + 1, l - 4, m) < 0) {
+			if (l - 4 < sizeof(b))
+				memcpy(b, eq + 1, l - 4);
+			if (l - 4 >= sizeof(b) || nb_mac_parse(b, m) < 0) {
 				snprintf(err, errlen, "%.*s: a MAC address xx:xx:xx:xx:xx:xx",
 					 (int)l, k);
 				return -EINVAL;
