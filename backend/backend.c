@@ -215,15 +215,23 @@ static bool dev_online(struct pvio_backend_dev *dev)
 /* The frontend closed and the toolstack is taking the device away: let go
  * of it now (Linux's device_unregister() at frontend Closed with online
  * 0); the nodes' removal will find nothing left to release. */
-static void dev_release(struct pvio_backend_dev *dev)
+static void dev_release(struct pvio_backend_dev *dev, const char *why)
 {
 	if (!dev->probed)
 		return;
 	dev_disconnect(dev);
 	dev->be->opts->ops->remove(dev);
 	dev->probed = false;
-	pvio_backend_log(dev, "frontend %s and online=0: device released, waiting for the "
-			 "toolstack to remove it", pvio_xenbus_state_name(dev->fe_state));
+	pvio_backend_log(dev, "%s and online=0: device released, waiting for the toolstack "
+			 "to remove it", why);
+}
+
+static void dev_release_fe(struct pvio_backend_dev *dev)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "frontend %s", pvio_xenbus_state_name(dev->fe_state));
+	dev_release(dev, why);
 }
 
 /* React to the frontend's state (and to a broken data path). */
@@ -235,6 +243,14 @@ static void dev_update(struct pvio_backend_dev *dev)
 
 	if (dev->connected && ops->broken && ops->broken(dev)) {
 		dev_disconnect(dev);
+		/* A frontend that died while the toolstack takes the
+		 * device away (its ring or event channel gone before it
+		 * said Closed): let the disk go before saying Closed, as
+		 * at its Closed below; the toolstack's wait for our
+		 * Closed is over at once and it removes the nodes, after
+		 * which the frontend's state reads Unknown. */
+		if (!dev_online(dev))
+			dev_release(dev, "its data path closed");
 		set_state(dev, PVIO_XENBUS_STATE_CLOSED);
 	}
 	r = pvio_xenbus_read_state(dev->xs, PVIO_XS_NO_TX, dev->fe_path, &fe);
@@ -264,7 +280,7 @@ static void dev_update(struct pvio_backend_dev *dev)
 		    !dev->probed || dev->state == PVIO_XENBUS_STATE_CLOSING) {
 			dev_disconnect(dev);
 			if (!dev_online(dev)) {
-				dev_release(dev);
+				dev_release_fe(dev);
 				if (dev->state != PVIO_XENBUS_STATE_CLOSED)
 					set_state(dev, PVIO_XENBUS_STATE_CLOSED);
 				break;
@@ -319,7 +335,7 @@ static void dev_update(struct pvio_backend_dev *dev)
 		 * before we say Closed: a toolstack that waits for our
 		 * Closed (then removes the nodes) finds the disk let go. */
 		if (!dev_online(dev))
-			dev_release(dev);
+			dev_release_fe(dev);
 		if (dev->state != PVIO_XENBUS_STATE_CLOSED)
 			set_state(dev, PVIO_XENBUS_STATE_CLOSED);
 		break;

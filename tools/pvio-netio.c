@@ -152,7 +152,8 @@ static void usage(FILE *f)
 		"  --batch N      frames per burst, 1..%d (default 32)\n"
 		"  --expect N     recv: N frames are due (missing ones are errors)\n"
 		"  --idle S       recv: stop S seconds after the last frame (default 2)\n"
-		"  --timeout S    recv/echo: give up if nothing came for S s (default 30)\n"
+		"  --timeout S    recv/reflect/echo: give up if nothing came for S s;\n"
+		"                 every mode: if the tx ring had no room for S s (default 30)\n"
 		"  --poll-us N    spin N us on an idle queue before sleeping (default 50)\n"
 		"  --no-verify    recv: don't check payload checksums (sequence only)\n"
 		"  --copy         send: copy each frame into the tx pages (send_burst)\n"
@@ -378,6 +379,17 @@ static void wait_tx_room(struct pvio_netfront *nf, int ep, int ms, bool *drained
 	wait_queue(nf, ep, ms);
 }
 
+/* A sender that has found no room on the tx ring since `since` (ns), for
+ * longer than --timeout: the backend is not taking frames. Says so. */
+static bool tx_stuck(const struct opts *o, uint64_t since, uint64_t now, const char *what)
+{
+	if (now - since <= (uint64_t)(o->timeout_s * 1e9))
+		return false;
+	fprintf(stderr, "pvio-netio: %s: no room on the tx ring for %.0f s: the backend is "
+		"not taking frames\n", what, o->timeout_s);
+	return true;
+}
+
 /* ------------------------------------------------------------ frames */
 
 static void build(uint8_t *f, unsigned size, const uint8_t dst[6], const uint8_t src[6],
@@ -521,6 +533,10 @@ static int do_send(struct pvio_netfront *nf, int ep, const struct opts *o, const
 				break;
 			/* Ring full for longer than the spin window: sleep on
 			 * the fd (tx room wakes it). */
+			if (k == 0 && tx_stuck(o, last_ok, t, "send")) {
+				rc = -ETIMEDOUT;
+				break;
+			}
 			if (k == 0 && t - last_ok > poll_ns)
 				wait_tx_room(nf, ep, 1, &drained);
 		}
@@ -649,9 +665,17 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 					break;
 				}
 				s += (unsigned)k;
-				if (k == 0)
+				if (k > 0) {
+					last = now_ns();
+				} else if (tx_stuck(o, last, now_ns(), "reflect")) {
+					rc = -ETIMEDOUT;
+					break;
+				} else {
 					wait_queue(nf, ep, 1);
+				}
 			}
+			if (rc < 0)
+				break;
 			if (started && !r->in_window && warm_ns && last - r->start.t >= warm_ns) {
 				take(&r->w0, r);
 				r->in_window = true;
@@ -724,8 +748,13 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 		int k;
 
 		stamp(f, seq, psum);
-		while ((k = pvio_netfront_send_burst(nf, 0, &p, 1)) == 0 && !g_stop)
+		while ((k = pvio_netfront_send_burst(nf, 0, &p, 1)) == 0 && !g_stop) {
+			if (tx_stuck(o, t, now_ns(), "echo")) {
+				k = -ETIMEDOUT;
+				break;
+			}
 			wait_tx_room(nf, ep, 1, &drained);
+		}
 		if (k < 0) {
 			rc = k;
 			break;

@@ -94,7 +94,9 @@
  *     waits in InitWait (Unknown is Closed, as QEMU: Closed, then InitWait
  *     again on Initialising); freebsd, closed by the toolstack's detach
  *     (online=0, backend Closing): FreeBSD's Closing/Closed, and the
- *     backend lets go of the image at once.
+ *     backend lets go of the image at once; freebsd again, dying at the
+ *     detach (event channel closed, no Closed): the image is let go
+ *     before the backend says Closed.
  *  B. A 512-byte disk (xvdc): linux closes; the device is kept (image still
  *     open) while online=1; the toolstack writes online=0 and the guest
  *     comes back with Initialising: the backend stays Closed and releases
@@ -1009,7 +1011,8 @@ static int linux_main(struct fe *f, uint64_t tag, unsigned reg, const char *chec
 
 /* ------------------------------------------------------------ freebsd */
 
-static int freebsd_main(struct fe *f, uint64_t tag, unsigned reg, const char *checks)
+static int freebsd_main(struct fe *f, uint64_t tag, unsigned reg, bool dies,
+			const char *checks)
 {
 	unsigned pages;
 	enum pvio_xenbus_state be;
@@ -1057,6 +1060,14 @@ static int freebsd_main(struct fe *f, uint64_t tag, unsigned reg, const char *ch
 	say("connected");
 	/* Closed only by the backend: the toolstack's detach. */
 	be = wait_be(f, M(CLOSING) | M(CLOSED), "Closing");
+	if (dies) {
+		/* A guest that dies there: its event channel goes before
+		 * it says anything (and it never will). */
+		pvio_hv_evtchn_close(f->hv, f->q[0].port);
+		f->q[0].port = 0;
+		say("unbound");
+		return tu_result();
+	}
 	printf("%s: the backend went %s: xbd_closing\n", f->name, pvio_xenbus_state_name(be));
 	set_state(f, PVIO_XENBUS_STATE_CLOSING);
 	set_state(f, PVIO_XENBUS_STATE_CLOSED);
@@ -1177,7 +1188,7 @@ static int child_main(char **argv)
 	if (!strcmp(name, "freebsd")) {
 		fe_open(&f, P_FREEBSD, name, devid, img);
 		fe_fresh(&f);
-		return freebsd_main(&f, tag, reg, checks);
+		return freebsd_main(&f, tag, reg, cycles != 0, checks);
 	}
 	if (!strcmp(name, "minios")) {
 		fe_open(&f, P_MINIOS, name, devid, img);
@@ -1321,6 +1332,21 @@ static bool log_has(const char *needle)
 		found = strstr(line, needle) != NULL;
 	fclose(f);
 	return found;
+}
+
+/* How many lines of the backend's log hold needle. */
+static unsigned log_count(const char *needle)
+{
+	char line[1024];
+	unsigned n = 0;
+	FILE *f = fopen(bb_log, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
 }
 
 /* Bounded wait for a line of the backend's log. */
@@ -1512,6 +1538,28 @@ static void scenario_512(const char *img)
 	CHECK(log_wait("online=0: device released"));
 	CHECK(!backend_has_open(img));
 	CHECK_EQ(be_state_of(xvda), -1);   /* the nodes are gone */
+
+	/* freebsd again, dying at the detach: its event channel goes while
+	 * the backend is Closing, and it never says Closed. The backend
+	 * lets go of the image before it says Closed, as at a frontend's
+	 * Closed: when the detach has seen Closed, the image is closed. */
+	attach("xvda", "", img);
+	c = run("freebsd", xvda, img, 5, 4, 1, "1:0,2:1,3:2");
+	if (expect_line(&c, "connected", line, sizeof(line))) {
+		unsigned released = log_count("its data path closed and online=0: device released");
+
+		CHECK_EQ(pvio_ts_block_detach(xs, domid, xvda, 10000), 0);
+		CHECK_EQ(log_count("its data path closed and online=0: device released"),
+			 released + 1);
+		CHECK(!backend_has_open(img));
+		CHECK(expect_line(&c, "unbound", line, sizeof(line)));
+		printf("freebsd died at the detach: image closed before the backend said "
+		       "Closed\n");
+	} else {
+		CHECK(!"freebsd connected again");
+	}
+	CHECK_EQ(finish(&c), 0);
+	CHECK_EQ(be_state_of(xvda), -1);
 }
 
 /* B. online=1 keeps a closed device; online=0 and a guest coming back:

@@ -46,6 +46,8 @@ for i in $(seq 1 "$NV"); do
 	"$PVIO" network-attach "g$i" "mac=$(mac "$i"),bridge=br0" >/dev/null ||
 		fail "network-attach g$i"
 done
+# Progress lines: a run cut short by the runner's timeout shows its phase.
+echo "ok: $NV domains created, a vif each"
 
 # Reflectors: the odd guests; each says ready once connected and announced.
 RPIDS=()
@@ -59,6 +61,7 @@ done
 for i in $(seq 1 2 "$NV"); do
 	read -r _ <"$T/r$i" || fail "reflector g$i did not connect: $(tail -3 "$T/refl-$i.log")"
 done
+echo "ok: $((NV / 2)) reflectors connected"
 
 # Pingers: the even guests, each against the reflector before it. They
 # start together once all are connected: each waits for end of file on the
@@ -78,6 +81,7 @@ done
 for i in $(seq 2 2 "$NV"); do
 	read -r _ <"$T/e$i" || fail "pinger g$i did not connect: $(tail -3 "$T/echo-$i.log")"
 done
+echo "ok: $((NV / 2)) pingers connected"
 # Every vif connected at once.
 connected=$(xenstore-ls /local/domain/0/backend/vif 2>/dev/null | grep -c '^ *state = "4"')
 WORKERS_BUSY=$(nworkers $NBPID)

@@ -15,6 +15,7 @@ cleanup() {
 	local p h
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
+		kill -CONT "$p" 2>/dev/null   # one a test stopped takes its TERM
 	done
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null

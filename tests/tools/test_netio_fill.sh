@@ -4,7 +4,8 @@
 # them (--copy, send_burst). Either way, through pvio-netback's switch to
 # another guest, every frame must arrive whole: g1's recv checks each
 # frame's payload checksum against its sequence number, at 64, 1500 and
-# 9000 bytes (one page, and several). Skips (77) when pvio-netback was not
+# 9000 bytes (one page, and several). A sender whose backend stops taking
+# frames gives up after --timeout, saying why. Skips (77) when pvio-netback was not
 # built or DPDK cannot start here.
 . "$(dirname "$0")/../netfront/lib.sh"
 NETIO=$B/tools/pvio-netio
@@ -49,4 +50,23 @@ for mode in fill copy; do
 		[ "$got" -ge 300 ] || fail "$mode $size: only $got of $N frames arrived"
 	done
 done
+
+# A backend that stops taking frames: the sender's ring fills, and after
+# --timeout without room it gives up with an error naming that (it does
+# not wait for ever).
+mkfifo "$T/txready"
+"$PVIO" run --domain g2 -- "$NETIO" send 0 --dst 00:16:3e:00:00:01 --count 1000000000 \
+	--timeout 1 --quiet --ready-fd 3 3>"$T/txready" >/dev/null 2>"$T/stuck.err" &
+TX=$!
+PIDS+=($TX)
+read -r _ <"$T/txready" || fail "g2's netfront did not connect: $(tail -3 "$T/stuck.err")"
+kill -STOP "$NBPID"
+wait "$TX"
+rc=$?
+kill -CONT "$NBPID"
+[ "$rc" != 0 ] || fail "send went on with a stopped backend"
+grep -q "no room on the tx ring for 1 s" "$T/stuck.err" ||
+	fail "send with a stopped backend: $(tail -3 "$T/stuck.err")"
+echo "ok: a stopped backend: $(grep -m1 'no room' "$T/stuck.err")"
+kill -0 "$NBPID" || fail "pvio-netback died"
 echo "ok"
