@@ -341,6 +341,46 @@ static void put_tx_slot(struct nf_queue *q, uint32_t i, const void *src)
 	memcpy(slot, src, sizeof(*slot));
 }
 
+#define NF_PREFETCH 32u   /* frames (and their slots) asked for ahead */
+
+/* PREFETCHW (a NOP on x86 CPUs without it): the line, for writing. */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("prefetchw (%0)" : : "r"(p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
+/* Before n frames are built in place: ask for the lines they will be
+ * written to, for writing, all at once. The first line of each of the
+ * next n free tx pages (the backend read it when it last took a frame
+ * from that page) and the ring lines of their slots (the backend wrote
+ * its responses there). A store that misses on such a line waits for the
+ * other CPU, and a few of them fill the store buffer and stall the
+ * sender; asked for together, the transfers overlap each other and the
+ * building of the frames. */
+static void tx_prefetch(struct nf_queue *q, unsigned n)
+{
+	struct pvio_netfront *nf = q->nf;
+	uintptr_t last = 0;
+	uint16_t id = q->tx_free;
+
+	if (n > NF_PREFETCH)
+		n = NF_PREFETCH;
+	for (unsigned i = 0; i < n && id != NF_NONE; i++) {
+		uintptr_t line = (uintptr_t)pvio_netif_tx_req_slot(&q->tx, i) & ~(uintptr_t)63;
+
+		prefetch_w(pvio_hv_gfn_ptr(nf->hv, q->txb[id].gfn));
+		if (line != last) {
+			prefetch_w((const void *)line);
+			last = line;
+		}
+		id = q->txb[id].next_free;
+	}
+}
+
 /* Undo the ids taken for a frame that could not be completed (their
  * grants stay, as for any id). */
 static void tx_unwind(struct nf_queue *q, const uint16_t *ids, unsigned n)
@@ -640,6 +680,7 @@ PVIO_EXPORT int pvio_netfront_send_burst(struct pvio_netfront *nf, unsigned queu
 	if (ret <= 0)
 		return tx_leave(nf, q, false, 0, ret);
 	ret = 0;
+	tx_prefetch(q, n);   /* right for one-slot frames, harmless for others */
 	for (unsigned i = 0; i < n; i++) {
 		struct tx_plan pl;
 		int k = plan_frame(&nf->p, &pkts[i], &pl);
@@ -770,6 +811,8 @@ PVIO_EXPORT int pvio_netfront_send_fill(struct pvio_netfront *nf, unsigned queue
 	}
 	/* A slot for a GSO extra too, if the backend takes GSO. */
 	need = want + (nf->p.gso_tcpv4 || nf->p.gso_tcpv6 ? 1 : 0);
+	if (want == 1)
+		tx_prefetch(q, n);   /* frame i in the i-th free page */
 	for (unsigned i = 0; i < n; i++) {
 		int k;
 
