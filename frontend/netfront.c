@@ -343,16 +343,6 @@ static void put_tx_slot(struct nf_queue *q, uint32_t i, const void *src)
 
 #define NF_PREFETCH 32u   /* frames (and their slots) asked for ahead */
 
-/* PREFETCHW (a NOP on x86 CPUs without it): the line, for writing. */
-static inline void prefetch_w(const void *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ volatile("prefetchw (%0)" : : "r"(p));
-#else
-	__builtin_prefetch(p, 1, 3);
-#endif
-}
-
 /* Before n frames are built in place: ask for the lines they will be
  * written to, for writing, all at once. The first line of each of the
  * next n free tx pages (the backend read it when it last took a frame
@@ -372,9 +362,9 @@ static void tx_prefetch(struct nf_queue *q, unsigned n)
 	for (unsigned i = 0; i < n && id != NF_NONE; i++) {
 		uintptr_t line = (uintptr_t)pvio_netif_tx_req_slot(&q->tx, i) & ~(uintptr_t)63;
 
-		prefetch_w(pvio_hv_gfn_ptr(nf->hv, q->txb[id].gfn));
+		pvio_prefetch_w(pvio_hv_gfn_ptr(nf->hv, q->txb[id].gfn));
 		if (line != last) {
-			prefetch_w((const void *)line);
+			pvio_prefetch_w((const void *)line);
 			last = line;
 		}
 		id = q->txb[id].next_free;

@@ -39,4 +39,22 @@ static inline void pvio_cpu_relax(void)
 #endif
 }
 
+/* Ask for a line the other side wrote last, to read it (r) or to write it
+ * (w: PREFETCHW on x86, a NOP on CPUs without it; gcc's builtin gives it
+ * only with -mprfchw), ahead of the access, so that several transfers
+ * overlap instead of each stalling in turn. */
+static inline void pvio_prefetch_r(const void *p)
+{
+	__builtin_prefetch(p, 0, 3);
+}
+
+static inline void pvio_prefetch_w(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("prefetchw (%0)" : : "r"(p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 #endif /* PVIO_ATOMIC_H */
