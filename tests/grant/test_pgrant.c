@@ -386,11 +386,84 @@ static void test_copy(void)
 	gt_env_fini(&env);
 }
 
+/* A burst longer than the copies pvio_pgrant_copy looks up ahead, over
+ * three refs with room for two: hits and misses interleave, and each
+ * miss evicts a ref that pending hits may have used. Every copy must give
+ * what one-by-one copies in order give: four local slots written over
+ * and over, each ending with its last op's bytes; reads and writes. */
+static void test_copy_burst(void)
+{
+	struct gt_env env;
+	struct pvio_pgrant_cache c;
+	struct pvio_gnt_copy_op ops[40];
+	uint8_t local[4][16], want[4][16], src[40][16], exp[3][4];
+	uint32_t refs[3];
+
+	gt_env_init(&env, 64, NR_FRAMES);
+	CHECK_EQ(pvio_pgrant_init(&c, &env.view, 2), 0);
+	for (unsigned r = 0; r < 3; r++) {
+		refs[r] = grant(&env, 1 + r, false);
+		for (unsigned i = 0; i < GT_PAGE; i++)
+			env.mem[(1 + r) * GT_PAGE + i] = (uint8_t)(i * 13 + r * 101 + 5);
+	}
+	/* Reads: op k reads 16 bytes at offset 16 k of ref k % 3 (runs of
+	 * the same ref, so some are hits) into slot k % 4. */
+	memset(local, 0, sizeof(local));
+	for (unsigned k = 0; k < 40; k++) {
+		unsigned r = (k / 2) % 3;
+
+		ops[k] = cop(refs[r], true, 16 * k, local[k % 4], 16);
+		memcpy(want[k % 4], env.mem + (1 + r) * GT_PAGE + 16 * k, 16);
+	}
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 40), 40);
+	for (unsigned k = 0; k < 40; k++)
+		CHECK_EQ(ops[k].status, PVIO_GNTST_okay);
+	CHECK(memcmp(local, want, sizeof(want)) == 0);
+	CHECK(c.stats.hits > 0 && c.stats.misses > 0);
+	CHECK(c.nr <= 2);
+	/* Writes: op k writes 16 bytes of k at slot k % 4 (offset 16 (k % 4)
+	 * + 512 r) of ref r = (k / 3) % 3: each slot of each page ends with
+	 * the byte of its last writer. */
+	memset(exp, 0xEE, sizeof(exp));
+	for (unsigned k = 0; k < 40; k++) {
+		unsigned r = (k / 3) % 3;
+
+		memset(src[k], (int)k, 16);
+		ops[k] = cop(refs[r], false, 16 * (k % 4) + 512 * r, src[k], 16);
+		exp[r][k % 4] = (uint8_t)k;
+	}
+	for (unsigned r = 0; r < 3; r++)
+		memset(env.mem + (1 + r) * GT_PAGE + 512 * r, 0xEE, 64);
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 40), 40);
+	for (unsigned r = 0; r < 3; r++)
+		for (unsigned s4 = 0; s4 < 4; s4++)
+			for (unsigned i = 0; i < 16; i++)
+				if (env.mem[(1 + r) * GT_PAGE + 512 * r + 16 * s4 + i] != exp[r][s4]) {
+					fprintf(stderr, "ref %u slot %u: %u, want %u\n", r, s4,
+						env.mem[(1 + r) * GT_PAGE + 512 * r + 16 * s4 + i],
+						exp[r][s4]);
+					CHECK(0);
+					break;
+				}
+	/* The smallest case: a hit pending when a miss comes, both into the
+	 * same local bytes: the miss's copy is the later one. */
+	pvio_pgrant_reclaim(&c, 2);   /* nothing mapped */
+	ops[0] = cop(refs[0], true, 0, local[0], 16);   /* miss: maps ref 0 */
+	ops[1] = cop(refs[0], true, 16, local[0], 16);  /* hit, pending */
+	ops[2] = cop(refs[1], true, 32, local[0], 16);  /* miss: written last */
+	CHECK_EQ(pvio_pgrant_copy(&c, ops, 3), 3);
+	CHECK(memcmp(local[0], env.mem + 2 * GT_PAGE + 32, 16) == 0);
+	pvio_pgrant_fini(&c);
+	CHECK_EQ(pvio_gnttab_revoke_all(&env.fe), 0);
+	gt_env_fini(&env);
+}
+
 int main(void)
 {
 	test_bound_lru_inuse();
 	test_upgrade_and_failures();
 	test_model();
 	test_copy();
+	test_copy_burst();
 	return gt_result("test_pgrant");
 }
