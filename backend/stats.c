@@ -426,6 +426,11 @@ PVIO_EXPORT void pvio_stats_thread_init(void)
 		t_worker = pvio_stats_worker_add(s, NULL);
 }
 
+PVIO_EXPORT struct pvio_stats_worker *pvio_stats_thread_worker(void)
+{
+	return t_worker;
+}
+
 PVIO_EXPORT void pvio_stats_thread_fini(void)
 {
 	struct pvio_stats *s = __atomic_load_n(&g_process, __ATOMIC_ACQUIRE);

@@ -185,6 +185,9 @@ void pvio_stats_set_process(struct pvio_stats *s);
  * file. */
 void pvio_stats_thread_init(void);
 void pvio_stats_thread_fini(void);
+/* The calling thread's record from pvio_stats_thread_init(), or NULL: its
+ * [W] counters (a poller counts its wake-ups and its rounds with work). */
+struct pvio_stats_worker *pvio_stats_thread_worker(void);
 
 /* ------------------------------------------------------------ reader */
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/stats.h"
 #include "backend/worker.h"
 #include "ring/pvio_export.h"
 #include "ring/pvio_atomic.h"
@@ -200,18 +201,20 @@ static int expire(struct pvio_worker *w, uint64_t now)
 
 /* Nothing active: sleep until an fd fires or a deadline passes (called and
  * returns with the lock held). */
-static void worker_sleep(struct pvio_worker *w)
+/* Sleep until an event or the next timeout; how many events ended it. */
+static int worker_sleep(struct pvio_worker *w)
 {
 	int timeout = expire(w, pvio_now_ns()), n;
 
 	if (!list_empty(&w->active))
-		return;
+		return 0;
 	pthread_mutex_unlock(&w->lock);
 	n = epoll_wait(w->epfd, w->ev, EV_BATCH, timeout);
 	pthread_mutex_lock(&w->lock);
 	if (n > 0)
 		dispatch(w, n);
 	expire(w, pvio_now_ns());
+	return n;
 }
 
 static void *worker_main(void *arg)
@@ -219,11 +222,13 @@ static void *worker_main(void *arg)
 	struct pvio_worker *w = arg;
 	const struct pvio_workers_cfg *cfg = &w->ws->cfg;
 	uint64_t last_check = 0, idle_ns = 0, spin_ns = 0;
+	struct pvio_stats_worker *rec;
 	bool lost;
 
 	pvio_store_release(&w->tid, gettid());
 	if (cfg->thread_init)
 		cfg->thread_init();
+	rec = pvio_stats_thread_worker();   /* NULL: not counted */
 	pthread_mutex_lock(&w->lock);
 	while (!pvio_load_acquire(&w->stop)) {
 		struct pvio_task *t, *nx;
@@ -275,8 +280,11 @@ static void *worker_main(void *arg)
 				w->ntimed++;
 			}
 		}
+		if (work && rec)
+			PVIO_STATS_ADD(rec, rounds, 1);
 		if (list_empty(&w->active)) {
-			worker_sleep(w);
+			if (worker_sleep(w) > 0 && rec)
+				PVIO_STATS_ADD(rec, wakeups, 1);
 			last_check = w->now;
 			spin_ns = 0;
 			continue;

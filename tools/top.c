@@ -355,6 +355,8 @@ static int refresh(struct top *t)
 			if (t->json) {
 				printf("%s{\"tid\": %u, \"name\": ", k ? ", " : "", w->tid);
 				json_str(w->name);
+				printf(", \"wakeups\": %llu, \"rounds\": %llu",
+				       (unsigned long long)w->wakeups, (unsigned long long)w->rounds);
 				printf(", \"cpu_s\": %.3f, \"cpu_pct\": ", w->cpu_ns / 1e9);
 				if (had && dt > 0)
 					printf("%.1f}", pct);

@@ -114,6 +114,15 @@ static void *churn(void *p)
 	return NULL;
 }
 
+/* A joined thread can still be listed in /proc/self/task for a moment
+ * (the kernel wakes the joiner before the thread is reaped): wait, bounded,
+ * until only this one is, before a snapshot that lists all threads. */
+static void reaped(void)
+{
+	for (int i = 0; i < 2000 && tu_count_threads(getpid()) > 1; i++)
+		usleep(1000);
+}
+
 static void *burn(void *p)
 {
 	struct pvio_stats *w = p;
@@ -341,6 +350,7 @@ int main(void)
 	}
 	__atomic_store_n(&g_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thr[0], NULL);
+	reaped();
 	REQUIRE(snap_one(w, &s) == 0);
 	CHECK(s.nworkers == 1 && s.workers[0].tid == (uint32_t)getpid());   /* back to all threads */
 	pvio_stats_snap_free(&s);
@@ -365,6 +375,7 @@ int main(void)
 	__atomic_store_n(&g_hook_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thr[0], NULL);
 	pvio_stats_set_process(NULL);
+	reaped();
 	REQUIRE(snap_one(w, &s) == 0);
 	CHECK(s.nworkers == 1 && s.workers[0].tid == (uint32_t)getpid());
 	pvio_stats_snap_free(&s);

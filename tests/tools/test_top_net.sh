@@ -3,7 +3,8 @@
 # their names when the backend discovers them; after g2 sends N frames to
 # g1 (pvio-netio), g2's NET tx and g1's NET rx counters hold at least
 # what g1 received (netback publishes its vif counters at least
-# every second); the lines parse; destroyed domains disappear. Skips (77)
+# every second); its worker counted wake-ups and rounds with work; the
+# lines parse; destroyed domains disappear. Skips (77)
 # when pvio-netback was not built or DPDK cannot start here.
 . "$(dirname "$0")/../netfront/lib.sh"
 . "$(dirname "$0")/top-lib.sh"
@@ -39,6 +40,11 @@ echo "g2 sent $N frames, g1 received $R"
 top_wait "dom('g2')['net_tx_pkts'] >= $R and dom('g2')['net_tx_bytes'] >= $R * 100 and \
 dom('g1')['net_rx_pkts'] >= $R and dom('g1')['net_rx_bytes'] >= $R * 100 and \
 dom('g1')['vbd_rd'] is None" || fail "net counters do not match the guests'"
+# Its worker counted rounds with work (the frames) and wake-ups (it
+# sleeps between the guests' runs: each started with an event).
+top_wait "sum(w['rounds'] for w in be('pvio-netback')['workers']) > 0 and \
+sum(w['wakeups'] for w in be('pvio-netback')['workers']) > 0" || fail "worker counters"
+top_get "[(w['name'], w['wakeups'], w['rounds']) for w in be('pvio-netback')['workers']]"
 out=$("$PVIO" top --batch --iterations 2 --delay 0.2) || fail "top --batch"
 echo "$out"
 grep -Eq '^ +g2 +[0-9]+ +0 .* 1 +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$' <<<"$out" || fail "g2's line"
