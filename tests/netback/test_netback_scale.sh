@@ -83,7 +83,17 @@ for i in $(seq 2 2 "$NV"); do
 done
 echo "ok: $((NV / 2)) pingers connected"
 # Every vif connected at once.
-connected=$(xenstore-ls /local/domain/0/backend/vif 2>/dev/null | grep -c '^ *state = "4"')
+# (Nothing changes while the pingers wait for "go": a listing that did not
+# show all NV state nodes is read again, bounded, and what it said kept.)
+for _ in 1 2 3; do
+	xenstore-ls /local/domain/0/backend/vif >"$T/vifs.ls" 2>"$T/vifs.err"
+	[ "$(grep -c '^ *state = ' "$T/vifs.ls")" = "$NV" ] && break
+	echo "xenstore-ls listed $(grep -c '^ *state = ' "$T/vifs.ls") state nodes, not $NV:" \
+		"$(tail -2 "$T/vifs.err")"
+done
+connected=$(grep -c '^ *state = "4"' "$T/vifs.ls")
+[ "$connected" = "$NV" ] ||
+	echo "backend states: $(grep -o '^ *state = "[0-9]*"' "$T/vifs.ls" | sort | uniq -c | tr -s ' \n' ' ')"
 WORKERS_BUSY=$(nworkers $NBPID)
 THREADS_BUSY=$(nthreads $NBPID)
 exec 5>&-
