@@ -200,8 +200,7 @@ static int expire(struct pvio_worker *w, uint64_t now)
 }
 
 /* Nothing active: sleep until an fd fires or a deadline passes (called and
- * returns with the lock held). */
-/* Sleep until an event or the next timeout; how many events ended it. */
+ * returns with the lock held). Returns how many events ended the sleep. */
 static int worker_sleep(struct pvio_worker *w)
 {
 	int timeout = expire(w, pvio_now_ns()), n;

@@ -317,35 +317,48 @@ PVIO_EXPORT unsigned pvio_pgrant_release_all(struct pvio_pgrant_cache *c)
 	return busy;
 }
 
-static int16_t copy_op(struct pvio_pgrant_cache *c, struct pvio_gnt_copy_op *op)
+/* A copy op's arguments, checked as the grant copy checks them: OK with
+ * *sg (the guest page is the source), *ref and *off, or the op's status. */
+static int16_t op_args(const struct pvio_pgrant_cache *c, const struct pvio_gnt_copy_op *op,
+		       bool *sg, uint32_t *ref, uint32_t *off)
 {
-	bool sg = op->flags == PVIO_GNTCOPY_source_gref;
 	bool dg = op->flags == PVIO_GNTCOPY_dest_gref;
-	uint32_t ref, off, s;
-	uint8_t *page;
-	void *local;
+	const void *local;
 
-	if (!sg && !dg)
+	*sg = op->flags == PVIO_GNTCOPY_source_gref;
+	if (!*sg && !dg)
 		return PVIO_GNTST_bad_copy_arg;
-	ref = sg ? op->source.foreign.ref : op->dest.foreign.ref;
-	off = sg ? op->source.foreign.offset : op->dest.foreign.offset;
-	local = sg ? op->dest.virt : op->source.virt;
-	if (off + op->len > PVIO_GNTTAB_PAGE_SIZE || (!local && op->len))
+	*ref = *sg ? op->source.foreign.ref : op->dest.foreign.ref;
+	*off = *sg ? op->source.foreign.offset : op->dest.foreign.offset;
+	local = *sg ? op->dest.virt : op->source.virt;
+	if (*off + op->len > PVIO_GNTTAB_PAGE_SIZE || (!local && op->len))
 		return PVIO_GNTST_bad_copy_arg;
 	if (!c->ents)
 		return PVIO_GNTST_general_error;
-	if (ref >= c->nr_refs)
+	if (*ref >= c->nr_refs)
 		return PVIO_GNTST_bad_gntref;
+	return PVIO_GNTST_okay;
+}
+
+static int16_t copy_op(struct pvio_pgrant_cache *c, struct pvio_gnt_copy_op *op)
+{
+	bool sg;
+	uint32_t ref, off, s;
+	uint8_t *page;
+	int16_t st = op_args(c, op, &sg, &ref, &off);
+
+	if (st != PVIO_GNTST_okay)
+		return st;
 	s = c->slot[ref];
 	if (s && (sg || c->ents[s - 1].writable)) {
 		c->stats.hits++;
 		page = c->ents[s - 1].addr;
 	} else {
 		void *a;
-		int16_t st = PVIO_GNTST_general_error;
 
+		st = PVIO_GNTST_general_error;
 		c->stats.misses++;
-		if (pvio_pgrant_insert(c, ref, dg, &a, &st) < 0)
+		if (pvio_pgrant_insert(c, ref, !sg, &a, &st) < 0)
 			return st != PVIO_GNTST_okay ? st : PVIO_GNTST_general_error;
 		pvio_pgrant_put(c, ref);
 		page = a;
@@ -353,26 +366,21 @@ static int16_t copy_op(struct pvio_pgrant_cache *c, struct pvio_gnt_copy_op *op)
 	if (!op->len)
 		return PVIO_GNTST_okay;
 	if (sg)
-		memmove(local, page + off, op->len);
+		memmove(op->dest.virt, page + off, op->len);
 	else
-		memmove(page + off, local, op->len);
+		memmove(page + off, op->source.virt, op->len);
 	return PVIO_GNTST_okay;
 }
 
-/* The foreign side of op, if it is a valid op on a page mapped already
- * (the fast path: no insert, nothing evicted); else NULL, and copy_op()
- * does it all. */
-static uint8_t *hit_page(struct pvio_pgrant_cache *c, const struct pvio_gnt_copy_op *op)
+/* The guest's side of op, if it is a valid op with bytes to copy on a page
+ * mapped already (the fast path: no insert, nothing evicted); else NULL,
+ * and copy_op() does it all. */
+static uint8_t *hit_page(const struct pvio_pgrant_cache *c, const struct pvio_gnt_copy_op *op)
 {
-	bool sg = op->flags == PVIO_GNTCOPY_source_gref;
+	bool sg;
 	uint32_t ref, off, s;
 
-	if (!op->len || !c->ents || (!sg && op->flags != PVIO_GNTCOPY_dest_gref))
-		return NULL;
-	ref = sg ? op->source.foreign.ref : op->dest.foreign.ref;
-	off = sg ? op->source.foreign.offset : op->dest.foreign.offset;
-	if (off + op->len > PVIO_GNTTAB_PAGE_SIZE || !(sg ? op->dest.virt : op->source.virt) ||
-	    ref >= c->nr_refs)
+	if (!op->len || op_args(c, op, &sg, &ref, &off) != PVIO_GNTST_okay)
 		return NULL;
 	s = c->slot[ref];
 	if (!s || (!sg && !c->ents[s - 1].writable))
