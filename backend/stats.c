@@ -568,6 +568,7 @@ static void sum_queues(const struct pvio_stats_dev *d, unsigned nq,
 		c->rx_bytes += pvio_load_relaxed(&q->rx_bytes);
 		c->tx_drops += pvio_load_relaxed(&q->tx_drops);
 		c->rx_drops += pvio_load_relaxed(&q->rx_drops);
+		c->submits += pvio_load_relaxed(&q->submits);
 	}
 }
 

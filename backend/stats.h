@@ -51,6 +51,7 @@ enum pvio_stats_type {
  * not count is shown as "-", not as 0. */
 #define PVIO_STATS_CAP_VBD_IO  (1u << 0)   /* rd/wr/flush/discard/oo/sectors/errors */
 #define PVIO_STATS_CAP_VIF_IO  (1u << 1)   /* tx/rx bytes, packets, drops */
+#define PVIO_STATS_CAP_VBD_SUBMITS (1u << 2) /* submits */
 
 /* One queue's counters: [Q], single writer. 128 bytes: a queue never
  * shares a cache line with another queue's writer. */
@@ -62,7 +63,10 @@ struct pvio_stats_queue {
 	/* vif: tx = from the guest, rx = to the guest */
 	uint64_t tx_pkts, tx_bytes, rx_pkts, rx_bytes;
 	uint64_t tx_drops, rx_drops;
-	uint64_t rsvd[2];
+	/* vbd: times queued I/O was handed to the engine (io_uring_enter,
+	 * io_submit): requests per submit is the backend's batching */
+	uint64_t submits;
+	uint64_t rsvd[1];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct pvio_stats_queue) == 128, "queue slot size");
 
@@ -195,6 +199,7 @@ struct pvio_stats_counters {
 	uint64_t rd_req, wr_req, flush_req, discard_req, oo_req;
 	uint64_t rd_sect, wr_sect, errors;
 	uint64_t tx_pkts, tx_bytes, rx_pkts, rx_bytes, tx_drops, rx_drops;
+	uint64_t submits;
 };
 
 struct pvio_stats_devinfo {

@@ -5,7 +5,8 @@
  *
  *   take requests   read req_prod once, copy each request to private memory
  *                   (XSA-155), validate the copy, map its grants, queue the
- *                   I/O on the engine; one submit per batch
+ *                   I/O on the engine; one submit per batch (per request
+ *                   on an O_DIRECT disk: take_requests)
  *   complete        reap engine completions, unmap (or keep persistent)
  *                   grants, write responses field by field (XSA-216), push
  *                   once per batch and notify only if the frontend asked
@@ -535,7 +536,21 @@ error:
 
 static void blkback__complete(struct blkback_queue *q, struct pvio_blk_io *io);
 
-/* Take up to BLKBACK_BATCH requests. Returns the number taken, or -EPROTO. */
+/* Hand what is queued to the engine (one io_uring_enter / io_submit). */
+static void submit(struct blkback_queue *q)
+{
+	PVIO_STATS_ADD(q->st, submits, 1);
+	pvio_blk_engine_submit(q->eng);
+}
+
+/* Take up to BLKBACK_BATCH requests. On an O_DIRECT disk each request goes
+ * to the engine as soon as it is set up, so the device starts on the first
+ * while we set up the next: a burst handed over at once (one plug, one
+ * doorbell) leaves the device idle until all of it is set up, and this
+ * machine's virtual disk then completes it as one (issue 13's closing
+ * note: 0.67-0.73 -> 0.80-0.86 of native fio at 4k QD32). A buffered disk does the
+ * copy in the submitting call, so there one submit per batch saves the
+ * system calls. Returns the number taken, or -EPROTO. */
 static int take_requests(struct blkback_queue *q)
 {
 	struct blkback_parsed p;
@@ -548,7 +563,7 @@ static int take_requests(struct blkback_queue *q)
 			return 0;
 		q->held = false;
 		if (start_request(q, &q->held_req) > 0)
-			pvio_blk_engine_submit(q->eng);
+			submit(q);
 		taken = 1;
 	}
 	/* A request held by the disk's limits goes first, when it may. */
@@ -559,7 +574,7 @@ static int take_requests(struct blkback_queue *q)
 		if (!throttle_admit(q, r))
 			return taken;
 		if (queue_io(q, r) > 0)
-			pvio_blk_engine_submit(q->eng);
+			submit(q);
 		taken++;
 	}
 	/* The flush itself counts in inflight: none left, none draining
@@ -584,13 +599,17 @@ static int take_requests(struct blkback_queue *q)
 			q->held = true;
 			break;
 		}
-		if (start_request(q, &p) > 0)
-			queued++;
+		if (start_request(q, &p) > 0) {
+			if (q->submit_each)
+				submit(q);
+			else
+				queued++;
+		}
 		if (q->draining || q->thr_held)
 			break;
 	}
 	if (queued)
-		pvio_blk_engine_submit(q->eng);
+		submit(q);
 	return taken;
 }
 
@@ -626,7 +645,7 @@ static void blkback__complete(struct blkback_queue *q, struct pvio_blk_io *io)
 		r->io.len = 0;
 		r->io.result = 0;
 		if (pvio_blk_engine_queue(q->eng, &r->io) == 0) {
-			pvio_blk_engine_submit(q->eng);
+			submit(q);
 			return;
 		}
 		st = PVIO_BLKIF_RSP_ERROR;
@@ -869,6 +888,7 @@ int blkback_queue_start(struct blkback_queue *q)
 	pvio_pollwin_init(&q->io_pw, d->cfg.poll_us && d->cfg.direct ?
 				     d->cfg.io_poll_us * 1000u : 0);
 	q->io_last_ns = q->io_armed_ns = 0;
+	q->submit_each = d->cfg.direct;
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
 	ecfg.faults = d->faults;

@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 		struct pvio_stats_opts so = {
 			.dir = stats_dir, .sock = sock, .prog = "pvio-blkback",
 			.type = PVIO_STATS_VBD, .max_queues = BLKBACK_MAX_QUEUES,
-			.caps = PVIO_STATS_CAP_VBD_IO,
+			.caps = PVIO_STATS_CAP_VBD_IO | PVIO_STATS_CAP_VBD_SUBMITS,
 		};
 
 		r = pvio_stats_open(&so, &stats);

@@ -195,7 +195,8 @@ static void print_dev_json(const struct pvio_stats_snap *b, const struct pvio_st
 		jnum("oo", counted, d->c.oo_req, true);
 		jnum("rsect", counted, d->c.rd_sect, true);
 		jnum("wsect", counted, d->c.wr_sect, true);
-		jnum("errors", counted, d->c.errors, false);
+		jnum("errors", counted, d->c.errors, true);
+		jnum("submits", b->caps & PVIO_STATS_CAP_VBD_SUBMITS, d->c.submits, false);
 	} else {
 		jnum("tx_bytes", counted, d->c.tx_bytes, true);
 		jnum("tx_pkts", counted, d->c.tx_pkts, true);
