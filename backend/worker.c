@@ -221,6 +221,7 @@ static void *worker_main(void *arg)
 	struct pvio_worker *w = arg;
 	const struct pvio_workers_cfg *cfg = &w->ws->cfg;
 	uint64_t last_check = 0, idle_ns = 0, spin_ns = 0;
+	long nivcsw = -1;               /* pvio_pollwin_lost_cpu's */
 	struct pvio_stats_worker *rec;
 	bool lost;
 
@@ -244,9 +245,9 @@ static void *worker_main(void *arg)
 		}
 		now = w->now = pvio_now_ns();
 		/* An idle spin that lost the CPU: another thread was runnable
-		 * here (a guest, the other backend's worker) and waited for
-		 * us. The idle tasks stop polling (evtchn/pollwin.h). */
-		lost = idle_ns && pvio_pollwin_gap(idle_ns, now);
+		 * here (a guest, the other backend's worker) and ran instead
+		 * of us. The idle tasks stop polling (evtchn/pollwin.h). */
+		lost = idle_ns && pvio_pollwin_lost_cpu(&nivcsw, idle_ns, now);
 		idle_ns = 0;
 		for (t = w->active.next; t != &w->active; t = nx) {
 			unsigned n;

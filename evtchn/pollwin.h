@@ -16,9 +16,10 @@
  * turns burning the CPUs. Two rules for that: a spin longer than
  * PVIO_POLLWIN_YIELD_NS yields between two looks (sched_yield returns at
  * once when nobody else is runnable there), and a spin whose clock jumped
- * by more than PVIO_POLLWIN_GAP_NS between two looks lost its CPU to
- * another thread: the window drops to nothing and may not grow for the
- * next PVIO_POLLWIN_HOLD waits.
+ * by more than PVIO_POLLWIN_GAP_NS between two looks, its thread switched
+ * out involuntarily since the last jump, lost its CPU to another thread:
+ * the window drops to nothing and may not grow for the next
+ * PVIO_POLLWIN_HOLD waits.
  *
  * So one guest and its backend on two CPUs keep spinning (microsecond
  * round trips), while many guests sharing a few CPUs stop spinning and
@@ -30,6 +31,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "ring/pvio_atomic.h"
 
@@ -72,10 +74,42 @@ static inline void pvio_pollwin_pause(uint64_t spun_ns)
 		sched_yield();
 }
 
-/* Between two clock reads of a spin loop, prev and now: was the CPU lost? */
+/* Between two clock reads of a spin loop, prev and now: did the clock jump? */
 static inline bool pvio_pollwin_gap(uint64_t prev, uint64_t now)
 {
 	return now - prev > PVIO_POLLWIN_GAP_NS;
+}
+
+/* The calling thread's involuntary context switches so far (-1: unknown). */
+static inline long pvio_pollwin_nivcsw(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : -1;
+}
+
+/*
+ * Between two clock reads of a spin loop: was the CPU lost to another
+ * thread? A jump alone does not say so: a virtual CPU that its host
+ * preempted, or that handled an interrupt, jumps too, and then no thread
+ * here waited for the spinner. Another thread ran here only if this one
+ * was switched out involuntarily (preempted, or a yield that gave the CPU
+ * away) since the last jump. *seen keeps the count per spinner; it is read
+ * only on a jump, so a spin costs no system call. Measured on this VM
+ * (fio-pvio, direct 4k QD1): 230 of 244 jumps (up to 107 us) came with no
+ * switch at all, and each had stopped the guest's spinning for 256 waits.
+ */
+static inline bool pvio_pollwin_lost_cpu(long *seen, uint64_t prev, uint64_t now)
+{
+	long n;
+
+	if (!pvio_pollwin_gap(prev, now))
+		return false;
+	n = pvio_pollwin_nivcsw();
+	if (n >= 0 && n == *seen)
+		return false;
+	*seen = n;
+	return true;
 }
 
 /* After a wait: caught = the spin saw the event; waited_ns = spin + sleep. */

@@ -1468,6 +1468,9 @@ static void wait_fd(int fd, int timeout_ms)
 	}
 }
 
+/* pvio_pollwin_lost_cpu's count, per reaping thread. */
+static __thread long reap_nivcsw = -1;
+
 PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 				   struct pvio_blkfront_req **done, unsigned max,
 				   int timeout_ms)
@@ -1573,7 +1576,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 					}
 					pvio_pollwin_pause(now - t0);
 					now = mono_ns();
-					if (pvio_pollwin_gap(prev, now)) {
+					if (pvio_pollwin_lost_cpu(&reap_nivcsw, prev, now)) {
 						pvio_pollwin_lost(&q->pollwin);
 						t0 = 0;
 						break;
