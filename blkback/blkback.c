@@ -9,7 +9,8 @@
  *                   on an O_DIRECT disk: take_requests)
  *   complete        reap engine completions, unmap (or keep persistent)
  *                   grants, write responses field by field (XSA-216), push
- *                   once per batch and notify only if the frontend asked
+ *                   once per batch (every BLKBACK_DIRECT_PUSH on an O_DIRECT
+ *                   disk) and notify only if the frontend asked
  *   arm             after poll_us without work (io_poll_us, adaptive, while
  *                   I/O is in flight and completions keep coming): set
  *                   req_event (final check), unmask the port (late EOI,
@@ -548,7 +549,9 @@ static void submit(struct blkback_queue *q)
  * while we set up the next: a burst handed over at once (one plug, one
  * doorbell) leaves the device idle until all of it is set up, and this
  * machine's virtual disk then completes it as one (issue 13's closing
- * note: 0.67-0.73 -> 0.80-0.86 of native fio at 4k QD32). A buffered disk does the
+ * note: 0.67-0.73 -> 0.80-0.86 of native fio at 4k QD32). The same
+ * holds for the way back: reap() pushes responses every
+ * BLKBACK_DIRECT_PUSH completions. A buffered disk does the
  * copy in the submitting call, so there one submit per batch saves the
  * system calls. Returns the number taken, or -EPROTO. */
 static int take_requests(struct blkback_queue *q)
@@ -662,13 +665,19 @@ static int reap(struct blkback_queue *q)
 	struct pvio_blk_io *done[64];
 	int n, total = 0;
 
+	/* O_DIRECT: the responses go out every few completions, so the
+	 * frontend refills while we answer the rest of a burst. */
+	int chunk = q->submit_each ? BLKBACK_DIRECT_PUSH : 64;
+
 	do {
-		n = pvio_blk_engine_poll(q->eng, done, 64);
+		n = pvio_blk_engine_poll(q->eng, done, chunk);
 		for (int i = 0; i < n; i++)
 			blkback__complete(q, done[i]);
 		if (n > 0)
 			total += n;
-	} while (n == 64);
+		if (q->submit_each)
+			push_responses(q);
+	} while (n == chunk);
 	return total;
 }
 

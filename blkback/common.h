@@ -30,6 +30,7 @@
 #define BLKBACK_DEFAULT_POLL_US       50
 #define BLKBACK_DEFAULT_IO_POLL_US    500
 #define BLKBACK_BATCH                 64     /* requests taken per round */
+#define BLKBACK_DIRECT_PUSH           4      /* O_DIRECT: responses pushed every N completions */
 #define BLKBACK_PGRANT_IDLE_MS        1000   /* persistent grants idle longer are unmapped */
 #define BLKBACK_PGRANT_PURGE_MS       100    /* a full cache drops 5% of its idle grants */
 
@@ -114,7 +115,8 @@ struct blkback_queue {
 	struct pvio_pollwin io_pw;
 	uint64_t io_last_ns;          /* last request taken or I/O completed */
 	uint64_t io_armed_ns;         /* slept with I/O in flight since (0: no) */
-	bool     submit_each;         /* O_DIRECT: each request submitted as taken */
+	bool     submit_each;         /* O_DIRECT: each request submitted as taken,
+	                                 responses pushed in small groups */
 	bool     held;                /* held_req waits for in-flight I/O to finish */
 	struct blkback_parsed held_req;
 	struct blkback_req *thr_held; /* waits for the disk's limits (vbd_limits.h) */
