@@ -603,7 +603,7 @@ static int take_requests(struct blkback_queue *q)
 			break;
 		}
 		if (start_request(q, &p) > 0) {
-			if (q->submit_each)
+			if (q->direct)
 				submit(q);
 			else
 				queued++;
@@ -662,12 +662,10 @@ static void blkback__complete(struct blkback_queue *q, struct pvio_blk_io *io)
 
 static int reap(struct blkback_queue *q)
 {
-	struct pvio_blk_io *done[64];
-	int n, total = 0;
-
 	/* O_DIRECT: the responses go out every few completions, so the
 	 * frontend refills while we answer the rest of a burst. */
-	int chunk = q->submit_each ? BLKBACK_DIRECT_PUSH : 64;
+	int chunk = q->direct ? BLKBACK_DIRECT_PUSH : 64, n, total = 0;
+	struct pvio_blk_io *done[64];
 
 	do {
 		n = pvio_blk_engine_poll(q->eng, done, chunk);
@@ -675,7 +673,7 @@ static int reap(struct blkback_queue *q)
 			blkback__complete(q, done[i]);
 		if (n > 0)
 			total += n;
-		if (q->submit_each)
+		if (q->direct)
 			push_responses(q);
 	} while (n == chunk);
 	return total;
@@ -897,7 +895,7 @@ int blkback_queue_start(struct blkback_queue *q)
 	pvio_pollwin_init(&q->io_pw, d->cfg.poll_us && d->cfg.direct ?
 				     d->cfg.io_poll_us * 1000u : 0);
 	q->io_last_ns = q->io_armed_ns = 0;
-	q->submit_each = d->cfg.direct;
+	q->direct = d->cfg.direct;
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
 	ecfg.faults = d->faults;

@@ -115,8 +115,9 @@ struct blkback_queue {
 	struct pvio_pollwin io_pw;
 	uint64_t io_last_ns;          /* last request taken or I/O completed */
 	uint64_t io_armed_ns;         /* slept with I/O in flight since (0: no) */
-	bool     submit_each;         /* O_DIRECT: each request submitted as taken,
-	                                 responses pushed in small groups */
+	bool     direct;              /* an O_DIRECT disk: each request submitted as
+	                                 taken, responses pushed every
+	                                 BLKBACK_DIRECT_PUSH completions */
 	bool     held;                /* held_req waits for in-flight I/O to finish */
 	struct blkback_parsed held_req;
 	struct blkback_req *thr_held; /* waits for the disk's limits (vbd_limits.h) */
