@@ -615,11 +615,7 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 		if (n > 0) {
 			unsigned nt = 0;
 
-			if (!started) {
-				started = true;
-				take(&r->start, r);
-			}
-			last = spin_t = now_ns();
+			spin_t = now_ns();
 			for (int i = 0; i < n; i++) {
 				uint8_t *f = pk[i].data;
 
@@ -640,6 +636,16 @@ static int do_recv(struct pvio_netfront *nf, int ep, const struct opts *o, const
 				}
 				if (is_announce(f, pk[i].len))
 					continue;
+				/* The idle time counts from the first real frame: the
+				 * announcements of guests that connect later would
+				 * otherwise start it, and a reflector would stop
+				 * --idle seconds after the last one, before any
+				 * traffic came. */
+				if (!started) {
+					started = true;
+					take(&r->start, r);
+				}
+				last = spin_t;
 				if (pk[i].flags & PVIO_NF_TRUNCATED) {
 					r->truncated++;
 					continue;
@@ -759,7 +765,7 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 			rc = k;
 			break;
 		}
-		while (!back && !g_stop) {
+		while (!back && !g_stop && !rc) {
 			struct pvio_nf_pkt q = { .data = rb, .cap = RXCAP };
 			uint64_t u;
 
@@ -769,6 +775,15 @@ static int do_echo(struct pvio_netfront *nf, int ep, const struct opts *o, const
 				break;
 			}
 			u = now_ns();
+			/* Only an answer from the one we sent to counts: a frame
+			 * flooded to every port (its destination unknown to the
+			 * bridge) must not pass for the reflector's answer. */
+			if (k == 1 && q.len >= HDR && (memcmp(rb, mac, 6) ||
+			    (!(o->dst[0] & 1) && memcmp(rb + 6, o->dst, 6)))) {
+				r->other++;
+				last = u;
+				continue;
+			}
 			if (k == 1 && q.len >= HDR && get_le32(rb + 14) == MAGIC &&
 			    get_le64(rb + 18) == seq &&
 			    (q.len != o->size || memcmp(rb + HDR, f + HDR, o->size - HDR))) {

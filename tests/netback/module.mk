@@ -38,5 +38,6 @@ SRCS_test_netback_personalities := $(NB_E2E_SRCS)
 LONG_TESTS += $(BUILD)/tests/netback/test_netback_rate
 
 TEST_SCRIPTS += tests/netback/test_netback_scale.sh
+TEST_SCRIPTS += tests/netback/test_netio_reflect.sh
 # guests on two hosts (namespaces) over VXLAN: net_tap uplinks, kernel guests
 TEST_SCRIPTS += tests/netback/test_vxlan_hosts.sh

@@ -54,7 +54,7 @@ RPIDS=()
 for i in $(seq 1 2 "$NV"); do
 	mkfifo "$T/r$i"
 	"$PVIO" run --domain "g$i" -- "$NETIO" reflect 0 --quiet --timeout 120 \
-		--poll-us 0 --ready-fd 3 3>"$T/r$i" >/dev/null 2>>"$T/refl-$i.log" &
+		--idle 600 --poll-us 0 --ready-fd 3 3>"$T/r$i" >/dev/null 2>>"$T/refl-$i.log" &
 	RPIDS+=($!)
 	PIDS+=($!)
 done
@@ -125,6 +125,12 @@ echo "ok: $connected vifs connected at once"
 [ "$THREADS_BUSY" = "$TH0" ] || fail "pvio-netback had $TH0 threads idle, $THREADS_BUSY with $NV vifs"
 echo "ok: $THREADS_BUSY threads with $NV vifs (2 workers), as with none"
 
+# Every reflector still serving: one that had stopped would have left its
+# vif before the count above, or answered nothing.
+for k in "${!RPIDS[@]}"; do
+	kill -0 "${RPIDS[$k]}" 2>/dev/null ||
+		fail "reflector g$((2 * k + 1)) exited early: $(tail -3 "$T/refl-$((2 * k + 1)).log")"
+done
 for p in "${RPIDS[@]}"; do
 	kill "$p" 2>/dev/null
 done
