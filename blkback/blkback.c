@@ -5,8 +5,9 @@
  *
  *   take requests   read req_prod once, copy each request to private memory
  *                   (XSA-155), validate the copy, map its grants, queue the
- *                   I/O on the engine; one submit per batch (per request
- *                   on an O_DIRECT disk: take_requests)
+ *                   I/O on the engine; one submit per batch of at most
+ *                   BLKBACK_BUF_TAKE (per request on an O_DIRECT disk:
+ *                   take_requests)
  *   complete        reap engine completions, unmap (or keep persistent)
  *                   grants, write responses field by field (XSA-216), push
  *                   once per batch (every BLKBACK_DIRECT_PUSH on an O_DIRECT
@@ -544,7 +545,7 @@ static void submit(struct blkback_queue *q)
 	pvio_blk_engine_submit(q->eng);
 }
 
-/* Take up to BLKBACK_BATCH requests. On an O_DIRECT disk each request goes
+/* Take up to q->take_max requests. On an O_DIRECT disk each request goes
  * to the engine as soon as it is set up, so the device starts on the first
  * while we set up the next: a burst handed over at once (one plug, one
  * doorbell) leaves the device idle until all of it is set up, and this
@@ -553,7 +554,9 @@ static void submit(struct blkback_queue *q)
  * holds for the way back: reap() pushes responses every
  * BLKBACK_DIRECT_PUSH completions. A buffered disk does the
  * copy in the submitting call, so there one submit per batch saves the
- * system calls. Returns the number taken, or -EPROTO. */
+ * system calls; but its batch is BLKBACK_BUF_TAKE, not more: the copies of
+ * a batch are done before any of its responses go out, and the frontend
+ * waits meanwhile (see common.h). Returns the number taken, or -EPROTO. */
 static int take_requests(struct blkback_queue *q)
 {
 	struct blkback_parsed p;
@@ -589,8 +592,8 @@ static int take_requests(struct blkback_queue *q)
 	n = pvio_ring_back_pending(&q->ring);
 	if (n < 0)
 		return n;
-	if (n > BLKBACK_BATCH)
-		n = BLKBACK_BATCH;
+	if (n > (int)q->take_max)
+		n = (int)q->take_max;
 	while (taken < n && q->free_head != NO_REQ) {
 		take_request(q, &p);
 		taken++;
@@ -896,6 +899,7 @@ int blkback_queue_start(struct blkback_queue *q)
 				     d->cfg.io_poll_us * 1000u : 0);
 	q->io_last_ns = q->io_armed_ns = 0;
 	q->direct = d->cfg.direct;
+	q->take_max = q->direct ? BLKBACK_BATCH : BLKBACK_BUF_TAKE;
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
 	ecfg.faults = d->faults;

@@ -31,6 +31,12 @@
 #define BLKBACK_DEFAULT_IO_POLL_US    500
 #define BLKBACK_BATCH                 64     /* requests taken per round */
 #define BLKBACK_DIRECT_PUSH           4      /* O_DIRECT: responses pushed every N completions */
+/* Buffered: requests taken (and copied, in one submit) per round. Their
+ * responses go out together after the copies, so a larger batch leaves the
+ * frontend idle while we copy, and us idle while it refills: cached 4k
+ * randread QD32, pvio/native through fio, 64 -> 16: 0.699 0.663 -> 1.232
+ * 1.144 (8: 1.03-1.22, 4: 1.31; 128k reads unchanged). */
+#define BLKBACK_BUF_TAKE              16
 #define BLKBACK_PGRANT_IDLE_MS        1000   /* persistent grants idle longer are unmapped */
 #define BLKBACK_PGRANT_PURGE_MS       100    /* a full cache drops 5% of its idle grants */
 
@@ -118,6 +124,8 @@ struct blkback_queue {
 	bool     direct;              /* an O_DIRECT disk: each request submitted as
 	                                 taken, responses pushed every
 	                                 BLKBACK_DIRECT_PUSH completions */
+	unsigned take_max;            /* requests taken per round: BLKBACK_BATCH,
+	                                 BLKBACK_BUF_TAKE on a buffered disk */
 	bool     held;                /* held_req waits for in-flight I/O to finish */
 	struct blkback_parsed held_req;
 	struct blkback_req *thr_held; /* waits for the disk's limits (vbd_limits.h) */

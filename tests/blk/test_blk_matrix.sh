@@ -61,6 +61,25 @@ while read -r q o p i e s pr; do
 	"$PVIO" block-detach g1 xvda || fail "detach row $n"
 done <<<"$ROWS"
 
+# A buffered disk takes at most BLKBACK_BUF_TAKE (16) requests a round (one
+# submit each round: the copies of a round are done before its responses
+# go out), however deep the guest's queue: 4k reads at QD 64 for a second,
+# then pvio top's submits against the reads.
+n=$((n + 1))
+img=$T/disk$n.img
+make_image "$img" 48
+"$PVIO" block-attach g1 "engine=io_uring, vdev=xvda, access=rw, target=$img" ||
+	fail "attach buffered QD 64"
+echo "== row $n: buffered, 4k reads at QD 64"
+out=$(guest g1 "$BLKIO" --ring-order 2 bench xvda --rw randread --bs 4096 --qd 64 --seconds 1 \
+	--size-mb 32 2>&1) || fail "buffered QD 64: $(echo "$out" | tail -3)"
+c=$(top_get "[(d['rd'], d['submits']) for d in dom('g1')['devices']]")
+read -r rd sub < <(tr -d '[](),' <<<"$c")
+echo "reads $rd, engine submits $sub"
+[ -n "$sub" ] && [ "$rd" -gt 0 ] && [ "$((sub * 16))" -ge "$rd" ] ||
+	fail "buffered QD 64: $sub submits for $rd reads (want at most 16 reads a submit)"
+"$PVIO" block-detach g1 xvda || fail "detach buffered QD 64"
+
 # O_DIRECT disks on each engine: the same verification, and each request
 # handed to the engine on its own as it is taken (blkback.c take_requests):
 # pvio top's submits count at least the reads and writes.
