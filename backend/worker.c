@@ -290,8 +290,11 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		/* Busy: armed tasks' wake-ups are picked up every few dozen
-		 * microseconds without blocking. */
-		if (now - last_check >= PVIO_WORKER_CHECK_US * 1000ull) {
+		 * microseconds without blocking. With none armed there is
+		 * nothing to pick up (a control kick is for a sleeping
+		 * worker; `want` is read every round): no system call. */
+		if (w->armed.next != &w->armed &&
+		    now - last_check >= PVIO_WORKER_CHECK_US * 1000ull) {
 			int n = epoll_wait(w->epfd, w->ev, EV_BATCH, 0);
 
 			if (n > 0)
