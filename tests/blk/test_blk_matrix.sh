@@ -61,21 +61,31 @@ while read -r q o p i e s pr; do
 	"$PVIO" block-detach g1 xvda || fail "detach row $n"
 done <<<"$ROWS"
 
+# new_row DESC ATTACH_OPTS: the next row, a fresh image attached as xvda.
+new_row() {
+	n=$((n + 1))
+	img=$T/disk$n.img
+	make_image "$img" 48
+	"$PVIO" block-attach g1 "$2, vdev=xvda, access=rw, target=$img" || fail "attach $1"
+	echo "== row $n: $1"
+}
+# io_counts: rd, wr and sub, g1's disk's reads, writes and engine submits
+# (pvio top).
+io_counts() {
+	local c
+	c=$(top_get "[(d['rd'], d['wr'], d['submits']) for d in dom('g1')['devices']]")
+	read -r rd wr sub < <(tr -d '[](),' <<<"$c")
+	echo "reads $rd, writes $wr, engine submits $sub"
+}
+
 # A buffered disk takes at most BLKBACK_BUF_TAKE (16) requests a round (one
 # submit each round: the copies of a round are done before its responses
 # go out), however deep the guest's queue: 4k reads at QD 64 for a second,
 # then pvio top's submits against the reads.
-n=$((n + 1))
-img=$T/disk$n.img
-make_image "$img" 48
-"$PVIO" block-attach g1 "engine=io_uring, vdev=xvda, access=rw, target=$img" ||
-	fail "attach buffered QD 64"
-echo "== row $n: buffered, 4k reads at QD 64"
+new_row "buffered, 4k reads at QD 64" "engine=io_uring"
 out=$(guest g1 "$BLKIO" --ring-order 2 bench xvda --rw randread --bs 4096 --qd 64 --seconds 1 \
 	--size-mb 32 2>&1) || fail "buffered QD 64: $(echo "$out" | tail -3)"
-c=$(top_get "[(d['rd'], d['submits']) for d in dom('g1')['devices']]")
-read -r rd sub < <(tr -d '[](),' <<<"$c")
-echo "reads $rd, engine submits $sub"
+io_counts
 [ -n "$sub" ] && [ "$rd" -gt 0 ] && [ "$((sub * 16))" -ge "$rd" ] ||
 	fail "buffered QD 64: $sub submits for $rd reads (want at most 16 reads a submit)"
 "$PVIO" block-detach g1 xvda || fail "detach buffered QD 64"
@@ -85,18 +95,11 @@ echo "reads $rd, engine submits $sub"
 # pvio top's submits count at least the reads and writes.
 if dd if=/dev/zero of="$T/odirect.probe" bs=4096 count=1 oflag=direct 2>/dev/null; then
 	for e in io_uring libaio psync; do
-		n=$((n + 1))
-		img=$T/disk$n.img
-		make_image "$img" 48
-		"$PVIO" block-attach g1 "engine=$e, direct=1, vdev=xvda, access=rw, target=$img" ||
-			fail "attach O_DIRECT $e"
-		echo "== row $n: O_DIRECT, engine=$e"
+		new_row "O_DIRECT, engine=$e" "engine=$e, direct=1"
 		out=$(guest g1 "$BLKIO" verify xvda --ops "$OPS" --qd 8 --region-mb 32 --seed $n 2>&1) ||
 			fail "O_DIRECT $e: $(echo "$out" | tail -3) // backend: $(tail -3 "$T/blkback.log")"
 		echo "$out" | grep -E '^(verify|frontend|first error)'
-		c=$(top_get "[(d['rd'], d['wr'], d['submits']) for d in dom('g1')['devices']]")
-		read -r rd wr sub < <(tr -d '[](),' <<<"$c")
-		echo "reads $rd, writes $wr, engine submits $sub"
+		io_counts
 		[ -n "$sub" ] && [ "$((rd + wr))" -gt 0 ] && [ "$sub" -ge "$((rd + wr))" ] ||
 			fail "O_DIRECT $e: $sub submits for $rd reads and $wr writes (want one each)"
 		"$PVIO" block-detach g1 xvda || fail "detach O_DIRECT $e"
