@@ -545,7 +545,7 @@ static void submit(struct blkback_queue *q)
 	pvio_blk_engine_submit(q->eng);
 }
 
-/* Take up to q->take_max requests. On an O_DIRECT disk each request goes
+/* Take up to BLKBACK_BATCH requests. On an O_DIRECT disk each request goes
  * to the engine as soon as it is set up, so the device starts on the first
  * while we set up the next: a burst handed over at once (one plug, one
  * doorbell) leaves the device idle until all of it is set up, and this
@@ -592,8 +592,8 @@ static int take_requests(struct blkback_queue *q)
 	n = pvio_ring_back_pending(&q->ring);
 	if (n < 0)
 		return n;
-	if (n > (int)q->take_max)
-		n = (int)q->take_max;
+	if (n > (q->direct ? BLKBACK_BATCH : BLKBACK_BUF_TAKE))
+		n = q->direct ? BLKBACK_BATCH : BLKBACK_BUF_TAKE;
 	while (taken < n && q->free_head != NO_REQ) {
 		take_request(q, &p);
 		taken++;
@@ -899,7 +899,6 @@ int blkback_queue_start(struct blkback_queue *q)
 				     d->cfg.io_poll_us * 1000u : 0);
 	q->io_last_ns = q->io_armed_ns = 0;
 	q->direct = d->cfg.direct;
-	q->take_max = q->direct ? BLKBACK_BATCH : BLKBACK_BUF_TAKE;
 	ecfg.depth = q->nr_reqs;
 	ecfg.is_blockdev = d->is_blockdev;
 	ecfg.faults = d->faults;

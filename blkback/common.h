@@ -29,7 +29,7 @@
 	 PVIO_BLKIF_SEGS_PER_INDIRECT_FRAME)
 #define BLKBACK_DEFAULT_POLL_US       50
 #define BLKBACK_DEFAULT_IO_POLL_US    500
-#define BLKBACK_BATCH                 64     /* requests taken per round */
+#define BLKBACK_BATCH                 64     /* requests taken per round (O_DIRECT) */
 #define BLKBACK_DIRECT_PUSH           4      /* O_DIRECT: responses pushed every N completions */
 /* Buffered: requests taken (and copied, in one submit) per round. Their
  * responses go out together after the copies, so a larger batch leaves the
@@ -124,8 +124,6 @@ struct blkback_queue {
 	bool     direct;              /* an O_DIRECT disk: each request submitted as
 	                                 taken, responses pushed every
 	                                 BLKBACK_DIRECT_PUSH completions */
-	unsigned take_max;            /* requests taken per round: BLKBACK_BATCH,
-	                                 BLKBACK_BUF_TAKE on a buffered disk */
 	bool     held;                /* held_req waits for in-flight I/O to finish */
 	struct blkback_parsed held_req;
 	struct blkback_req *thr_held; /* waits for the disk's limits (vbd_limits.h) */
