@@ -11,8 +11,10 @@
  *
  * Zero copy: iov_base points straight into granted guest pages. When the
  * whole of a guest's memory is mapped, the poller passes it as
- * cfg.fixed_base/fixed_len and io_uring registers it once as fixed buffers:
- * single-iovec I/O inside that region then uses READ_FIXED/WRITE_FIXED.
+ * cfg.fixed_base/fixed_len and io_uring registers it as fixed buffers, a
+ * 2 MiB chunk at a time on the chunk's first I/O (registering pins, and so
+ * allocates, every page): single-iovec I/O inside one chunk then uses
+ * READ_FIXED/WRITE_FIXED.
  *
  * Threads: open() may run on any thread. With io_uring the first submit or
  * reap makes the calling thread the ring's single issuer (the ring is
@@ -100,8 +102,9 @@ struct pvio_blk_engine;
 /* Names: "io_uring", "libaio", "psync", "rbd" (fd -1, cfg.rbd set; -ENOTSUP
  * in a program without librbd: rbd.h). -ENOENT unknown, -ENOTSUP not built,
  * -EINVAL bad arguments (depth 0 or > 32768, a bad cfg.faults). fd stays the caller's.
- * io_uring: if registering cfg.fixed_base fails (RLIMIT_MEMLOCK, memory that
- * cannot be pinned) the engine logs once and works without fixed buffers. */
+ * io_uring: where registering a chunk of cfg.fixed_base fails (RLIMIT_MEMLOCK,
+ * memory that cannot be pinned) the engine logs once and uses readv/writev
+ * there. */
 int  pvio_blk_engine_open(const char *name, int fd, const struct pvio_blk_engine_cfg *cfg,
 			  struct pvio_blk_engine **out);
 /* Frees the engine. The caller normally drains first (inflight == 0). I/O

@@ -8,6 +8,7 @@ TEST_BINS += tests/blk/test_blk_ctrlfaults
 LONG_TESTS += $(BUILD)/tests/blk/test_blk_ctrlfaults
 TEST_SCRIPTS += tests/blk/test_blk_smoke.sh
 TEST_SCRIPTS += tests/blk/test_blk_matrix.sh
+TEST_SCRIPTS += tests/blk/test_blk_resident.sh
 TEST_SCRIPTS += tests/blk/test_blk_crash.sh
 TEST_SCRIPTS += tests/blk/test_blk_features.sh
 TEST_SCRIPTS += tests/blk/test_blk_limits.sh
