@@ -54,6 +54,15 @@ make_image() {
 	truncate -s "$2M" "$1" || fail "cannot create $1"
 }
 
+# g1_with_disk MEM_MB DISK_MB [OPTS]: guest g1 with MEM_MB of memory and a
+# sparse DISK_MB image, $T/disk.img, attached read-write as xvda (OPTS: more
+# of the disk's settings, "engine=io_uring, " say).
+g1_with_disk() {
+	"$PVIO" create g1 memory="$1M" >/dev/null || fail "create"
+	make_image "$T/disk.img" "$2"
+	"$PVIO" block-attach g1 "${3:-}vdev=xvda, access=rw, target=$T/disk.img" || fail "attach"
+}
+
 # guest NAME -- COMMAND...: run a command as the guest
 guest() {
 	local name=$1

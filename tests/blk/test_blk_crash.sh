@@ -7,9 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 start_pviod
 start_blkback
-"$PVIO" create g1 memory=128M >/dev/null || fail "create"
-make_image "$T/disk.img" 64
-"$PVIO" block-attach g1 "vdev=xvda, access=rw, target=$T/disk.img" || fail "attach"
+g1_with_disk 128 64
 
 # wait_connected N: until the backend log shows N connections (bounded)
 wait_connected() {

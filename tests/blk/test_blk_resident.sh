@@ -10,10 +10,7 @@
 start_pviod
 PVIOD_PID=${PIDS[0]}
 start_blkback
-"$PVIO" create g1 memory=512M >/dev/null || fail "create"
-make_image "$T/disk.img" 64
-"$PVIO" block-attach g1 "engine=io_uring, vdev=xvda, access=rw, target=$T/disk.img" ||
-	fail "attach"
+g1_with_disk 512 64 "engine=io_uring, "
 out=$(guest g1 "$BLKIO" verify xvda --ops 300 --qd 8 --region-mb 8 --max-size 65536 2>&1) ||
 	fail "verify: $(echo "$out" | tail -3) // backend: $(tail -3 "$T/blkback.log")"
 echo "$out" | grep -E '^verify'

@@ -5,9 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 start_pviod
 start_blkback
-"$PVIO" create g1 memory=64M >/dev/null || fail "create"
-make_image "$T/disk.img" 64
-"$PVIO" block-attach g1 "format=raw, vdev=xvda, access=rw, target=$T/disk.img" || fail "attach"
+g1_with_disk 64 64 "format=raw, "
 info=$(guest g1 "$BLKIO" info xvda) || fail "info: $info $(tail -5 $T/blkback.log)"
 echo "$info"
 grep -qx "size 67108864 bytes" <<<"$info" || fail "size"

@@ -9,9 +9,7 @@
 start_pviod
 PVIOD_PID=${PIDS[0]}
 start_blkback
-"$PVIO" create g1 memory=128M >/dev/null || fail "create"
-make_image "$T/disk.img" 32
-"$PVIO" block-attach g1 "vdev=xvda, access=rw, target=$T/disk.img" || fail "attach"
+g1_with_disk 128 32
 mkfifo "$T/vready"
 guest g1 "$BLKIO" --timeout-ms 5000 verify xvda --seconds 4 --qd 16 --region-mb 16 \
 	--ready-fd 3 3>"$T/vready" >"$T/verify.out" 2>&1 &

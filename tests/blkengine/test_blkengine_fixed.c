@@ -72,30 +72,39 @@ static uint64_t roundtrip(struct pvio_blk_engine *e, uint8_t *mem, uint64_t wr, 
 	return e->st.fixed - before;
 }
 
-static void test_split(int fd)
+/* An io_uring engine with [mem, mem+len) as its fixed-buffer region;
+ * false (said why) where there is none to test: no io_uring, or no table. */
+static bool open_fixed(int fd, uint8_t *mem, size_t len, const char *what,
+		       struct pvio_blk_engine **e)
 {
-	struct pvio_blk_engine_cfg cfg = { .depth = 8 };
-	struct pvio_blk_engine *e;
-	uint8_t *mem;
-	int mfd, ret;
+	struct pvio_blk_engine_cfg cfg = { .depth = 8, .fixed_base = mem, .fixed_len = len };
+	int ret = pvio_blk_engine_open("io_uring", fd, &cfg, e);
 
-	mfd = open_aliased_region(REGION, &mem);
-	cfg.fixed_base = mem;
-	cfg.fixed_len = REGION;
-	ret = pvio_blk_engine_open("io_uring", fd, &cfg, &e);
 	if (ret == -ENOTSUP) {
-		printf("split: skipped, io_uring not built\n");
-		goto out;
+		printf("%s: skipped, io_uring not built\n", what);
+		return false;
 	}
 	REQUIRE(ret == 0);
-	printf("split: %s\n", pvio__blk_engine_info(e));
-	if (!strstr(pvio__blk_engine_info(e), "fixed=registered")) {
-		printf("split: skipped, registration refused\n");
-		pvio_blk_engine_close(e);
-		goto out;
+	printf("%s: %s\n", what, pvio__blk_engine_info(*e));
+	if (!strstr(pvio__blk_engine_info(*e), "fixed=registered")) {
+		printf("%s: skipped, no fixed buffers here\n", what);
+		pvio_blk_engine_close(*e);
+		return false;
 	}
-	/* Inside buffer 0, inside buffer 1, then across the boundary; write
-	 * and read offsets differ modulo ALIAS. */
+	return true;
+}
+
+static void test_split(int fd)
+{
+	struct pvio_blk_engine *e;
+	uint8_t *mem;
+	int mfd;
+
+	mfd = open_aliased_region(REGION, &mem);
+	if (!open_fixed(fd, mem, REGION, "split", &e))
+		goto out;
+	/* Inside chunk 0, inside the chunk past 1 GiB, then across the 1 GiB
+	 * chunk boundary; write and read offsets differ modulo ALIAS. */
 	CHECK_EQ(roundtrip(e, mem, 4096, 8 * IOLEN, 0), 2);
 	CHECK_EQ(roundtrip(e, mem, GIB + 8192, GIB + 8 * IOLEN, IOLEN), 2);
 	CHECK_EQ(roundtrip(e, mem, GIB - IOLEN / 2, GIB + 16 * IOLEN, 2 * IOLEN), 1);
@@ -174,26 +183,14 @@ static long long mfd_kib(int mfd)
 
 static void test_lazy(int fd)
 {
-	struct pvio_blk_engine_cfg cfg = { .depth = 8 };
 	struct pvio_blk_engine *e;
 	size_t len = 64u << 20;
 	uint8_t *mem;
-	int mfd, ret;
+	int mfd;
 
 	mfd = open_region(len, &mem);
-	cfg.fixed_base = mem;
-	cfg.fixed_len = len;
-	ret = pvio_blk_engine_open("io_uring", fd, &cfg, &e);
-	if (ret == -ENOTSUP) {
-		printf("lazy: skipped, io_uring not built\n");
+	if (!open_fixed(fd, mem, len, "lazy", &e))
 		goto out;
-	}
-	REQUIRE(ret == 0);
-	if (!strstr(pvio__blk_engine_info(e), "fixed=registered")) {
-		printf("lazy: skipped, no fixed buffers here\n");
-		pvio_blk_engine_close(e);
-		goto out;
-	}
 	printf("lazy: %lld KiB allocated after open\n", mfd_kib(mfd));
 	CHECK(mfd_kib(mfd) == 0);
 	/* Chunk 5 (10 MiB in), both I/Os fixed. */
