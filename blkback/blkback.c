@@ -560,7 +560,7 @@ static void submit(struct blkback_queue *q)
 static int take_requests(struct blkback_queue *q)
 {
 	struct blkback_parsed p;
-	int n, taken = 0, queued = 0;
+	int max = q->direct ? BLKBACK_BATCH : BLKBACK_BUF_TAKE, n, taken = 0, queued = 0;
 
 	/* A FLUSH/BARRIER taken earlier starts once everything before it
 	 * completed; until it completes, later requests wait in the ring. */
@@ -592,8 +592,8 @@ static int take_requests(struct blkback_queue *q)
 	n = pvio_ring_back_pending(&q->ring);
 	if (n < 0)
 		return n;
-	if (n > (q->direct ? BLKBACK_BATCH : BLKBACK_BUF_TAKE))
-		n = q->direct ? BLKBACK_BATCH : BLKBACK_BUF_TAKE;
+	if (n > max)
+		n = max;
 	while (taken < n && q->free_head != NO_REQ) {
 		take_request(q, &p);
 		taken++;

@@ -69,7 +69,6 @@ struct uring_engine {
 	char    *fixed_base;     /* region of fixed buffers, NULL if none */
 	size_t   fixed_len;
 	unsigned chunk_shift;    /* its chunks: 1 << chunk_shift bytes */
-	unsigned nchunks;
 	uint8_t *chunk;          /* CHUNK_*, registered on first use */
 	unsigned sq_pending;     /* SQEs prepared, not yet taken by the kernel */
 	unsigned active;         /* slots in use */
@@ -576,7 +575,6 @@ static int ring_init(struct uring_engine *ue, unsigned entries, const char **mod
 	return ret;
 }
 
-/* Register [base, base+len) as fixed buffers of at most 1 GiB each. */
 /* A table of empty fixed-buffer slots, one per chunk of a region of len bytes;
  * fixed_index() fills them. */
 static int register_fixed(struct uring_engine *ue, size_t len)
@@ -601,7 +599,6 @@ static int register_fixed(struct uring_engine *ue, size_t len)
 		return ret;
 	}
 	ue->chunk_shift = shift;
-	ue->nchunks = (unsigned)n;
 	return 0;
 }
 
