@@ -1876,6 +1876,7 @@ PVIO_EXPORT int pvio_blkfront_get_stats(struct pvio_blkfront *f, struct pvio_blk
 	s->deferred_now = f->def_n;
 	pthread_mutex_unlock(&f->def_lock);
 	s->reconnects = __atomic_load_n(&f->st_reconnects, __ATOMIC_RELAXED);
+	s->state_unreadable = __atomic_load_n(&f->fe.be_state_unreadable, __ATOMIC_RELAXED);
 	s->disabled = fe_dead(&f->fe);
 	return 0;
 }

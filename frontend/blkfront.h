@@ -131,6 +131,9 @@ struct pvio_blkfront_stats {
 	uint64_t deferred_now;       /* revokes still being retried */
 	uint64_t reconnects;         /* completed reconnections */
 	uint64_t reissued;           /* ring requests issued again after a reconnect */
+	uint64_t state_unreadable;   /* the backend's state could not be read (not
+				      * a state, a store error) and was ignored,
+				      * as Linux's frontends ignore Unknown */
 	bool     disabled;           /* the device is dead: everything fails with -ENODEV */
 };
 

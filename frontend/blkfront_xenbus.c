@@ -386,9 +386,14 @@ static void *ctl_main(void *arg)
 			}
 			continue;
 		}
-		be = fe_be_state(&f->fe);
-		if (be == PVIO_XENBUS_STATE_CONNECTED && !lost)
+		if (lost) {
+			be = fe_be_state(&f->fe);   /* for the message */
+		} else if (!fe_be_state_known(&f->fe, &be) ||
+			   be == PVIO_XENBUS_STATE_CONNECTED) {
+			/* Connected, or a state that could not be read, which
+			 * says nothing about the backend: the rings stay. */
 			continue;
+		}
 
 		/* The backend went away, or a new one announced itself. */
 		bf_log(f, "backend %s (state %s): reconnecting",

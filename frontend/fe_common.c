@@ -156,6 +156,8 @@ void fe_fini(struct fe_dev *fe)
 		 * sent to a closing connection. */
 		if (fe->watching)
 			pvio_xs_unwatch(fe->xs, fe->state_path, fe->token);
+		if (fe->watching_own)
+			pvio_xs_unwatch(fe->xs, fe->own_path, fe->token);
 		pvio_xs_close(fe->xs);
 	}
 	if (fe->kick_fd >= 0)
@@ -218,6 +220,17 @@ int fe_watch_backend(struct fe_dev *fe, uint32_t devid)
 	if (r < 0)
 		return r;
 	fe->watching = true;
+	/* A device that may be unplugged also watches its own backend link:
+	 * the toolstack removes the backend's directory, then ours, and the
+	 * backend's state alone would have fired before ours went (a look in
+	 * between still finds us present, then nothing wakes us again). */
+	if (fe->unpluggable) {
+		snprintf(fe->own_path, sizeof(fe->own_path), "%s/backend", fe->fe_path);
+		r = pvio_xs_watch(fe->xs, fe->own_path, fe->token);
+		if (r < 0)
+			return r;
+		fe->watching_own = true;
+	}
 	if (pvio_xenbus_read_state(fe->xs, PVIO_XS_NO_TX, fe->fe_path, &st) == 0)
 		fe->fe_state = st;
 	return 0;
@@ -247,6 +260,24 @@ enum pvio_xenbus_state fe_be_state(struct fe_dev *fe)
 	if (r == -EPROTO)
 		fe_log_peer(fe, "backend state is not a xenbus state");
 	return r < 0 ? PVIO_XENBUS_STATE_UNKNOWN : st;
+}
+
+bool fe_be_state_known(struct fe_dev *fe, enum pvio_xenbus_state *st)
+{
+	int r = pvio_xenbus_read_state(fe->xs, PVIO_XS_NO_TX, fe->be_path, st);
+
+	if (r == 0)
+		return true;
+	/* The node went with its unreadable parent: the device is being
+	 * unplugged, which the reconnection path finds out. */
+	if (r == -EACCES && fe->unpluggable) {
+		*st = PVIO_XENBUS_STATE_UNKNOWN;
+		return true;
+	}
+	__atomic_add_fetch(&fe->be_state_unreadable, 1, __ATOMIC_RELAXED);
+	fe_log_peer(fe, "backend state unreadable (%s): ignored, the rings stay up",
+		    r == -EPROTO ? "not a xenbus state" : strerror(-r));
+	return false;
 }
 
 unsigned long long fe_be_uint(struct fe_dev *fe, const char *key, unsigned long long def,

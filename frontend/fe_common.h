@@ -40,6 +40,7 @@ struct fe_dev {
 	int      dead;               /* atomic: disabled for good */
 	int      stop;               /* atomic: close() in progress */
 	int      store_lost;         /* atomic: the store connection failed */
+	uint64_t be_state_unreadable; /* atomic: fe_be_state_known() said false */
 
 	/* control thread */
 	pthread_t thr;
@@ -53,7 +54,9 @@ struct fe_dev {
 	int      fe_state;           /* what we last wrote (-1: unknown) */
 	bool     be_mq;              /* the backend wrote multi-queue-max-queues */
 	bool     watching;           /* the backend's state is watched */
+	bool     watching_own;       /* unpluggable: our own backend link too */
 	char     state_path[300];
+	char     own_path[300];
 
 	pthread_mutex_t log_lock;
 	struct pvio_ratelimit log_rl;
@@ -126,6 +129,14 @@ void fe_stop_thread(struct fe_dev *fe);
 
 /* The backend's state; Unknown if it cannot be read. */
 enum pvio_xenbus_state fe_be_state(struct fe_dev *fe);
+/* For a connected device's control thread: true and *st (a missing node
+ * reads as Unknown; an unreadable one while unpluggable too), or false when
+ * the state could not be read for a reason that says nothing about the
+ * backend -- a value that is not a state, a store error. Linux's frontends
+ * read those as XenbusStateUnknown and ignore them; the caller keeps its
+ * rings (the event channels still say whether the backend is there).
+ * Counted in be_state_unreadable, logged rate-limited. */
+bool fe_be_state_known(struct fe_dev *fe, enum pvio_xenbus_state *st);
 /* Backend key as an unsigned number; def if absent. A value that is no
  * number is the backend's mistake: reported, and treated as absent. */
 unsigned long long fe_be_uint(struct fe_dev *fe, const char *key, unsigned long long def,

@@ -1668,6 +1668,7 @@ PVIO_EXPORT int pvio_netfront_get_stats(struct pvio_netfront *nf, struct pvio_ne
 	s->leaked_pages = nf->def_n + nf->st_abandoned;
 	pthread_mutex_unlock(&nf->def_lock);
 	s->reconnects = STAT_GET(nf->st_reconnects);
+	s->state_unreadable = STAT_GET(nf->fe.be_state_unreadable);
 	s->disabled = fe_dead(&nf->fe);
 	return 0;
 }

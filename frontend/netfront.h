@@ -156,6 +156,8 @@ struct pvio_netfront_stats {
 	uint64_t leaked_pages;           /* pages kept because the backend held
 					  * their grant (never reused) */
 	uint64_t reconnects;
+	uint64_t state_unreadable;       /* the backend's state could not be read
+					  * and was ignored (see blkfront.h) */
 	bool     disabled;
 };
 

@@ -153,6 +153,7 @@ struct pvio_netfront {
 	struct nf_queue q[NF_MAX_QUEUES];
 
 	uint64_t st_reconnects;
+	bool     connected_once;         /* ctl thread: the next connect is a reconnection */
 
 	/* grants the backend still held when we revoked them: retried later,
 	 * their pages kept out of use until then (XSA-396) */

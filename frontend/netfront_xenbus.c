@@ -292,6 +292,11 @@ int nf_connect(struct pvio_netfront *nf, long long deadline, bool cancellable)
 	r = fe_wait_connected(&nf->fe, deadline, cancellable);
 	if (r < 0)
 		goto err;
+	/* Counted before the queues come up: the application may see their
+	 * first frames at once (and then read the statistics). */
+	if (nf->connected_once)
+		__atomic_add_fetch(&nf->st_reconnects, 1, __ATOMIC_RELAXED);
+	nf->connected_once = true;
 	for (unsigned i = 0; i < nf->nr_queues; i++)
 		nf_queue_up(&nf->q[i]);
 	return 0;
@@ -349,9 +354,14 @@ static void *ctl_main(void *arg)
 			}
 			continue;
 		}
-		be = fe_be_state(&nf->fe);
-		if (be == PVIO_XENBUS_STATE_CONNECTED && !lost)
+		if (lost) {
+			be = fe_be_state(&nf->fe);   /* for the message */
+		} else if (!fe_be_state_known(&nf->fe, &be) ||
+			   be == PVIO_XENBUS_STATE_CONNECTED) {
+			/* Connected, or a state that could not be read, which
+			 * says nothing about the backend: the rings stay. */
 			continue;
+		}
 
 		/* The backend went away, or a new one announced itself. */
 		nf_log_peer(nf, "backend %s (state %s): reconnecting",
@@ -363,7 +373,6 @@ static void *ctl_main(void *arg)
 			r = nf_connect(nf, deadline, true);
 		} while (r == -ECONNRESET && fe_now_ms() < deadline);
 		if (r == 0) {
-			__atomic_add_fetch(&nf->st_reconnects, 1, __ATOMIC_RELAXED);
 			nf_log_peer(nf, "reconnected to the backend");
 			continue;
 		}

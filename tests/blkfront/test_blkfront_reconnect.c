@@ -20,6 +20,9 @@
  *   twice     the backend dies again while re-issued requests are pending
  *   fewer     the new backend offers fewer queues: disabled, -ENODEV
  *   timeout   nobody comes back within opts.timeout_ms: -ENODEV
+ *   unreadable the backend's state node stops reading as a state: ignored
+ *             as Linux ignores XenbusStateUnknown (counted), the rings stay,
+ *             no reconnection; Closing afterwards still reconnects
  */
 #include "tests/blkfront/bf_test.h"
 
@@ -507,13 +510,68 @@ static void timeout(void)
 	run_close(&r);
 }
 
+/* Until the control thread has found the backend's state unreadable n
+ * times (false after 10 s). */
+static bool wait_unreadable(struct pvio_blkfront *f, uint64_t n)
+{
+	struct pvio_blkfront_stats st;
+	double end = tu_now() + 10;
+
+	do {
+		if (pvio_blkfront_get_stats(f, &st) == 0 && st.state_unreadable >= n)
+			return true;
+		usleep(1000);
+	} while (tu_now() < end);
+	return false;
+}
+
+static void unreadable(void)
+{
+	struct fb_cfg cfg = env_cfg_default();
+	struct pvio_blkfront_opts o;
+	struct pvio_blkfront_stats st;
+	struct run r;
+	uint8_t src[8192], dst[8192];
+	char path[256];
+
+	pvio_blkfront_opts_default(&o);
+	o.max_queues = 1;
+	o.timeout_ms = 5000;
+	run_open(&r, &cfg, &o);
+	snprintf(path, sizeof(path), "%s/state", r.e.be.vbd.be_dir);
+	/* A value that is no state, twice (each write fires the watch). */
+	REQUIRE(pvio_xs_write(r.e.xs0, PVIO_XS_NO_TX, path, "banana", 6) == 0);
+	CHECK(wait_unreadable(r.f, 1));
+	REQUIRE(pvio_xs_write(r.e.xs0, PVIO_XS_NO_TX, path, "4 ", 2) == 0);
+	CHECK(wait_unreadable(r.f, 2));
+	memset(src, 0x5a, sizeof(src));
+	CHECK_EQ(pvio_blkfront_write(r.f, 8192, src, sizeof(src)), 0);
+	CHECK_EQ(pvio_blkfront_read(r.f, 8192, dst, sizeof(dst)), 0);
+	CHECK(memcmp(src, dst, sizeof(dst)) == 0);
+	CHECK(memcmp(r.e.be.disk + 8192, src, sizeof(src)) == 0);
+	REQUIRE(pvio_blkfront_get_stats(r.f, &st) == 0);
+	CHECK_EQ(st.reconnects, 0);
+	CHECK(!st.disabled);
+	/* Readable again: a real Closing still means reconnect. */
+	REQUIRE(pvio_xs_write(r.e.xs0, PVIO_XS_NO_TX, path, "4", 1) == 0);
+	fb_shutdown(&r.e.be);
+	restart(&r, FB_GOOD);
+	memset(src, 0xa5, sizeof(src));
+	CHECK_EQ(pvio_blkfront_write(r.f, 0, src, sizeof(src)), 0);
+	CHECK(memcmp(r.e.be.disk, src, sizeof(src)) == 0);
+	REQUIRE(pvio_blkfront_get_stats(r.f, &st) == 0);
+	CHECK_EQ(st.reconnects, 1);
+	CHECK(!st.disabled);
+	run_close(&r);
+}
+
 int main(void)
 {
 	struct { const char *name; void (*fn)(void); } cases[] = {
 		{ "pinned", pinned }, { "pinned-partly", pinned_partly }, { "graceful", graceful }, { "idle", idle },
 		{ "refused", refused },
 		{ "limits", limits }, { "twice", twice }, { "fewer", fewer },
-		{ "timeout", timeout },
+		{ "timeout", timeout }, { "unreadable", unreadable },
 	};
 
 	for (unsigned nq = 1; nq <= 2; nq++)

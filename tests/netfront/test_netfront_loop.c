@@ -563,6 +563,54 @@ static void test_reconnect(void)
 	env_down(&e);
 }
 
+/* The backend's state node stops reading as a state: the frontend ignores
+ * it, as Linux's netfront ignores XenbusStateUnknown (counted), keeps its
+ * rings and does not reconnect; frames still flow. */
+static void test_unreadable_state(void)
+{
+	struct fn_cfg cfg = env_cfg_default();
+	struct pvio_netfront *nf = NULL;
+	struct pvio_nf_pkt in, out;
+	struct pvio_netfront_stats st;
+	char path[192];
+	struct env e;
+
+	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
+	REQUIRE(pvio_netfront_open(e.guest, e.devid, NULL, &nf) == 0);
+	memset(&in, 0, sizeof(in));
+	fr_fill(txbuf[0], 300, 7, 0);
+	in.data = txbuf[0];
+	in.len = 300;
+	memset(&out, 0, sizeof(out));
+	out.data = rxbuf[0];
+	out.cap = BUFSZ;
+	CHECK_EQ(echo_one(nf, &in, &out), 1);
+	snprintf(path, sizeof(path), "%s/state", e.be.be_dir);
+	REQUIRE(pvio_xs_write(e.xs0, PVIO_XS_NO_TX, path, "banana", 6) == 0);
+	{
+		double end = tu_now() + 10;
+
+		do {
+			REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+			if (!st.state_unreadable)
+				usleep(1000);
+		} while (!st.state_unreadable && tu_now() < end);
+	}
+	CHECK_EQ(st.state_unreadable, 1);
+	fr_fill(txbuf[0], 1400, 8, 0);
+	in.len = 1400;
+	CHECK_EQ(echo_one(nf, &in, &out), 1);
+	CHECK_EQ(out.len, 1400);
+	CHECK(!memcmp(rxbuf[0], txbuf[0], 1400));
+	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+	CHECK_EQ(st.reconnects, 0);
+	CHECK(!st.disabled);
+	printf("%-18s queues 1  state \"banana\" ignored (%llu unreadable), no reconnection, "
+	       "frames flow\n", "unreadable_state", (unsigned long long)st.state_unreadable);
+	pvio_netfront_close(nf);
+	env_down(&e);
+}
+
 /* The toolstack detaches the vif under a connected frontend (backend
  * Closing, online=0, wait Closed, remove): the device ends up disabled,
  * and every grant came back (the backend let go before the nodes went). */
@@ -589,6 +637,47 @@ static void test_detach(void)
 	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
 	CHECK(st.disabled);
 	CHECK_EQ(st.leaked_pages, 0);
+	pvio_netfront_close(nf);
+	env_down(&e);
+}
+
+/* The backend's directory goes, and only once the frontend has answered
+ * that (Initialising: no backend), its own: the frontend must see its own
+ * directory go. It watched only the backend's state, whose event had
+ * fired already, and waited out its timeout (in test_detach, a race
+ * between the toolstack's two removals). */
+static void test_detach_two_steps(void)
+{
+	struct fn_cfg cfg = env_cfg_default();
+	struct pvio_netfront_opts o;
+	struct pvio_netfront *nf = NULL;
+	struct pvio_nf_pkt out;
+	struct pvio_netfront_stats st;
+	enum pvio_xenbus_state fst = PVIO_XENBUS_STATE_UNKNOWN;
+	struct env e;
+	double end;
+	int r;
+
+	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
+	pvio_netfront_opts_default(&o);
+	o.timeout_ms = 30000;   /* waiting it out would fail the 5 s below */
+	REQUIRE(pvio_netfront_open(e.guest, e.devid, &o, &nf) == 0);
+	REQUIRE(pvio_xs_rm(e.xs0, PVIO_XS_NO_TX, e.be.be_dir) == 0);
+	CHECK_EQ(pvio_xenbus_wait_state(e.xs0, e.be.fe_dir,
+					PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_INITIALISING), 5000, &fst),
+		 0);
+	REQUIRE(pvio_xs_rm(e.xs0, PVIO_XS_NO_TX, e.be.fe_dir) == 0);
+	memset(&out, 0, sizeof(out));
+	out.data = rxbuf[0];
+	out.cap = BUFSZ;
+	end = tu_now() + 5;
+	while ((r = pvio_netfront_recv_burst(nf, 0, &out, 1)) >= 0 && tu_now() < end)
+		wait_fd(pvio_netfront_fd(nf, 0), 100);
+	CHECK_EQ(r, -ENODEV);
+	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+	CHECK(st.disabled);
+	printf("%-18s queues 1  backend directory, then ours: disabled in %.2f s\n",
+	       "detach_two_steps", 5 - (end - tu_now()));
 	pvio_netfront_close(nf);
 	env_down(&e);
 }
@@ -1310,7 +1399,9 @@ int main(void)
 		bad |= run(&cfgs[i]);
 	test_oneoffs();
 	test_reconnect();
+	test_unreadable_state();
 	test_detach();
+	test_detach_two_steps();
 	test_threads();
 	test_napi();
 	test_zerocopy();
