@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvio-bench xensave: what `xl save` + `xl restore` of a PV and a PVH domU costs the
- * domU's disk I/O, with pvio-blkback --hv xen and with Linux's xen-blkback
+ * pvio-bench xensave: what `xl save` + `xl restore` of a PV and a PVH domU, and
+ * two live `xl migrate` of a PVH domU to the same host, cost the domU's disk I/O, with pvio-blkback --hv xen and with Linux's xen-blkback
  * as the referee, in the nested Xen of tests/xen (QEMU TCG: seconds, not
  * milliseconds; compare the two, not the absolute figures).
  *
  * Each run is tests/xen/test_xen_save.sh (PVIO_XEN_BACKEND=pvio|kernel):
  * a PV domU, then a PVH one, writes O_DIRECT blocks without pause and
- * checks them all afterwards; dom0 saves and restores it 3 s in. The figures come from its
+ * checks them all afterwards; dom0 saves and restores it 3 s in; then a
+ * third (PVH) domU is migrated twice (pvh-mig: the longest gap covers both,
+ * and each migration's time and first write after it are reported). The figures come from its
  * SAVE-FIGURES line: the domU's longest gap between two acknowledged writes
  * (the downtime its disk sees), the time from `xl restore` returning to the
  * first write completed after it, and how long xl save and xl restore took.
@@ -23,27 +25,41 @@
 #include "bench/bench_common.h"
 
 #define MAX_REPS 32
+#define MAX_F    5
 enum { B_PVIO, B_KERNEL, NR_B };
-enum { T_PV, T_PVH, NR_T };
-static const char *tname[NR_T] = { "pv", "pvh" };
-enum { F_GAP, F_FIRST, F_SAVE, F_RESTORE, NR_F };
 static const char *bname[NR_B] = { "pvio", "kernel" };
-static const char *fkey[NR_F] = { "longest_write_gap_ms", "first_io_ms", "save_ms", "restore_ms" };
-static const char *fdesc[NR_F] = {
-	"domU's longest gap between acknowledged writes",
-	"first write completed after xl restore returned",
-	"xl save", "xl restore",
+
+/* The steps, each a domU type of test_xen_save.sh, and the figures of its
+ * SAVE-FIGURES line (type=name). */
+static const struct step {
+	const char *name;          /* SAVE-FIGURES type= */
+	unsigned nf;
+	const char *key[MAX_F], *desc[MAX_F];
+} steps[] = {
+	{ "pv", 4, { "longest_write_gap_ms", "first_io_ms", "save_ms", "restore_ms" },
+	  { "domU's longest gap between acknowledged writes",
+	    "first write completed after xl restore returned", "xl save", "xl restore" } },
+	{ "pvh", 4, { "longest_write_gap_ms", "first_io_ms", "save_ms", "restore_ms" },
+	  { "domU's longest gap between acknowledged writes",
+	    "first write completed after xl restore returned", "xl save", "xl restore" } },
+	{ "pvh-mig", 5,
+	  { "longest_write_gap_ms", "first_io1_ms", "first_io2_ms", "migrate1_ms", "migrate2_ms" },
+	  { "domU's longest gap between acknowledged writes (2 migrations)",
+	    "first write seen after the 1st xl migrate returned",
+	    "first write seen after the 2nd xl migrate returned",
+	    "1st xl migrate (localhost, live)", "2nd xl migrate" } },
 };
+#define NR_T (sizeof(steps) / sizeof(steps[0]))
 
 static void usage(FILE *f)
 {
 	fprintf(f, "  xensave: no options (--reps N: runs per backend, default 3).\n"
 		"  Needs what tests/xen/test_xen_save.sh needs (qemu-system-x86_64, the\n"
-		"  Debian Xen packages it fetches); about 100 s per run.\n");
+		"  Debian Xen packages it fetches); about 4 minutes per run.\n");
 }
 
 /* One run: 0 and the figures, 77 skipped (why in skip), -1 failed. */
-static int one_run(const struct bench_opts *o, const char *build, int b, double f[NR_T][NR_F],
+static int one_run(const struct bench_opts *o, const char *build, int b, double f[NR_T][MAX_F],
 		   char *skip, size_t skiplen)
 {
 	char script[600], log[64], *text, *p;
@@ -54,7 +70,7 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 	snprintf(log, sizeof(log), "/tmp/pvio-bench-xensave-%d.log", (int)getpid());
 	setenv("PVIO_XEN_BACKEND", bname[b], 1);
 	setenv("BUILD", build, 1);
-	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh", 1);
+	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh:pvhmig", 1);
 	st = bench_run_logged(av, o->repo, log, 900, NULL, NULL);
 	if (st == 77) {
 		bench_last_line(log, skip, skiplen);
@@ -63,17 +79,18 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 	}
 	text = bench_read_text(log, 1 << 22);
 	p = text;
-	for (int t = 0; p && t < NR_T; t++) {
-		char head[64];
+	for (unsigned t = 0; p && t < NR_T; t++) {
+		char head[64], *eol;
 
-		snprintf(head, sizeof(head), "\nSAVE-FIGURES type=%s ", tname[t]);
+		snprintf(head, sizeof(head), "\nSAVE-FIGURES type=%s ", steps[t].name);
 		p = strstr(text, head);
-		for (int k = 0; p && k < NR_F; k++) {
+		eol = p ? strchr(p + 1, '\n') : NULL;
+		for (unsigned k = 0; p && k < steps[t].nf; k++) {
 			char key[64], *q;
 
-			snprintf(key, sizeof(key), " %s=", fkey[k]);
+			snprintf(key, sizeof(key), " %s=", steps[t].key[k]);
 			q = strstr(p, key);
-			if (!q || sscanf(q + strlen(key), "%lf", &f[t][k]) != 1)
+			if (!q || (eol && q > eol) || sscanf(q + strlen(key), "%lf", &f[t][k]) != 1)
 				p = NULL;
 		}
 	}
@@ -92,7 +109,7 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 {
 	char build[512], skip[256] = "";
 	unsigned reps = o->reps_given ? (o->reps > MAX_REPS ? MAX_REPS : (unsigned)o->reps) : 3;
-	double v[NR_B][NR_T][NR_F][MAX_REPS];
+	double v[NR_B][NR_T][MAX_F][MAX_REPS];
 	unsigned nv[NR_B] = { 0 }, bad = 0;
 	struct bench_outputs out;
 	struct bench_json *j = &out.j;
@@ -106,15 +123,15 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 	bench_find_build(o->repo, build, sizeof(build));
 	for (unsigned r = 0; r < reps && !*skip; r++)
 		for (int b = 0; b < NR_B && !*skip; b++) {
-			double f[NR_T][NR_F];
+			double f[NR_T][MAX_F];
 			int rc;
 
 			bench_progress("xensave: %s, run %u of %u", bname[b], r + 1, reps);
 			rc = one_run(o, build, b, f, skip, sizeof(skip));
 			if (rc < 0)
 				bad++;
-			for (int t = 0; rc == 0 && t < NR_T; t++)
-				for (int k = 0; k < NR_F; k++)
+			for (unsigned t = 0; rc == 0 && t < NR_T; t++)
+				for (unsigned k = 0; k < steps[t].nf; k++)
 					v[b][t][k][nv[b]] = f[t][k];
 			nv[b] += rc == 0;
 		}
@@ -125,8 +142,9 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 	}
 	if (bench_outputs_open(&out, o, "xensave") < 0)
 		return 1;
-	bench_json_str(j, "what", "xl save + xl restore of a PV and a PVH domU writing O_DIRECT blocks, "
-		       "nested Xen 4.17 under QEMU TCG");
+	bench_json_str(j, "what", "xl save + xl restore of a PV and a PVH domU, and two localhost "
+		       "xl migrate of a PVH domU, each writing O_DIRECT blocks, nested Xen 4.17 "
+		       "under QEMU TCG");
 	bench_json_int(j, "failed_runs", bad);
 	bench_json_arr_begin(j, "figures");
 	tf = out.tf;
@@ -136,25 +154,26 @@ static int xensave_run(const struct bench_opts *o, int argc, char **argv)
 		FILE *f = outs[k];
 
 		fprintf(f, "pvio-bench xensave: %s\n", out.line);
-		fprintf(f, "xl save + restore of a PV and a PVH domU writing without pause (nested Xen, "
-			"TCG); medians of %u/%u runs\n%-55s %10s %10s %8s\n", nv[B_PVIO], nv[B_KERNEL],
-			"figure, ms", "pvio", "kernel", "ratio");
-		for (int t = 0; t < NR_T; t++)
-		for (int x = 0; x < NR_F; x++) {
+		fprintf(f, "xl save + restore of a PV and a PVH domU, xl migrate x2 of a PVH domU, "
+			"each writing without pause (nested Xen, TCG); medians of %u/%u runs\n"
+			"%-72s %10s %10s %8s\n", nv[B_PVIO], nv[B_KERNEL], "figure, ms", "pvio",
+			"kernel", "ratio");
+		for (unsigned t = 0; t < NR_T; t++)
+		for (unsigned x = 0; x < steps[t].nf; x++) {
 			double m[NR_B];
-			char what[96];
+			char what[112];
 
 			for (int b = 0; b < NR_B; b++)
 				m[b] = nv[b] ? bench_median(v[b][t][x], nv[b]) : 0;
-			snprintf(what, sizeof(what), "%s: %s", tname[t], fdesc[x]);
-			fprintf(f, "%-55s %10.0f %10.0f %8.2f\n", what, m[B_PVIO], m[B_KERNEL],
+			snprintf(what, sizeof(what), "%s: %s", steps[t].name, steps[t].desc[x]);
+			fprintf(f, "%-72s %10.0f %10.0f %8.2f\n", what, m[B_PVIO], m[B_KERNEL],
 				m[B_KERNEL] > 0 ? m[B_PVIO] / m[B_KERNEL] : 0);
 			if (f != tf)
 				continue;
 			bench_json_obj_begin(j, NULL);
-			bench_json_str(j, "domu", tname[t]);
-			bench_json_str(j, "figure", fkey[x]);
-			bench_json_str(j, "what", fdesc[x]);
+			bench_json_str(j, "domu", steps[t].name);
+			bench_json_str(j, "figure", steps[t].key[x]);
+			bench_json_str(j, "what", steps[t].desc[x]);
 			for (int b = 0; b < NR_B; b++) {
 				char key[32];
 

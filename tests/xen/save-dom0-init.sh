@@ -79,8 +79,79 @@ save_restore() {
 	echo "----- end $name console log -----"
 }
 
+# migrate TYPE: one domU of TYPE (pvh; Debian's Xen cannot live-migrate a
+# PV domU: no shadow paging, see shared/XEN-MIGRATION-NOTES.md), named
+# domu-TYPE-mig, migrated twice to this host (`xl migrate` through a stand-in
+# for ssh) while it runs the verified write workload. RESULT names end in
+# _TYPE-mig; one SAVE-FIGURES line (type=TYPE-mig).
+migrate() {
+	local ty=$1 name=domu-$1-mig sfx=$1-mig t rc figs= n n0 gap i D want got k
+	local L=/var/log/xen/console
+	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
+	# Two migrations take longer than one save and restore: 40 s more.
+	sed -e "s|@T0@|$t0|" -e "s|@SECS@|$((${secs:-40} + 40))|" -e "s|@TYPE@|$ty|" \
+		-e "s|@NAME@|$name|" /etc/xen/save.cfg.in > /etc/xen/$name.cfg
+	xl create /etc/xen/$name.cfg && res save_xl_create_$sfx PASS || res save_xl_create_$sfx FAIL
+	D=$(xl domid $name 2>/dev/null)
+	console_wait $L/guest-$name.log WORKLOAD-RUNNING
+	grep -q 'RESULT save_xvda_present PASS' $L/guest-$name.log && res save_xvda_present_$sfx PASS \
+		|| res save_xvda_present_$sfx FAIL
+	up "$name ($D) writing (after ${WAITED}s); let it run 3 s"
+	sleep 3
+	[ $mode = pvio ] && backend_note_connected
+	for k in 1 2; do
+		# The incoming domain's console goes to guest-NAME--incoming.log
+		# (appended to on the second migration): count over every log.
+		n0=$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)
+		t=$(ms); xl -v migrate -s /etc/xen/scripts/mig-ssh -e $name localhost > /tmp/mig.log 2>&1
+		rc=$?; i=$(( $(ms) - t )); figs="$figs migrate${k}_ms=$i"
+		grep -q 'Migration successful' /tmp/mig.log || rc="$rc, no 'Migration successful'"
+		[ "$rc" = 0 ] && res save_xl_migrate${k}_$sfx PASS "$i ms" \
+			|| { res save_xl_migrate${k}_$sfx FAIL "rc=$rc"; tail -20 /tmp/mig.log; }
+		backend_dir_gone save_old_backend_dir_removed${k}_$sfx /local/domain/0/backend/vbd/$D/51712
+		D=$(xl domid $name 2>/dev/null)
+		# A write completed after xl migrate returned: an IO-BACK (after a
+		# gap over 1 s) or PROGRESS (every 500 writes) line appears.
+		t=$(ms); i=0
+		while [ $i -lt 1200 ] && [ "$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)" = "$n0" ]; do
+			usleep 50000; i=$((i+1))
+		done
+		i=$(( $(ms) - t )); figs="$figs first_io${k}_ms=$i"
+		[ "$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)" != "$n0" ] \
+			&& res save_io_after_migrate${k}_$sfx PASS "within ${i} ms after xl migrate returned" \
+			|| res save_io_after_migrate${k}_$sfx FAIL "no write completed in 60 s"
+	done
+	console_wait $L/guest-$name--incoming.log DOMU-CHECKS-DONE
+	for r in save_writes_ok save_domu_readback; do
+		grep -a "^RESULT $r " $L/guest-$name--incoming.log | tail -1 | sed "s/^RESULT $r /RESULT ${r}_$sfx /"
+	done
+	n=$(sed -n 's/.*DOMU-CHECKS-DONE writes=\([0-9]*\).*/\1/p' $L/guest-$name--incoming.log | tail -1)
+	gap=$(sed -n 's/.*longest_gap_ms=\([0-9]*\).*/\1/p' $L/guest-$name--incoming.log | tail -1)
+	echo "SAVE-FIGURES type=$sfx mode=$mode$figs longest_write_gap_ms=${gap:-?} writes=${n:-?}"
+	if [ -n "$n" ]; then
+		want=$(awk -v n=$n -v k=1024 'BEGIN { for (s = 0; s < k && s < n; s++) printf "W%08d", (n - 1) - ((n - 1 - s) % k) }')
+		got=$(dd if=/data/disk.img bs=512 skip=8192 count=1024 2>/dev/null | tr -d '\000')
+		[ "$got" = "$want" ] && res save_image_has_every_write_$sfx PASS "$n writes, 1024 slots" \
+			|| res save_image_has_every_write_$sfx FAIL "the image's region differs"
+	else
+		res save_image_has_every_write_$sfx FAIL "the domU did not finish"
+	fi
+	[ $mode = pvio ] && backend_note_connected
+	xl destroy $name; echo "xl destroy $name rc=$?"
+	backend_dir_gone save_new_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D/51712
+	[ $mode = pvio ] && backend_check_idle blkback _save_$sfx
+	echo "----- xl migrate of $name -----"; tail -12 /tmp/mig.log
+	echo "----- $name console logs -----"; cat $L/guest-$name*.log
+	echo "----- end $name console logs -----"
+}
+
+printf '#!/bin/sh\nshift\nexec sh -c "$*"\n' > /etc/xen/scripts/mig-ssh   # stands in for ssh
+chmod +x /etc/xen/scripts/mig-ssh
 for ty in $types; do
-	save_restore $ty
+	case $ty in
+	*mig) migrate ${ty%mig} ;;
+	*) save_restore $ty ;;
+	esac
 done
 if [ $mode = pvio ]; then
 	backend_stop blkback

@@ -1,6 +1,7 @@
 #!/bin/bash
 # timeout: 900
-# xl save + xl restore of a PV domU, then of a PVH one, whose disk
+# xl save + xl restore of a PV domU, then of a PVH one (or xl migrate of a
+# PVH one to this host, twice: PVIO_XEN_SAVE_TYPES=pvhmig), whose disk
 # pvio-blkback --hv xen serves, while the domU runs a verified write
 # workload (save-domU-init.sh), in a real Xen 4.17 nested under QEMU TCG. Checks: every acknowledged write is
 # on the disk afterwards (read back by the domU and found in the image by
@@ -11,7 +12,9 @@
 #   PVIO_XEN_BACKEND=kernel   the same against Linux xen-blkback (referee)
 #   PVIO_XEN_SAVE_SECS=N      how long the domU writes (default 40 s)
 #   PVIO_XEN_SAVE_TYPES=pv:pvh  which domU types (default pv: a PVH domU hung
-#                             after its restore once under TCG, see the README)
+#                             after its restore once under TCG, see the README);
+#                             pvhmig: a PVH domU migrated twice to this host
+#                             (xl migrate, live) instead of saved and restored
 # The QEMU CPU defaults to max,-smap,-rdtscp,-xsave here (PVH needs SVM+NPT;
 # TCG's SVM lacks NRIPS for rdtscp, and XSAVE state is corrupted across
 # context switches under TCG: shared/XEN-MIGRATION-NOTES.md).
@@ -42,6 +45,16 @@ sed -n '/^----- pvio-blkback log/,/^----- end pvio-blkback log/p' "$log.txt" | h
 need=
 [ "$mode" = pvio ] && need="blkback_started blkback_clean_exit"
 for ty in $(echo "$types" | tr : ' '); do
+	case $ty in *mig)
+		t=${ty%mig}-mig
+		need="$need save_xl_create_$t save_xvda_present_$t save_xl_migrate1_$t
+ save_old_backend_dir_removed1_$t save_io_after_migrate1_$t save_xl_migrate2_$t
+ save_old_backend_dir_removed2_$t save_io_after_migrate2_$t save_writes_ok_$t
+ save_domu_readback_$t save_image_has_every_write_$t save_new_backend_dir_removed_$t"
+		[ "$mode" = pvio ] && need="$need blkback_survives_destroy_save_$t
+ blkback_no_fd_leak_save_$t blkback_no_mapping_leak_save_$t"
+		continue
+	esac
 	need="$need save_xl_create_$ty save_xvda_present_$ty save_xl_save_$ty
  save_old_backend_dir_removed_$ty save_xl_restore_$ty save_io_after_restore_$ty
  save_writes_ok_$ty save_domu_readback_$ty save_image_has_every_write_$ty
@@ -49,4 +62,5 @@ for ty in $(echo "$types" | tr : ' '); do
 	[ "$mode" = pvio ] && need="$need blkback_survives_destroy_save_$ty
  blkback_no_fd_leak_save_$ty blkback_no_mapping_leak_save_$ty"
 done
-xen_judge "xl save + restore ($types domUs) writing to a disk the $mode backend serves" $need
+case $types in *mig*) steps="xl save + restore or xl migrate x2" ;; *) steps="xl save + restore" ;; esac
+xen_judge "$steps ($types domUs) writing to a disk the $mode backend serves" $need
