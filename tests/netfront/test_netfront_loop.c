@@ -269,6 +269,23 @@ static int echo_one(struct pvio_netfront *nf, const struct pvio_nf_pkt *in,
 	return recv_one(nf, out);
 }
 
+/* One frame of len bytes (pattern seed) echoed on queue 0: back whole. */
+static void echo_checked(struct pvio_netfront *nf, uint32_t len, unsigned seed)
+{
+	struct pvio_nf_pkt in, out;
+
+	memset(&in, 0, sizeof(in));
+	fr_fill(txbuf[0], len, seed, 0);
+	in.data = txbuf[0];
+	in.len = len;
+	memset(&out, 0, sizeof(out));
+	out.data = rxbuf[0];
+	out.cap = BUFSZ;
+	CHECK_EQ(echo_one(nf, &in, &out), 1);
+	CHECK_EQ(out.len, len);
+	CHECK(!memcmp(rxbuf[0], txbuf[0], len));
+}
+
 /* One's complement sum over pseudo-header and L4 (checksum included):
  * 0xffff when the checksum is right. Fixed layout: eth + ipv6/ipv4 + L4. */
 static int csum_ok(const uint8_t *f, uint32_t len)
@@ -494,7 +511,7 @@ static void test_reconnect(void)
 	struct fn_cfg cfg = env_cfg_default();
 	struct pvio_netfront_opts o;
 	struct pvio_netfront *nf = NULL;
-	struct pvio_nf_pkt in, out;
+	struct pvio_nf_pkt out;
 	struct pvio_netfront_stats st;
 	struct pvio_netfront_info info;
 	char fe[128];
@@ -505,14 +522,10 @@ static void test_reconnect(void)
 	pvio_netfront_opts_default(&o);
 	o.max_queues = 2;
 	REQUIRE(pvio_netfront_open(e.guest, e.devid, &o, &nf) == 0);
-	memset(&in, 0, sizeof(in));
-	fr_fill(txbuf[0], 300, 5, 0);
-	in.data = txbuf[0];
-	in.len = 300;
+	echo_checked(nf, 300, 5);
 	memset(&out, 0, sizeof(out));
 	out.data = rxbuf[0];
 	out.cap = BUFSZ;
-	CHECK_EQ(echo_one(nf, &in, &out), 1);
 
 	fn_stop(&e.be);   /* crash: ports close, rings unmapped */
 	/* The frontend notices (on its next poll of the queue) and lets go of
@@ -550,11 +563,7 @@ static void test_reconnect(void)
 	}
 	CHECK(info.connected);
 	CHECK_EQ(info.nr_queues, 2);
-	fr_fill(txbuf[0], 2500, 6, 0);
-	in.len = 2500;
-	CHECK_EQ(echo_one(nf, &in, &out), 1);
-	CHECK_EQ(out.len, 2500);
-	CHECK(!memcmp(rxbuf[0], txbuf[0], 2500));
+	echo_checked(nf, 2500, 6);
 	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
 	CHECK_EQ(st.reconnects, 1);
 	CHECK(!st.disabled);
@@ -570,21 +579,13 @@ static void test_unreadable_state(void)
 {
 	struct fn_cfg cfg = env_cfg_default();
 	struct pvio_netfront *nf = NULL;
-	struct pvio_nf_pkt in, out;
 	struct pvio_netfront_stats st;
 	char path[192];
 	struct env e;
 
 	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
 	REQUIRE(pvio_netfront_open(e.guest, e.devid, NULL, &nf) == 0);
-	memset(&in, 0, sizeof(in));
-	fr_fill(txbuf[0], 300, 7, 0);
-	in.data = txbuf[0];
-	in.len = 300;
-	memset(&out, 0, sizeof(out));
-	out.data = rxbuf[0];
-	out.cap = BUFSZ;
-	CHECK_EQ(echo_one(nf, &in, &out), 1);
+	echo_checked(nf, 300, 7);
 	snprintf(path, sizeof(path), "%s/state", e.be.be_dir);
 	REQUIRE(pvio_xs_write(e.xs0, PVIO_XS_NO_TX, path, "banana", 6) == 0);
 	{
@@ -597,11 +598,7 @@ static void test_unreadable_state(void)
 		} while (!st.state_unreadable && tu_now() < end);
 	}
 	CHECK_EQ(st.state_unreadable, 1);
-	fr_fill(txbuf[0], 1400, 8, 0);
-	in.len = 1400;
-	CHECK_EQ(echo_one(nf, &in, &out), 1);
-	CHECK_EQ(out.len, 1400);
-	CHECK(!memcmp(rxbuf[0], txbuf[0], 1400));
+	echo_checked(nf, 1400, 8);
 	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
 	CHECK_EQ(st.reconnects, 0);
 	CHECK(!st.disabled);

@@ -17,9 +17,30 @@ if [ $mode = kernel ]; then losetup /dev/loop0 /data/disk.img; t0=/dev/loop0; el
 [ $mode = pvio ] && backend_start blkback /var/log/pvio-blkback.log \
 	pvio-blkback --hv xen --verbose
 
+# domu_checks SUFFIX CONSOLE: once the domU finished (DOMU-CHECKS-DONE in
+# CONSOLE), its own RESULTs with SUFFIX, and dom0's view of the image: every
+# slot holds the last acknowledged write. Sets n (writes) and gap (ms).
+domu_checks() {
+	local sfx=$1 C=$2 r want got
+	console_wait $C DOMU-CHECKS-DONE
+	for r in save_writes_ok save_domu_readback; do
+		grep -a "^RESULT $r " $C | tail -1 | sed "s/^RESULT $r /RESULT ${r}_$sfx /"
+	done
+	n=$(sed -n 's/.*DOMU-CHECKS-DONE writes=\([0-9]*\).*/\1/p' $C | tail -1)
+	gap=$(sed -n 's/.*longest_gap_ms=\([0-9]*\).*/\1/p' $C | tail -1)
+	if [ -n "$n" ]; then
+		want=$(awk -v n=$n -v k=1024 'BEGIN { for (s = 0; s < k && s < n; s++) printf "W%08d", (n - 1) - ((n - 1 - s) % k) }')
+		got=$(dd if=/data/disk.img bs=512 skip=8192 count=1024 2>/dev/null | tr -d '\000')
+		[ "$got" = "$want" ] && res save_image_has_every_write_$sfx PASS "$n writes, 1024 slots" \
+			|| res save_image_has_every_write_$sfx FAIL "the image's region differs"
+	else
+		res save_image_has_every_write_$sfx FAIL "the domU did not finish"
+	fi
+}
+
 # save_restore TYPE: one domU of TYPE (pv, pvh), named domu-TYPE.
 save_restore() {
-	local ty=$1 name=domu-$1 t rc save_ms rest_ms first_ms n n0 gap i D1 D2 want got
+	local ty=$1 name=domu-$1 t rc save_ms rest_ms first_ms n n0 gap i D1 D2
 	local C=/var/log/xen/console/guest-domu-$1.log
 	# The workload's region starts empty (an earlier type wrote there).
 	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
@@ -54,22 +75,8 @@ save_restore() {
 	first_ms=$(( $(ms) - t ))
 	[ "$(grep -c IO-BACK $C)" != "$n0" ] && res save_io_after_restore_$ty PASS "${first_ms} ms after xl restore returned" \
 		|| res save_io_after_restore_$ty FAIL "no write completed in 60 s"
-	console_wait $C DOMU-CHECKS-DONE
-	for r in save_writes_ok save_domu_readback; do
-		grep -a "^RESULT $r " $C | sed "s/^RESULT $r /RESULT ${r}_$ty /"
-	done
-	n=$(sed -n 's/.*DOMU-CHECKS-DONE writes=\([0-9]*\).*/\1/p' $C | tail -1)
-	gap=$(sed -n 's/.*longest_gap_ms=\([0-9]*\).*/\1/p' $C | tail -1)
+	domu_checks $ty $C
 	echo "SAVE-FIGURES type=$ty mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} writes=${n:-?}"
-	# dom0's view of the image: every slot holds the last acknowledged write.
-	if [ -n "$n" ]; then
-		want=$(awk -v n=$n -v k=1024 'BEGIN { for (s = 0; s < k && s < n; s++) printf "W%08d", (n - 1) - ((n - 1 - s) % k) }')
-		got=$(dd if=/data/disk.img bs=512 skip=8192 count=1024 2>/dev/null | tr -d '\000')
-		[ "$got" = "$want" ] && res save_image_has_every_write_$ty PASS "$n writes, 1024 slots" \
-			|| res save_image_has_every_write_$ty FAIL "the image's region differs"
-	else
-		res save_image_has_every_write_$ty FAIL "the domU did not finish"
-	fi
 	[ $mode = pvio ] && backend_note_connected
 	xl destroy $name; echo "xl destroy $name rc=$?"
 	backend_dir_gone save_new_backend_dir_removed_$ty /local/domain/0/backend/vbd/$D2/51712
@@ -85,7 +92,7 @@ save_restore() {
 # for ssh) while it runs the verified write workload. RESULT names end in
 # _TYPE-mig; one SAVE-FIGURES line (type=TYPE-mig).
 migrate() {
-	local ty=$1 name=domu-$1-mig sfx=$1-mig t rc figs= n n0 gap i D want got k
+	local ty=$1 name=domu-$1-mig sfx=$1-mig t rc figs= n n0 gap i D k
 	local L=/var/log/xen/console
 	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
 	# Two migrations take longer than one save and restore: 40 s more.
@@ -121,21 +128,8 @@ migrate() {
 			&& res save_io_after_migrate${k}_$sfx PASS "within ${i} ms after xl migrate returned" \
 			|| res save_io_after_migrate${k}_$sfx FAIL "no write completed in 60 s"
 	done
-	console_wait $L/guest-$name--incoming.log DOMU-CHECKS-DONE
-	for r in save_writes_ok save_domu_readback; do
-		grep -a "^RESULT $r " $L/guest-$name--incoming.log | tail -1 | sed "s/^RESULT $r /RESULT ${r}_$sfx /"
-	done
-	n=$(sed -n 's/.*DOMU-CHECKS-DONE writes=\([0-9]*\).*/\1/p' $L/guest-$name--incoming.log | tail -1)
-	gap=$(sed -n 's/.*longest_gap_ms=\([0-9]*\).*/\1/p' $L/guest-$name--incoming.log | tail -1)
+	domu_checks $sfx $L/guest-$name--incoming.log
 	echo "SAVE-FIGURES type=$sfx mode=$mode$figs longest_write_gap_ms=${gap:-?} writes=${n:-?}"
-	if [ -n "$n" ]; then
-		want=$(awk -v n=$n -v k=1024 'BEGIN { for (s = 0; s < k && s < n; s++) printf "W%08d", (n - 1) - ((n - 1 - s) % k) }')
-		got=$(dd if=/data/disk.img bs=512 skip=8192 count=1024 2>/dev/null | tr -d '\000')
-		[ "$got" = "$want" ] && res save_image_has_every_write_$sfx PASS "$n writes, 1024 slots" \
-			|| res save_image_has_every_write_$sfx FAIL "the image's region differs"
-	else
-		res save_image_has_every_write_$sfx FAIL "the domU did not finish"
-	fi
 	[ $mode = pvio ] && backend_note_connected
 	xl destroy $name; echo "xl destroy $name rc=$?"
 	backend_dir_gone save_new_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D/51712
