@@ -89,14 +89,15 @@ save_restore() {
 # migrate TYPE: one domU of TYPE (pvh; Debian's Xen cannot live-migrate a
 # PV domU: no shadow paging, see shared/XEN-MIGRATION-NOTES.md), named
 # domu-TYPE-mig, migrated twice to this host (`xl migrate` through a stand-in
-# for ssh) while it runs the verified write workload. RESULT names end in
+# for ssh) while it runs the verified write workload, then once more with
+# its receiver killed half-way. RESULT names end in
 # _TYPE-mig; one SAVE-FIGURES line (type=TYPE-mig).
 migrate() {
-	local ty=$1 name=domu-$1-mig sfx=$1-mig t rc figs= n n0 gap i D k
+	local ty=$1 name=domu-$1-mig sfx=$1-mig t rc figs= n n0 gap i D D3 k
 	local L=/var/log/xen/console
 	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
-	# Two migrations take longer than one save and restore: 40 s more.
-	sed -e "s|@T0@|$t0|" -e "s|@SECS@|$((${secs:-40} + 40))|" -e "s|@TYPE@|$ty|" \
+	# Three migrations take longer than one save and restore: 70 s more.
+	sed -e "s|@T0@|$t0|" -e "s|@SECS@|$((${secs:-40} + 70))|" -e "s|@TYPE@|$ty|" \
 		-e "s|@NAME@|$name|" /etc/xen/save.cfg.in > /etc/xen/$name.cfg
 	xl create /etc/xen/$name.cfg && res save_xl_create_$sfx PASS || res save_xl_create_$sfx FAIL
 	D=$(xl domid $name 2>/dev/null)
@@ -128,6 +129,38 @@ migrate() {
 			&& res save_io_after_migrate${k}_$sfx PASS "within ${i} ms after xl migrate returned" \
 			|| res save_io_after_migrate${k}_$sfx FAIL "no write completed in 60 s"
 	done
+	# A third migration whose target dies half-way: once the domain being
+	# received has its disk's backend directory (xl creates the target's
+	# devices before the memory arrives), its xl migrate-receive is killed,
+	# as a target host that fails, and the half-made domain destroyed (xl
+	# destroy cannot do it earlier: the receiver holds xl's lock until it
+	# is done). xl migrate fails, the sender keeps the domU running and
+	# writing, and the backend lets go of a device whose frontend never ran.
+	n0=$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)
+	xl -v migrate -s /etc/xen/scripts/mig-ssh -e $name localhost > /tmp/mig3.log 2>&1 &
+	k=$!; i=0
+	while [ $i -lt 600 ] && ! xl domid $name--incoming >/dev/null 2>&1; do usleep 50000; i=$((i+1)); done
+	D3=$(xl domid $name--incoming 2>/dev/null)
+	i=0
+	while [ -n "$D3" ] && [ $i -lt 600 ] &&
+	      ! xenstore-read /local/domain/0/backend/vbd/$D3/51712/state >/dev/null 2>&1; do
+		usleep 50000; i=$((i+1))
+	done
+	for i in $(ps | grep '[m]igrate-receive' | awk '{ print $1 }'); do kill -9 $i; done
+	wait $k; rc=$?
+	[ -n "$D3" ] && xl destroy $D3
+	[ -n "$D3" ] && [ $rc != 0 ] && [ "$(xl domid $name 2>/dev/null)" = "$D" ] \
+		&& res save_migrate_aborted_$sfx PASS "receiver killed, target domain $D3 destroyed: xl migrate rc=$rc, domain $D runs on" \
+		|| { res save_migrate_aborted_$sfx FAIL "target=${D3:-none} rc=$rc now=$(xl domid $name 2>/dev/null)"; tail -20 /tmp/mig3.log; }
+	[ -n "$D3" ] && backend_dir_gone save_aborted_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D3/51712
+	i=0
+	while [ $i -lt 1200 ] && [ "$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)" = "$n0" ]; do
+		usleep 50000; i=$((i+1))
+	done
+	[ "$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)" != "$n0" ] \
+		&& res save_io_after_aborted_migrate_$sfx PASS \
+		|| res save_io_after_aborted_migrate_$sfx FAIL "no write completed in 60 s"
+
 	domu_checks $sfx $L/guest-$name--incoming.log
 	echo "SAVE-FIGURES type=$sfx mode=$mode$figs longest_write_gap_ms=${gap:-?} writes=${n:-?}"
 	[ $mode = pvio ] && backend_note_connected
@@ -135,6 +168,7 @@ migrate() {
 	backend_dir_gone save_new_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D/51712
 	[ $mode = pvio ] && backend_check_idle blkback _save_$sfx
 	echo "----- xl migrate of $name -----"; tail -12 /tmp/mig.log
+	echo "----- the aborted xl migrate -----"; tail -12 /tmp/mig3.log
 	echo "----- $name console logs -----"; cat $L/guest-$name*.log
 	echo "----- end $name console logs -----"
 }

@@ -14,7 +14,9 @@
 #   PVIO_XEN_SAVE_TYPES=pv:pvh  which domU types (default pv: a PVH domU hung
 #                             after its restore once under TCG, see the README);
 #                             pvhmig: a PVH domU migrated twice to this host
-#                             (xl migrate, live) instead of saved and restored
+#                             (xl migrate, live) instead of saved and restored,
+#                             then a third time with the receiver killed
+#                             half-way (the backends leak nothing)
 # The QEMU CPU defaults to max,-smap,-rdtscp,-xsave here (PVH needs SVM+NPT;
 # TCG's SVM lacks NRIPS for rdtscp, and XSAVE state is corrupted across
 # context switches under TCG: shared/XEN-MIGRATION-NOTES.md).
@@ -50,6 +52,7 @@ for ty in $(echo "$types" | tr : ' '); do
 		need="$need save_xl_create_$t save_xvda_present_$t save_xl_migrate1_$t
  save_old_backend_dir_removed1_$t save_io_after_migrate1_$t save_xl_migrate2_$t
  save_old_backend_dir_removed2_$t save_io_after_migrate2_$t save_writes_ok_$t
+ save_migrate_aborted_$t save_aborted_backend_dir_removed_$t save_io_after_aborted_migrate_$t
  save_domu_readback_$t save_image_has_every_write_$t save_new_backend_dir_removed_$t"
 		[ "$mode" = pvio ] && need="$need blkback_survives_destroy_save_$t
  blkback_no_fd_leak_save_$t blkback_no_mapping_leak_save_$t"
