@@ -608,6 +608,26 @@ static void test_unreadable_state(void)
 	env_down(&e);
 }
 
+/* Receive until the device says -ENODEV (at most 5 s): it must end up
+ * disabled. Returns how long it took, in seconds. */
+static double wait_disabled(struct pvio_netfront *nf)
+{
+	struct pvio_nf_pkt out;
+	struct pvio_netfront_stats st;
+	double t0 = tu_now(), end = t0 + 5;
+	int r;
+
+	memset(&out, 0, sizeof(out));
+	out.data = rxbuf[0];
+	out.cap = BUFSZ;
+	while ((r = pvio_netfront_recv_burst(nf, 0, &out, 1)) >= 0 && tu_now() < end)
+		wait_fd(pvio_netfront_fd(nf, 0), 100);
+	CHECK_EQ(r, -ENODEV);
+	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
+	CHECK(st.disabled);
+	return tu_now() - t0;
+}
+
 /* The toolstack detaches the vif under a connected frontend (backend
  * Closing, online=0, wait Closed, remove): the device ends up disabled,
  * and every grant came back (the backend let go before the nodes went). */
@@ -615,24 +635,14 @@ static void test_detach(void)
 {
 	struct fn_cfg cfg = env_cfg_default();
 	struct pvio_netfront *nf = NULL;
-	struct pvio_nf_pkt out;
 	struct pvio_netfront_stats st;
 	struct env e;
-	double end;
-	int r;
 
 	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
 	REQUIRE(pvio_netfront_open(e.guest, e.devid, NULL, &nf) == 0);
 	CHECK_EQ(pvio_ts_net_detach(e.xs0, e.g, e.devid, 5000), 0);
-	memset(&out, 0, sizeof(out));
-	out.data = rxbuf[0];
-	out.cap = BUFSZ;
-	end = tu_now() + 5;
-	while ((r = pvio_netfront_recv_burst(nf, 0, &out, 1)) >= 0 && tu_now() < end)
-		wait_fd(pvio_netfront_fd(nf, 0), 100);
-	CHECK_EQ(r, -ENODEV);
+	wait_disabled(nf);
 	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
-	CHECK(st.disabled);
 	CHECK_EQ(st.leaked_pages, 0);
 	pvio_netfront_close(nf);
 	env_down(&e);
@@ -648,12 +658,8 @@ static void test_detach_two_steps(void)
 	struct fn_cfg cfg = env_cfg_default();
 	struct pvio_netfront_opts o;
 	struct pvio_netfront *nf = NULL;
-	struct pvio_nf_pkt out;
-	struct pvio_netfront_stats st;
 	enum pvio_xenbus_state fst = PVIO_XENBUS_STATE_UNKNOWN;
 	struct env e;
-	double end;
-	int r;
 
 	env_up(&e, &cfg, 32ull << 20, FN_ECHO);
 	pvio_netfront_opts_default(&o);
@@ -664,17 +670,8 @@ static void test_detach_two_steps(void)
 					PVIO_XENBUS_MASK(PVIO_XENBUS_STATE_INITIALISING), 5000, &fst),
 		 0);
 	REQUIRE(pvio_xs_rm(e.xs0, PVIO_XS_NO_TX, e.be.fe_dir) == 0);
-	memset(&out, 0, sizeof(out));
-	out.data = rxbuf[0];
-	out.cap = BUFSZ;
-	end = tu_now() + 5;
-	while ((r = pvio_netfront_recv_burst(nf, 0, &out, 1)) >= 0 && tu_now() < end)
-		wait_fd(pvio_netfront_fd(nf, 0), 100);
-	CHECK_EQ(r, -ENODEV);
-	REQUIRE(pvio_netfront_get_stats(nf, &st) == 0);
-	CHECK(st.disabled);
 	printf("%-18s queues 1  backend directory, then ours: disabled in %.2f s\n",
-	       "detach_two_steps", 5 - (end - tu_now()));
+	       "detach_two_steps", wait_disabled(nf));
 	pvio_netfront_close(nf);
 	env_down(&e);
 }
