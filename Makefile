@@ -115,6 +115,8 @@ bench: deps
 # The test list, for scripts (tests/sanitize) that run a subset elsewhere.
 print-tests:
 	@echo $(addprefix $(BUILD)/,$(TEST_BINS)) $(filter-out tests/sanitize/%,$(TEST_SCRIPTS))
+print-bins:
+	@echo $(addprefix $(BUILD)/,$(BINS))
 
 HEADERS := $(sort $(wildcard */*.h))
 PUB_HEADERS := $(filter-out %_internal.h tests/% bench/% tools/%,$(HEADERS))
@@ -131,7 +133,7 @@ install: build-all
 clean:
 	rm -rf build build-san
 
-.PHONY: all build-all deps test test-long run bench install clean print-tests FORCE
+.PHONY: all build-all deps test test-long run bench install clean print-tests print-bins FORCE
 FORCE:
 .DELETE_ON_ERROR:
 
