@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +109,13 @@ struct meas {
 	double fio_cpu_s;           /* fio's usr_cpu + sys_cpu (its job threads), or NaN */
 	double pviod_cpu_s;         /* pvio: pviod over the run (control plane only) */
 	unsigned queues;            /* pvio with fio: queues the disk negotiated, 0: unknown */
+	/* The block device under the file over fio's I/O phase (NaN: none, as
+	 * for a file on tmpfs): requests in it on average (time_in_queue over
+	 * wall time, Little's law), requests it completed per fio I/O, and
+	 * their mean size. On a device-bound case, IOPS follow the first: a
+	 * side that keeps fewer of its iodepth in the device gets less. */
+	double dev_qd, dev_reqs_per_io, dev_kib_per_req;
+	double dev_ios_phase;       /* the device's completed requests in the phase */
 };
 
 /* One repetition of one case: both methods, both sides. */
@@ -299,6 +307,55 @@ static double js_num(const char *p)
 	return e == p ? NAN : v;
 }
 
+/* The stat file (/sys/dev/block/MAJ:MIN/stat) of the block device that
+ * holds `path` (a partition's own counters when it is one), or "" when
+ * there is none (tmpfs). */
+static void file_devstat(const char *path, char *out, size_t len)
+{
+	struct stat sb;
+
+	out[0] = 0;
+	if (stat(path, &sb) < 0 || major(sb.st_dev) == 0)
+		return;
+	snprintf(out, len, "/sys/dev/block/%u:%u/stat", major(sb.st_dev), minor(sb.st_dev));
+	if (access(out, R_OK) < 0)
+		out[0] = 0;
+}
+
+/* A "devstat UPTIME <the disk's /sys/.../stat fields>" line of a hook file:
+ * the earliest (first) or the latest (!first). -1 if there is none. */
+struct devstat {
+	double up;          /* s since boot */
+	double ios, sect;   /* requests completed, 512-byte sectors (reads + writes) */
+	double queue_ms;    /* time_in_queue: the sum of every request's time in it */
+};
+
+static int devstat_line(const char *txt, bool first, struct devstat *out)
+{
+	int found = -1;
+
+	for (const char *l = txt; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		/* reads: ios merges sectors ticks; writes: the same; in_flight
+		 * io_ticks time_in_queue (Documentation/block/stat.rst) */
+		unsigned long long f[11];
+		double up;
+
+		if (strncmp(l, "devstat ", 8) ||
+		    sscanf(l + 8, "%lf %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &up,
+			   &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9],
+			   &f[10]) != 12)
+			continue;
+		if (found == 0 && (first ? up >= out->up : up <= out->up))
+			continue;
+		out->up = up;
+		out->ios = (double)(f[0] + f[4]);
+		out->sect = (double)(f[2] + f[6]);
+		out->queue_ms = (double)f[10];
+		found = 0;
+	}
+	return found;
+}
+
 /* user + system time (seconds) of process `pid` from the /proc/PID/stat
  * lines among the lines of `txt`: the smallest of them (first) or the
  * largest (!first); -1 if there is none. */
@@ -390,6 +447,7 @@ struct blk_ctx {
 	struct bench_pv_env env;
 	char build[512];
 	char img[NR_TARGETS][300];
+	char devstat[NR_TARGETS][64];   /* the stat file of the disk under img, or "" */
 	char dom[NR_TARGETS][16];
 	uint64_t size;
 	/* fio */
@@ -530,6 +588,7 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 
 	memset(m, 0, sizeof(*m));
 	m->clat_p50 = m->clat_p99 = m->fio_cpu_s = NAN;
+	m->dev_qd = m->dev_reqs_per_io = m->dev_kib_per_req = NAN;
 	if (!a)
 		return -1;
 	if (pv) {
@@ -561,14 +620,20 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 	 * itself saves their (empty) output in its working folder, the
 	 * bench's. */
 	for (int i = 0; i < 2; i++) {
+		char dev[1600] = "";
+
 		snprintf(hook[i], sizeof(hook[i]), "%s/cpu.%s", x->env.dir, i ? "post" : "pre");
 		unlink(hook[i]);
+		/* and a line "devstat UPTIME FIELDS..." of the disk's counters */
+		if (x->devstat[t][0])
+			snprintf(dev, sizeof(dev), "; echo devstat $(cut -d' ' -f1 /proc/uptime) "
+				 "$(cat %s) >>%s", x->devstat[t], hook[i]);
 		if (pv)
-			arg(a, "--exec_%s=(cat /proc/$PPID/stat /proc/%d/stat >>%s || true)",
-			    i ? "postrun" : "prerun", (int)x->env.blkback, hook[i]);
+			arg(a, "--exec_%s=(cat /proc/$PPID/stat /proc/%d/stat >>%s%s || true)",
+			    i ? "postrun" : "prerun", (int)x->env.blkback, hook[i], dev);
 		else
-			arg(a, "--exec_%s=(cat /proc/$PPID/stat >>%s || true)",
-			    i ? "postrun" : "prerun", hook[i]);
+			arg(a, "--exec_%s=(cat /proc/$PPID/stat >>%s%s || true)",
+			    i ? "postrun" : "prerun", hook[i], dev);
 	}
 	if (pv) {
 		arg(a, "--ioengine=external:%s", x->engine);
@@ -610,6 +675,18 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 			m->be_cpu_s = pv ? b1 - b0 : 0;
 			m->cpu_window = true;
 		}
+		{
+			struct devstat d0, d1;
+
+			if (devstat_line(pre, true, &d0) == 0 && devstat_line(post, false, &d1) == 0 &&
+			    d1.up > d0.up && d1.ios >= d0.ios && d1.queue_ms >= d0.queue_ms) {
+				double n = d1.ios - d0.ios;
+
+				m->dev_qd = (d1.queue_ms - d0.queue_ms) / 1e3 / (d1.up - d0.up);
+				m->dev_kib_per_req = n > 0 ? (d1.sect - d0.sect) / 2.0 / n : NAN;
+				m->dev_ios_phase = n;
+			}
+		}
 		free(pre);
 		free(post);
 	}
@@ -626,6 +703,8 @@ static int fio_run(struct blk_ctx *x, int t, const struct blk_case *c, bool pv, 
 			target_names[t], c->name, why);
 		goto out;
 	}
+	if (m->dev_ios_phase > 0 && m->ios > 0)
+		m->dev_reqs_per_io = m->dev_ios_phase / m->ios;
 	m->ok = true;
 	r = 0;
 out:
@@ -878,6 +957,7 @@ struct summary {
 	int pairs;                    /* repetitions where both sides ran */
 	int runs[2];                  /* runs that succeeded, per side */
 	struct spread iops[2], mibps[2], p50[2], p99[2], cpu[2];   /* medians per side */
+	struct spread dev_qd[2], dev_rpi[2], dev_kib[2];           /* the disk's, per side */
 	struct spread ratio;          /* pvio/native IOPS, per pair */
 	struct spread cpu_ratio;      /* pvio/native CPU per I/O, per pair */
 	struct spread added_p50;      /* pvio p50 - native p50, per pair */
@@ -904,6 +984,9 @@ static void summarize(const struct rep *reps, int nreps, int meth, struct summar
 		SIDE_MED(m->p50, s->p50[side]);
 		SIDE_MED(m->p99, s->p99[side]);
 		SIDE_MED(cpu_per_mio(m), s->cpu[side]);
+		SIDE_MED(m->dev_qd, s->dev_qd[side]);
+		SIDE_MED(m->dev_reqs_per_io, s->dev_rpi[side]);
+		SIDE_MED(m->dev_kib_per_req, s->dev_kib[side]);
 #undef SIDE_MED
 		s->runs[side] = s->iops[side].n;
 	}
@@ -945,6 +1028,9 @@ static void json_meas(struct bench_json *j, const char *key, const struct meas *
 		bench_json_num(j, "cpu_s_per_mio", cpu_per_mio(m));
 		if (m->queues)
 			bench_json_int(j, "queues", m->queues);
+		bench_json_num(j, "dev_qd", m->dev_qd);
+		bench_json_num(j, "dev_reqs_per_io", m->dev_reqs_per_io);
+		bench_json_num(j, "dev_kib_per_req", m->dev_kib_per_req);
 	}
 	bench_json_obj_end(j);
 }
@@ -973,6 +1059,9 @@ static void json_summary(struct bench_json *j, const struct summary *s)
 		bench_json_num(j, "lat_p50_us", s->p50[k].med);
 		bench_json_num(j, "lat_p99_us", s->p99[k].med);
 		bench_json_num(j, "cpu_s_per_mio", s->cpu[k].med);
+		bench_json_num(j, "dev_qd", s->dev_qd[k].med);
+		bench_json_num(j, "dev_reqs_per_io", s->dev_rpi[k].med);
+		bench_json_num(j, "dev_kib_per_req", s->dev_kib[k].med);
 		bench_json_obj_end(j);
 	}
 	json_spread(j, "iops_ratio", &s->ratio);
@@ -988,15 +1077,15 @@ static const char *const method_title[NR_METHODS] = {
 static void table_head(FILE *f, int meth)
 {
 	fprintf(f, "%s\n", method_title[meth]);
-	fprintf(f, "%-6s %-18s %9s %9s %-22s %-15s %-15s %-15s %-19s %6s\n", "target", "case",
+	fprintf(f, "%-6s %-18s %9s %9s %-22s %-15s %-15s %-15s %-19s %6s  %s\n", "target", "case",
 		"nat IOPS", "pv IOPS", "pv/nat [min..max]", "p50us nat/pv", "p99us nat/pv",
-		"CPU/Mio nat/pv", "CPU pv/nat [range]", "+p50us");
+		"CPU/Mio nat/pv", "CPU pv/nat [range]", "+p50us", "devQD nat/pv");
 }
 
 static void table_row(FILE *f, int t, const struct blk_case *c, const struct summary *s,
 		      bool na)
 {
-	char ratio[40], cpur[40], added[16];
+	char ratio[40], cpur[40], added[16], dqd[32] = "-";
 
 	if (na) {
 		fprintf(f, "%-6s %-18s n/a (fio only)\n", target_names[t], c->name);
@@ -1015,10 +1104,13 @@ static void table_row(FILE *f, int t, const struct blk_case *c, const struct sum
 		snprintf(added, sizeof(added), "%.2f", s->added_p50.med);
 	else
 		snprintf(added, sizeof(added), "-");
-	fprintf(f, "%-6s %-18s %9.0f %9.0f %-22s %7.1f/%-7.1f %7.1f/%-7.1f %7.2f/%-7.2f %-19s %6s\n",
+	/* Only where the I/O reaches the disk: a cached read's is noise. */
+	if (s->dev_qd[NAT].n && s->dev_qd[PV].n && s->dev_qd[NAT].med >= 0.5)
+		snprintf(dqd, sizeof(dqd), "%.1f/%.1f", s->dev_qd[NAT].med, s->dev_qd[PV].med);
+	fprintf(f, "%-6s %-18s %9.0f %9.0f %-22s %7.1f/%-7.1f %7.1f/%-7.1f %7.2f/%-7.2f %-19s %6s  %s\n",
 		target_names[t], c->name, s->iops[NAT].med, s->iops[PV].med, ratio,
 		s->p50[NAT].med, s->p50[PV].med, s->p99[NAT].med, s->p99[PV].med,
-		s->cpu[NAT].med, s->cpu[PV].med, cpur, added);
+		s->cpu[NAT].med, s->cpu[PV].med, cpur, added, dqd);
 }
 
 /* ------------------------------------------------------------ driver */
@@ -1204,6 +1296,8 @@ static int blk_run(const struct bench_opts *o, int argc, char **argv)
 			rc = 1;
 			goto out_files;
 		}
+	for (int t = 0; t < NR_TARGETS; t++)
+		file_devstat(x.img[t], x.devstat[t], sizeof(x.devstat[t]));
 	/* The 2-job case wants a blkfront queue per job: blkback's default
 	 * (one per CPU) unless the machine has a single CPU. */
 	if (bench_ncpus() < 2) {
@@ -1503,7 +1597,10 @@ out_files:
 		fprintf(outs[w], "\npv/nat: median of the back-to-back pairs' IOPS ratios [min..max]; "
 			"p50/p99: %s (us);\n"
 			"CPU/Mio: CPU seconds per million I/Os of the whole I/O process (+ pvio-blkback "
-			"for pvio)%s;\n+p50us: pvio p50 - native p50 at QD1 (median of pairs)\n",
+			"for pvio)%s;\n+p50us: pvio p50 - native p50 at QD1 (median of pairs);\n"
+			"devQD: requests in the disk under the file on average over the I/O phase "
+			"(its time_in_queue / wall time; JSON: dev_qd,\n"
+			"dev_reqs_per_io, dev_kib_per_req): when the disk bounds a case, IOPS follow it\n",
 			judge == M_FIO ? (also_blkio ? "fio: total latency (slat + clat); loop: "
 					  "submit to reap" : "fio's total latency (slat + clat)")
 				       : "submit to reap",
