@@ -12,7 +12,9 @@
  * and each migration's time and first write after it are reported). The figures come from its
  * SAVE-FIGURES line: the domU's longest gap between two acknowledged writes
  * (the downtime its disk sees), the time from `xl restore` returning to the
- * first write completed after it, and how long xl save and xl restore took.
+ * first write completed after it, how long xl save and xl restore took, and
+ * the longest gap between replies to dom0's pings (every 20 ms) to the
+ * domU's vif, which pvio-netback (or Linux's xen-netback) serves.
  * The backends alternate (pvio, kernel, pvio, ...); medians over --reps
  * (default 3) and the ratio pvio / kernel. A run that fails its checks is
  * not counted. JSON: bench/results/xensave.json.
@@ -25,7 +27,7 @@
 #include "bench/bench_common.h"
 
 #define MAX_REPS 32
-#define MAX_F    5
+#define MAX_F    7
 enum { B_PVIO, B_KERNEL, NR_B };
 static const char *bname[NR_B] = { "pvio", "kernel" };
 
@@ -36,15 +38,22 @@ static const struct step {
 	unsigned nf;
 	const char *key[MAX_F], *desc[MAX_F];
 } steps[] = {
-	{ "pv", 4, { "longest_write_gap_ms", "first_io_ms", "save_ms", "restore_ms" },
+	{ "pv", 5, { "longest_write_gap_ms", "longest_ping_gap_ms", "first_io_ms", "save_ms",
+		     "restore_ms" },
 	  { "domU's longest gap between acknowledged writes",
+	    "longest gap between replies to dom0's pings (every 20 ms)",
 	    "first write completed after xl restore returned", "xl save", "xl restore" } },
-	{ "pvh", 4, { "longest_write_gap_ms", "first_io_ms", "save_ms", "restore_ms" },
+	{ "pvh", 5, { "longest_write_gap_ms", "longest_ping_gap_ms", "first_io_ms", "save_ms",
+		      "restore_ms" },
 	  { "domU's longest gap between acknowledged writes",
+	    "longest gap between replies to dom0's pings (every 20 ms)",
 	    "first write completed after xl restore returned", "xl save", "xl restore" } },
-	{ "pvh-mig", 5,
-	  { "longest_write_gap_ms", "first_io1_ms", "first_io2_ms", "migrate1_ms", "migrate2_ms" },
+	{ "pvh-mig", 7,
+	  { "longest_write_gap_ms", "ping_gap1_ms", "ping_gap2_ms", "first_io1_ms",
+	    "first_io2_ms", "migrate1_ms", "migrate2_ms" },
 	  { "domU's longest gap between acknowledged writes (2 migrations)",
+	    "longest gap between ping replies across the 1st migration",
+	    "longest gap between ping replies across the 2nd migration",
 	    "first write seen after the 1st xl migrate returned",
 	    "first write seen after the 2nd xl migrate returned",
 	    "1st xl migrate (localhost, live)", "2nd xl migrate" } },
@@ -55,7 +64,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "  xensave: no options (--reps N: runs per backend, default 3).\n"
 		"  Needs what tests/xen/test_xen_save.sh needs (qemu-system-x86_64, the\n"
-		"  Debian Xen packages it fetches); about 4 minutes per run.\n");
+		"  Debian Xen packages it fetches); about 12 minutes per run.\n");
 }
 
 /* One run: 0 and the figures, 77 skipped (why in skip), -1 failed. */
@@ -71,7 +80,7 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 	setenv("PVIO_XEN_BACKEND", bname[b], 1);
 	setenv("BUILD", build, 1);
 	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh:pvhmig", 1);
-	st = bench_run_logged(av, o->repo, log, 900, NULL, NULL);
+	st = bench_run_logged(av, o->repo, log, 1500, NULL, NULL);
 	if (st == 77) {
 		bench_last_line(log, skip, skiplen);
 		unlink(log);

@@ -123,7 +123,7 @@ xen_boot() {
 	echo "images: dom0 $(du -h "$work/dom0.gz" | cut -f1)"
 	log=${PVIO_XEN_LOG:-$work/console.log}
 	start=$(date +%s)
-	(cd "$work" && exec timeout 600 qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 2048 -smp 1 \
+	(cd "$work" && exec timeout "${PVIO_XEN_QEMU_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 2048 -smp 1 \
 		-nographic -no-reboot -kernel xen \
 		-append 'console=com1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1' \
 		-initrd "vmlinuz console=hvc0 $2,dom0.gz") < /dev/null > "$log" 2>&1 &

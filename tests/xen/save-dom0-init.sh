@@ -2,7 +2,9 @@
 # /init of the dom0 of tests/xen/test_xen_save.sh: `xl save` and `xl
 # restore` of a PV domU, then of a PVH one, each while it runs a verified
 # write workload (save-domU-init.sh) on a disk served by pvio-blkback --hv
-# xen (pviomode=pvio) or Linux xen-blkback (pviomode=kernel, the referee).
+# xen, answers pings every 20 ms and receives a TCP transfer across the
+# step on a vif served by pvio-netback --hv xen (pviomode=pvio), or by Linux
+# xen-blkback and xen-netback (pviomode=kernel, the referee).
 # RESULT names end in _pv / _pvh; one SAVE-FIGURES line per type.
 . /etc/dom0-common.sh
 mkdir -p /data /var/lock; mount -t tmpfs -o size=400m tmpfs /data
@@ -10,12 +12,79 @@ mode=pvio; grep -q pviomode=kernel /proc/cmdline && mode=kernel
 secs=$(sed -n 's/.*savetest_secs=\([0-9]*\).*/\1/p' /proc/cmdline)
 types=$(sed -n 's/.*savetest_types=\([a-z:]*\).*/\1/p' /proc/cmdline | tr : ' ')
 up "INIT mode=$mode types=${types:=pv pvh}"
-if [ $mode = kernel ]; then dom0_start loop xen-blkback; else dom0_start loop; fi
+if [ $mode = kernel ]; then dom0_start loop xen-blkback llc stp bridge xen-netback; else dom0_start loop tun; fi
 ms(){ read u _ < /proc/uptime; echo $(( (${u%.*} * 100 + 1${u#*.} - 100) * 10 )); }
 dd if=/dev/zero of=/data/disk.img bs=1M count=16 2>/dev/null
 if [ $mode = kernel ]; then losetup /dev/loop0 /data/disk.img; t0=/dev/loop0; else t0=/data/disk.img; fi
-[ $mode = pvio ] && backend_start blkback /var/log/pvio-blkback.log \
-	pvio-blkback --hv xen --verbose
+# Each backend's pid, fds and grant mappings at the start: sel NAME makes
+# them the ones dom0-common.sh's backend_* helpers look at.
+sel() { eval "BPID=\$${1}_PID FD0=\$${1}_FD0 MAP0=\$${1}_MAP0"; }
+if [ $mode = pvio ]; then
+	backend_start blkback /var/log/pvio-blkback.log pvio-blkback --hv xen --verbose
+	blk_PID=$BPID blk_FD0=$FD0 blk_MAP0=$MAP0
+	backend_start netback /var/log/pvio-netback.log pvio-netback --hv xen --verbose \
+		--max-queues 1 --mbufs 2047 --default-bridge xenbr0 \
+		--uplink xenbr0=net_tap0,iface=pvtap0 \
+		-- --no-huge -m 64 --no-pci --no-telemetry --file-prefix=nb -d /usr/lib/dpdk
+	net_PID=$BPID net_FD0=$FD0 net_MAP0=$MAP0
+	dif=pvtap0
+else
+	brctl addbr xenbr0; dif=xenbr0
+fi
+if ip addr add 10.0.0.254/24 dev $dif && ip link set $dif up; then
+	res dom0_if_up PASS "$dif 10.0.0.254"
+else
+	res dom0_if_up FAIL; ip link
+fi
+# backends_connected / backends_idle SUFFIX: backend_note_connected and
+# backend_check_idle for each pvio backend.
+backends_connected() { [ $mode = pvio ] || return 0; sel blk; backend_note_connected; sel net; backend_note_connected; }
+backends_idle() {
+	[ $mode = pvio ] || return 0
+	sel blk; backend_check_idle blkback $1
+	sel net; backend_check_idle netback $1
+}
+# 2.5 MiB that dom0 sends to the domU across each step.
+dd if=/dev/urandom of=/tmp/blob bs=64k count=40 2>/dev/null
+BLOB=$(md5sum < /tmp/blob | cut -d' ' -f1)
+
+# net_start PORT: ping the domU every 20 ms (each line of ping's, stamped
+# with dom0's uptime, into /tmp/ping.PORT: a busy dom0 sends late, so the
+# sequence numbers alone would understate a gap) and send it the blob over
+# TCP to PORT, 64 KiB every 200 ms (about 8 s), so that both go on across
+# the step that follows.
+net_start() {
+	rm -f /run/ping.$1; mkfifo /run/ping.$1
+	while read -r l; do read u _ < /proc/uptime; echo "$u $l"; done < /run/ping.$1 > /tmp/ping.$1 &
+	STAMPPID=$!
+	ping -i 0.02 10.0.0.1 > /run/ping.$1 2>&1 &
+	PINGPID=$!
+	( i=0; while [ $i -lt 40 ]; do
+		dd if=/tmp/blob bs=65536 skip=$i count=1 2>/dev/null; usleep 200000; i=$((i+1))
+	  done ) | nc 10.0.0.1 $1 > /dev/null 2>&1 &
+	NCPID=$!
+	sleep 1   # a moment of both before the step (not synchronisation)
+}
+# net_check NAME PORT CONSOLE...: the domU's md5 of what arrived on PORT
+# (waits up to 120 s) equals the blob's: RESULT save_tcp_across_NAME; then
+# the pings stop: RESULT save_pings_NAME, pgap = the longest time between
+# two replies (ms, by dom0's uptime: 10 ms steps).
+net_check() {
+	local nm=$1 port=$2 i=0 got; shift 2
+	while [ $i -lt 480 ] && ! cat "$@" 2>/dev/null | grep -q "^RECV-MD5 port=$port "; do
+		usleep 250000; i=$((i+1))
+	done
+	got=$(cat "$@" 2>/dev/null | sed -n "s/^RECV-MD5 port=$port \([0-9a-f]*\) .*/\1/p" | head -1)
+	[ "$got" = "$BLOB" ] && res save_tcp_across_$nm PASS "2.5 MiB md5 $got" \
+		|| res save_tcp_across_$nm FAIL "sent $BLOB, the domU got '${got:-nothing}' $(cat "$@" | grep "^RECV-MD5 port=$port ")"
+	kill $NCPID 2>/dev/null
+	kill $PINGPID; wait $PINGPID 2>/dev/null; wait $STAMPPID 2>/dev/null
+	set -- $(awk '/ seq=[0-9]/ { t = $1 * 1000; if (n++ && t - p > g) g = t - p; p = t }
+		END { printf "%d %d\n", g, n }' /tmp/ping.$port)
+	pgap=$1
+	[ "${2:-0}" -gt 0 ] && res save_pings_$nm PASS "$2 replies, longest gap $1 ms" \
+		|| res save_pings_$nm FAIL "no reply: $(tail -3 /tmp/ping.$port)"
+}
 
 # domu_checks SUFFIX CONSOLE: once the domU finished (DOMU-CHECKS-DONE in
 # CONSOLE), its own RESULTs with SUFFIX, and dom0's view of the image: every
@@ -53,7 +122,8 @@ save_restore() {
 		|| res save_xvda_present_$ty FAIL
 	up "$name ($D1) writing (after ${WAITED}s); let it run 3 s"
 	sleep 3
-	[ $mode = pvio ] && backend_note_connected
+	backends_connected
+	net_start 5001
 
 	# Save: libxl suspends the domU, writes its memory, destroys it; the
 	# backend must let go of the old domain's device.
@@ -61,6 +131,7 @@ save_restore() {
 	[ $rc = 0 ] && res save_xl_save_$ty PASS "${save_ms} ms, $(du -m /data/domu.save | cut -f1) MiB" \
 		|| { res save_xl_save_$ty FAIL "rc=$rc"; tail -20 /tmp/save.log; }
 	backend_dir_gone save_old_backend_dir_removed_$ty /local/domain/0/backend/vbd/$D1/51712
+	backend_dir_gone save_old_vif_dir_removed_$ty /local/domain/0/backend/vif/$D1/0
 	# Restore: a new domain (new domid) whose blkfront reconnects at once
 	# and re-issues what had no response.
 	n0=$(grep -c IO-BACK $C)
@@ -75,12 +146,14 @@ save_restore() {
 	first_ms=$(( $(ms) - t ))
 	[ "$(grep -c IO-BACK $C)" != "$n0" ] && res save_io_after_restore_$ty PASS "${first_ms} ms after xl restore returned" \
 		|| res save_io_after_restore_$ty FAIL "no write completed in 60 s"
+	net_check $ty 5001 $C
 	domu_checks $ty $C
-	echo "SAVE-FIGURES type=$ty mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} writes=${n:-?}"
-	[ $mode = pvio ] && backend_note_connected
+	echo "SAVE-FIGURES type=$ty mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} longest_ping_gap_ms=${pgap:-?} writes=${n:-?}"
+	backends_connected
 	xl destroy $name; echo "xl destroy $name rc=$?"
 	backend_dir_gone save_new_backend_dir_removed_$ty /local/domain/0/backend/vbd/$D2/51712
-	[ $mode = pvio ] && backend_check_idle blkback _save_$ty
+	backend_dir_gone save_new_vif_dir_removed_$ty /local/domain/0/backend/vif/$D2/0
+	backends_idle _save_$ty
 	echo "----- xl save / restore of $name -----"; cat /tmp/save.log /tmp/restore.log | tail -12
 	echo "----- $name console log -----"; cat $C
 	echo "----- end $name console log -----"
@@ -96,8 +169,9 @@ migrate() {
 	local ty=$1 name=domu-$1-mig sfx=$1-mig t rc figs= n n0 gap i D D3 k
 	local L=/var/log/xen/console
 	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
-	# Three migrations take longer than one save and restore: 70 s more.
-	sed -e "s|@T0@|$t0|" -e "s|@SECS@|$((${secs:-40} + 70))|" -e "s|@TYPE@|$ty|" \
+	# Three migrations (each about a minute of TCG, with the pings and the
+	# transfer) take longer than one save and restore: 150 s more.
+	sed -e "s|@T0@|$t0|" -e "s|@SECS@|$((${secs:-40} + 150))|" -e "s|@TYPE@|$ty|" \
 		-e "s|@NAME@|$name|" /etc/xen/save.cfg.in > /etc/xen/$name.cfg
 	xl create /etc/xen/$name.cfg && res save_xl_create_$sfx PASS || res save_xl_create_$sfx FAIL
 	D=$(xl domid $name 2>/dev/null)
@@ -106,17 +180,22 @@ migrate() {
 		|| res save_xvda_present_$sfx FAIL
 	up "$name ($D) writing (after ${WAITED}s); let it run 3 s"
 	sleep 3
-	[ $mode = pvio ] && backend_note_connected
+	backends_connected
 	for k in 1 2; do
+		net_start 500$k
 		# The incoming domain's console goes to guest-NAME--incoming.log
 		# (appended to on the second migration): count over every log.
 		n0=$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)
-		t=$(ms); xl -v migrate -s /etc/xen/scripts/mig-ssh -e $name localhost > /tmp/mig.log 2>&1
+		# (a migration that hangs fails here, with xl's log, instead of
+		# at QEMU's timeout with nothing)
+		t=$(ms); timeout 240 xl -v migrate -s /etc/xen/scripts/mig-ssh -e $name localhost > /tmp/mig.log 2>&1
 		rc=$?; i=$(( $(ms) - t )); figs="$figs migrate${k}_ms=$i"
 		grep -q 'Migration successful' /tmp/mig.log || rc="$rc, no 'Migration successful'"
 		[ "$rc" = 0 ] && res save_xl_migrate${k}_$sfx PASS "$i ms" \
-			|| { res save_xl_migrate${k}_$sfx FAIL "rc=$rc"; tail -20 /tmp/mig.log; }
+			|| { res save_xl_migrate${k}_$sfx FAIL "rc=$rc"; tail -20 /tmp/mig.log; xl list
+			     for i in $L/guest-$name*.log; do echo "--- $i"; tail -15 $i; done; }
 		backend_dir_gone save_old_backend_dir_removed${k}_$sfx /local/domain/0/backend/vbd/$D/51712
+		backend_dir_gone save_old_vif_dir_removed${k}_$sfx /local/domain/0/backend/vif/$D/0
 		D=$(xl domid $name 2>/dev/null)
 		# A write completed after xl migrate returned: an IO-BACK (after a
 		# gap over 1 s) or PROGRESS (every 500 writes) line appears.
@@ -128,6 +207,8 @@ migrate() {
 		[ "$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)" != "$n0" ] \
 			&& res save_io_after_migrate${k}_$sfx PASS "within ${i} ms after xl migrate returned" \
 			|| res save_io_after_migrate${k}_$sfx FAIL "no write completed in 60 s"
+		net_check migrate${k}_$sfx 500$k $L/guest-$name*.log
+		figs="$figs ping_gap${k}_ms=$pgap"
 	done
 	# A third migration whose target dies half-way: once the domain being
 	# received has its disk's backend directory (xl creates the target's
@@ -153,6 +234,7 @@ migrate() {
 		&& res save_migrate_aborted_$sfx PASS "receiver killed, target domain $D3 destroyed: xl migrate rc=$rc, domain $D runs on" \
 		|| { res save_migrate_aborted_$sfx FAIL "target=${D3:-none} rc=$rc now=$(xl domid $name 2>/dev/null)"; tail -20 /tmp/mig3.log; }
 	[ -n "$D3" ] && backend_dir_gone save_aborted_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D3/51712
+	[ -n "$D3" ] && backend_dir_gone save_aborted_vif_dir_removed_$sfx /local/domain/0/backend/vif/$D3/0
 	i=0
 	while [ $i -lt 1200 ] && [ "$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)" = "$n0" ]; do
 		usleep 50000; i=$((i+1))
@@ -163,10 +245,11 @@ migrate() {
 
 	domu_checks $sfx $L/guest-$name--incoming.log
 	echo "SAVE-FIGURES type=$sfx mode=$mode$figs longest_write_gap_ms=${gap:-?} writes=${n:-?}"
-	[ $mode = pvio ] && backend_note_connected
+	backends_connected
 	xl destroy $name; echo "xl destroy $name rc=$?"
 	backend_dir_gone save_new_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D/51712
-	[ $mode = pvio ] && backend_check_idle blkback _save_$sfx
+	backend_dir_gone save_new_vif_dir_removed_$sfx /local/domain/0/backend/vif/$D/0
+	backends_idle _save_$sfx
 	echo "----- xl migrate of $name -----"; tail -12 /tmp/mig.log
 	echo "----- the aborted xl migrate -----"; tail -12 /tmp/mig3.log
 	echo "----- $name console logs -----"; cat $L/guest-$name*.log
@@ -182,9 +265,13 @@ for ty in $types; do
 	esac
 done
 if [ $mode = pvio ]; then
-	backend_stop blkback
+	sel blk; backend_stop blkback
+	sel net; backend_stop netback
 	echo "----- pvio-blkback log -----"; cat /var/log/pvio-blkback.log
 	echo "----- end pvio-blkback log -----"
+	echo "----- pvio-netback log -----"; cat /var/log/pvio-netback.log
+	echo "----- end pvio-netback log -----"
 fi
+echo "----- hotplug log -----"; cat /var/log/xen/hotplug.log 2>/dev/null
 up "DOM0-DONE"
 poweroff -f

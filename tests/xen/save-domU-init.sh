@@ -6,7 +6,8 @@
 # its dd returned. It measures the longest gap between two acknowledged
 # writes (domU uptime), says when I/O came back after a gap over a second,
 # and at the end reads the region back: every slot must hold the last
-# acknowledged write that went there.
+# acknowledged write that went there. eth0 (xen-netfront) answers dom0's
+# pings and takes dom0's TCP transfers across the steps meanwhile.
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev /tmp; mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 res(){ echo "RESULT $*"; }
@@ -14,6 +15,17 @@ cs(){ read u _ < /proc/uptime; echo $(( ${u%.*} * 100 + 1${u#*.} - 100 )); }   #
 insmod /mods/xen-blkfront.ko || echo "insmod xen-blkfront FAILED"
 i=0; while [ ! -b /dev/xvda ] && [ $i -lt 60 ]; do usleep 250000; i=$((i+1)); done
 [ -b /dev/xvda ] && res save_xvda_present PASS || res save_xvda_present FAIL
+# The network: xen-netfront's eth0 is 10.0.0.1; dom0 (10.0.0.254) pings it
+# through each step and sends it a blob over TCP across each step, to ports
+# 5001..5003 (one per step): the md5 of what arrived goes to the console.
+insmod /mods/xen-netfront.ko || echo "insmod xen-netfront FAILED"
+i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 120 ]; do usleep 250000; i=$((i+1)); done
+ip link set lo up; ip link set eth0 up && ip addr add 10.0.0.1/24 dev eth0 &&
+	res save_eth0_present PASS "$(cat /sys/class/net/eth0/address)" || res save_eth0_present FAIL
+mkdir -p /run; mkfifo /run/idle; exec 4<>/run/idle
+for p in 5001 5002 5003; do
+	(nc -l -p $p <&4 > /tmp/rx$p; echo "RECV-MD5 port=$p $(md5sum < /tmp/rx$p | cut -d' ' -f1) $(wc -c < /tmp/rx$p) bytes") &
+done
 secs=$(sed -n 's/.*savetest_secs=\([0-9]*\).*/\1/p' /proc/cmdline); secs=${secs:-40}
 BASE=8192 SLOTS=1024
 n=0 fail=0 t0=$(cs) last=$(cs) gap=0 gap_at=0

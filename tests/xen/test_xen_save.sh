@@ -1,15 +1,20 @@
 #!/bin/bash
-# timeout: 900
+# timeout: 1500
 # xl save + xl restore of a PV domU, then of a PVH one (or xl migrate of a
 # PVH one to this host, twice: PVIO_XEN_SAVE_TYPES=pvhmig), whose disk
-# pvio-blkback --hv xen serves, while the domU runs a verified write
-# workload (save-domU-init.sh), in a real Xen 4.17 nested under QEMU TCG. Checks: every acknowledged write is
-# on the disk afterwards (read back by the domU and found in the image by
-# dom0), none failed, the saved domain's device is let go and the restored
-# one served at once, and the backend leaks nothing. Prints the downtime
-# figures (SAVE-FIGURES: xl save, xl restore, the first write after the
-# restore, the domU's longest gap between two acknowledged writes).
-#   PVIO_XEN_BACKEND=kernel   the same against Linux xen-blkback (referee)
+# pvio-blkback --hv xen serves and whose vif pvio-netback --hv xen serves
+# (a DPDK tap uplink into dom0), while the domU runs a verified write
+# workload (save-domU-init.sh) and dom0 pings it every 20 ms and sends it
+# 2.5 MiB over TCP across each step, in a real Xen 4.17 nested under QEMU
+# TCG. Checks: every acknowledged write is on the disk afterwards (read
+# back by the domU and found in the image by dom0), none failed, the TCP
+# transfer arrived intact (md5), the saved domain's devices are let go and
+# the restored one's served at once, and both backends leak nothing. Prints
+# the downtime figures (SAVE-FIGURES: xl save, xl restore, the first write
+# after the restore, the domU's longest gap between two acknowledged
+# writes, the longest gap between two ping replies).
+#   PVIO_XEN_BACKEND=kernel   the same against Linux xen-blkback and
+#                             xen-netback on a Linux bridge (referee)
 #   PVIO_XEN_SAVE_SECS=N      how long the domU writes (default 40 s)
 #   PVIO_XEN_SAVE_TYPES=pv:pvh  which domU types (default pv: a PVH domU hung
 #                             after its restore once under TCG, see the README);
@@ -26,26 +31,39 @@ here=$(cd "$(dirname "$0")" && pwd)
 mode=${PVIO_XEN_BACKEND:-pvio}
 . "$here/lib.sh"
 xen_setup "$BUILD/blkback/pvio-blkback"
+nb=$BUILD/netback/pvio-netback
+[ -x "$nb" ] || skip "$nb not built"
+# DPDK's mempool handler and the tap PMD are plugins (loaded with -d).
+pmds=$(ls -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-* 2>/dev/null | head -1)
+[ -f "$pmds/librte_mempool_ring.so" ] && [ -f "$pmds/librte_net_tap.so" ] ||
+	skip "DPDK's librte_mempool_ring/librte_net_tap plugins not found"
 
-xen_domu "$work/domu" save-domU-init.sh drivers/block/xen-blkfront
+xen_domu "$work/domu" save-domU-init.sh drivers/block/xen-blkfront drivers/net/xen-netfront
 D=$work/dom0
-xen_dom0 "$D" save-dom0-init.sh drivers/block/loop drivers/block/xen-blkback/xen-blkback || exit 1
-LD_LIBRARY_PATH= addbin "$D" usr/bin "$BUILD/blkback/pvio-blkback" || exit 1
-cp "$here/block-mini" "$D/etc/xen/scripts/"
+xen_dom0 "$D" save-dom0-init.sh drivers/block/loop drivers/block/xen-blkback/xen-blkback \
+	drivers/net/tun drivers/net/xen-netback/xen-netback net/llc/llc net/802/stp \
+	net/bridge/bridge || exit 1
+LD_LIBRARY_PATH= addbin "$D" usr/bin "$BUILD/blkback/pvio-blkback" "$nb" || exit 1
+LD_LIBRARY_PATH= addbin "$D" usr/lib/dpdk "$pmds/librte_mempool_ring.so" \
+	"$pmds/librte_net_tap.so" || exit 1
+cp "$here/block-mini" "$here/vif-mini" "$D/etc/xen/scripts/"
 cp "$here/save.cfg.in" "$D/etc/xen/"
 mkcpio "$work/domu" "$D/boot/domu.gz"
 echo "domU image $(du -h "$D/boot/domu.gz" | cut -f1); backend: $mode"
 
 PVIO_XEN_CPU=${PVIO_XEN_CPU:-max,-smap,-rdtscp,-xsave}
 types=${PVIO_XEN_SAVE_TYPES:-pv}   # no commas: QEMU's -initrd splits on them
+# Three migrations take about 6 minutes of TCG on their own.
+case $types in *mig*) export PVIO_XEN_QEMU_TIMEOUT=${PVIO_XEN_QEMU_TIMEOUT:-1200} ;; esac
 xen_boot "$D" "pviomode=$mode savetest_secs=${PVIO_XEN_SAVE_SECS:-40} savetest_types=$types"
 
 echo "---------------- figures"
 grep -a -E '^(SAVE-FIGURES|WORKLOAD-END|IO-BACK)' "$log.txt"
-echo "---------------- pvio-blkback log"
+echo "---------------- pvio-blkback and pvio-netback logs"
 sed -n '/^----- pvio-blkback log/,/^----- end pvio-blkback log/p' "$log.txt" | head -60
-need=
-[ "$mode" = pvio ] && need="blkback_started blkback_clean_exit"
+sed -n '/^----- pvio-netback log/,/^----- end pvio-netback log/p' "$log.txt" | head -60
+need=dom0_if_up
+[ "$mode" = pvio ] && need="$need blkback_started blkback_clean_exit netback_started netback_clean_exit"
 for ty in $(echo "$types" | tr : ' '); do
 	case $ty in *mig)
 		t=${ty%mig}-mig
@@ -53,17 +71,23 @@ for ty in $(echo "$types" | tr : ' '); do
  save_old_backend_dir_removed1_$t save_io_after_migrate1_$t save_xl_migrate2_$t
  save_old_backend_dir_removed2_$t save_io_after_migrate2_$t save_writes_ok_$t
  save_migrate_aborted_$t save_aborted_backend_dir_removed_$t save_io_after_aborted_migrate_$t
- save_domu_readback_$t save_image_has_every_write_$t save_new_backend_dir_removed_$t"
+ save_domu_readback_$t save_image_has_every_write_$t save_new_backend_dir_removed_$t
+ save_old_vif_dir_removed1_$t save_old_vif_dir_removed2_$t save_aborted_vif_dir_removed_$t
+ save_new_vif_dir_removed_$t save_tcp_across_migrate1_$t save_pings_migrate1_$t
+ save_tcp_across_migrate2_$t save_pings_migrate2_$t"
 		[ "$mode" = pvio ] && need="$need blkback_survives_destroy_save_$t
- blkback_no_fd_leak_save_$t blkback_no_mapping_leak_save_$t"
+ blkback_no_fd_leak_save_$t blkback_no_mapping_leak_save_$t netback_survives_destroy_save_$t
+ netback_no_fd_leak_save_$t netback_no_mapping_leak_save_$t"
 		continue
 	esac
 	need="$need save_xl_create_$ty save_xvda_present_$ty save_xl_save_$ty
  save_old_backend_dir_removed_$ty save_xl_restore_$ty save_io_after_restore_$ty
  save_writes_ok_$ty save_domu_readback_$ty save_image_has_every_write_$ty
- save_new_backend_dir_removed_$ty"
+ save_new_backend_dir_removed_$ty save_old_vif_dir_removed_$ty save_new_vif_dir_removed_$ty
+ save_tcp_across_$ty save_pings_$ty"
 	[ "$mode" = pvio ] && need="$need blkback_survives_destroy_save_$ty
- blkback_no_fd_leak_save_$ty blkback_no_mapping_leak_save_$ty"
+ blkback_no_fd_leak_save_$ty blkback_no_mapping_leak_save_$ty netback_survives_destroy_save_$ty
+ netback_no_fd_leak_save_$ty netback_no_mapping_leak_save_$ty"
 done
 case $types in *mig*) steps="xl save + restore or xl migrate x2" ;; *) steps="xl save + restore" ;; esac
-xen_judge "$steps ($types domUs) writing to a disk the $mode backend serves" $need
+xen_judge "$steps ($types domUs) writing to a disk and taking pings and TCP on a vif the $mode backends serve" $need
