@@ -107,6 +107,16 @@ domu_checks() {
 	fi
 }
 
+# destroy_checks NAME SUFFIX DOMID: the domU's end: xl destroy, both of its
+# backend directories go, the pvio backends are back to their start.
+destroy_checks() {
+	backends_connected
+	xl destroy $1; echo "xl destroy $1 rc=$?"
+	backend_dir_gone save_new_backend_dir_removed_$2 /local/domain/0/backend/vbd/$3/51712
+	backend_dir_gone save_new_vif_dir_removed_$2 /local/domain/0/backend/vif/$3/0
+	backends_idle _save_$2
+}
+
 # save_restore TYPE: one domU of TYPE (pv, pvh), named domu-TYPE.
 save_restore() {
 	local ty=$1 name=domu-$1 t rc save_ms rest_ms first_ms n n0 gap i D1 D2
@@ -149,11 +159,7 @@ save_restore() {
 	net_check $ty 5001 $C
 	domu_checks $ty $C
 	echo "SAVE-FIGURES type=$ty mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} longest_ping_gap_ms=${pgap:-?} writes=${n:-?}"
-	backends_connected
-	xl destroy $name; echo "xl destroy $name rc=$?"
-	backend_dir_gone save_new_backend_dir_removed_$ty /local/domain/0/backend/vbd/$D2/51712
-	backend_dir_gone save_new_vif_dir_removed_$ty /local/domain/0/backend/vif/$D2/0
-	backends_idle _save_$ty
+	destroy_checks $name $ty $D2
 	echo "----- xl save / restore of $name -----"; cat /tmp/save.log /tmp/restore.log | tail -12
 	echo "----- $name console log -----"; cat $C
 	echo "----- end $name console log -----"
@@ -245,11 +251,7 @@ migrate() {
 
 	domu_checks $sfx $L/guest-$name--incoming.log
 	echo "SAVE-FIGURES type=$sfx mode=$mode$figs longest_write_gap_ms=${gap:-?} writes=${n:-?}"
-	backends_connected
-	xl destroy $name; echo "xl destroy $name rc=$?"
-	backend_dir_gone save_new_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D/51712
-	backend_dir_gone save_new_vif_dir_removed_$sfx /local/domain/0/backend/vif/$D/0
-	backends_idle _save_$sfx
+	destroy_checks $name $sfx $D
 	echo "----- xl migrate of $name -----"; tail -12 /tmp/mig.log
 	echo "----- the aborted xl migrate -----"; tail -12 /tmp/mig3.log
 	echo "----- $name console logs -----"; cat $L/guest-$name*.log

@@ -64,30 +64,31 @@ sed -n '/^----- pvio-blkback log/,/^----- end pvio-blkback log/p' "$log.txt" | h
 sed -n '/^----- pvio-netback log/,/^----- end pvio-netback log/p' "$log.txt" | head -60
 need=dom0_if_up
 [ "$mode" = pvio ] && need="$need blkback_started blkback_clean_exit netback_started netback_clean_exit"
+# every_step T: the RESULTs of one domU type whatever its steps were.
+every_step() {
+	echo "save_xl_create_$1 save_xvda_present_$1 save_writes_ok_$1 save_domu_readback_$1
+ save_image_has_every_write_$1 save_new_backend_dir_removed_$1 save_new_vif_dir_removed_$1"
+	if [ "$mode" = pvio ]; then
+		for b in blkback netback; do
+			echo "${b}_survives_destroy_save_$1 ${b}_no_fd_leak_save_$1 ${b}_no_mapping_leak_save_$1"
+		done
+	fi
+}
 for ty in $(echo "$types" | tr : ' '); do
 	case $ty in *mig)
 		t=${ty%mig}-mig
-		need="$need save_xl_create_$t save_xvda_present_$t save_xl_migrate1_$t
- save_old_backend_dir_removed1_$t save_io_after_migrate1_$t save_xl_migrate2_$t
- save_old_backend_dir_removed2_$t save_io_after_migrate2_$t save_writes_ok_$t
- save_migrate_aborted_$t save_aborted_backend_dir_removed_$t save_io_after_aborted_migrate_$t
- save_domu_readback_$t save_image_has_every_write_$t save_new_backend_dir_removed_$t
- save_old_vif_dir_removed1_$t save_old_vif_dir_removed2_$t save_aborted_vif_dir_removed_$t
- save_new_vif_dir_removed_$t save_tcp_across_migrate1_$t save_pings_migrate1_$t
- save_tcp_across_migrate2_$t save_pings_migrate2_$t"
-		[ "$mode" = pvio ] && need="$need blkback_survives_destroy_save_$t
- blkback_no_fd_leak_save_$t blkback_no_mapping_leak_save_$t netback_survives_destroy_save_$t
- netback_no_fd_leak_save_$t netback_no_mapping_leak_save_$t"
+		need="$need $(every_step $t) save_migrate_aborted_$t save_aborted_backend_dir_removed_$t
+ save_aborted_vif_dir_removed_$t save_io_after_aborted_migrate_$t"
+		for k in 1 2; do
+			need="$need save_xl_migrate${k}_$t save_old_backend_dir_removed${k}_$t
+ save_old_vif_dir_removed${k}_$t save_io_after_migrate${k}_$t save_tcp_across_migrate${k}_$t
+ save_pings_migrate${k}_$t"
+		done
 		continue
 	esac
-	need="$need save_xl_create_$ty save_xvda_present_$ty save_xl_save_$ty
- save_old_backend_dir_removed_$ty save_xl_restore_$ty save_io_after_restore_$ty
- save_writes_ok_$ty save_domu_readback_$ty save_image_has_every_write_$ty
- save_new_backend_dir_removed_$ty save_old_vif_dir_removed_$ty save_new_vif_dir_removed_$ty
+	need="$need $(every_step $ty) save_xl_save_$ty save_old_backend_dir_removed_$ty
+ save_xl_restore_$ty save_io_after_restore_$ty save_old_vif_dir_removed_$ty
  save_tcp_across_$ty save_pings_$ty"
-	[ "$mode" = pvio ] && need="$need blkback_survives_destroy_save_$ty
- blkback_no_fd_leak_save_$ty blkback_no_mapping_leak_save_$ty netback_survives_destroy_save_$ty
- netback_no_fd_leak_save_$ty netback_no_mapping_leak_save_$ty"
 done
 case $types in *mig*) steps="xl save + restore or xl migrate x2" ;; *) steps="xl save + restore" ;; esac
 xen_judge "$steps ($types domUs) writing to a disk and taking pings and TCP on a vif the $mode backends serve" $need
