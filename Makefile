@@ -43,6 +43,8 @@ BINS         :=
 TEST_BINS    :=
 TEST_SCRIPTS :=
 BENCH_BINS   :=
+# Programs the test scripts run (built with the tests, not run on their own).
+TEST_HELPERS :=
 # Long variants (wall-time measurements, soaks), run by `make test-long`
 # with PVIO_LONG_TESTS=1; test programs listed here also run, shorter, in
 # `make test`.
@@ -81,7 +83,7 @@ $(BUILD)/$(1): $(BUILD)/$(1).o $(patsubst %.c,$(BUILD)/%.o,$(SRCS_$(notdir $(1))
 	@$$(if $$(Q),echo "  LINK    $$@")
 	$$(Q)$$(CC) -o $$@ $$(filter %.o,$$^) $(LIBA) $$(LDFLAGS) $$(LIBS_$(notdir $(1))) $$(LIB_LIBS)
 endef
-$(foreach b,$(BINS) $(TEST_BINS) $(BENCH_BINS),$(eval $(call prog_rule,$(b))))
+$(foreach b,$(BINS) $(TEST_BINS) $(TEST_HELPERS) $(BENCH_BINS),$(eval $(call prog_rule,$(b))))
 
 # Regenerated every time: it records PREFIX.
 $(BUILD)/libpvio.pc: FORCE
@@ -90,7 +92,7 @@ $(BUILD)/libpvio.pc: FORCE
 		'$(PREFIX)' '$(VERSION)' '$(LIB_LIBS)' > $@
 
 build-all: $(LIBA) $(LIBSO) $(BUILD)/libpvio.pc \
-	$(addprefix $(BUILD)/,$(BINS) $(TEST_BINS) $(BENCH_BINS))
+	$(addprefix $(BUILD)/,$(BINS) $(TEST_BINS) $(TEST_HELPERS) $(BENCH_BINS))
 
 deps:
 	$(Q)scripts/install-deps

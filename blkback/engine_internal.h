@@ -78,6 +78,8 @@ struct pvio_blk_engine {
 		uint64_t fixed;          /* SQEs using READ/WRITE_FIXED */
 		uint64_t resubmits;      /* short transfers and -EAGAIN retried */
 		uint64_t sync;           /* I/Os run synchronously by the issuer */
+		uint64_t signals;        /* rbd: eventfd writes by librbd's
+					  * threads (atomic), the poller's wake-ups */
 	} st;
 };
 
