@@ -130,10 +130,10 @@ int  pvio_blk_engine_submit(struct pvio_blk_engine *e);
  * least one completes (if any is in flight). Returns the count or -errno.
  * Anything still queued is submitted first, so wait never hangs on it.
  * Afterwards the fd is readable iff completions are left (it may also be
- * readable spuriously; reap then returns 0). Exception, rbd: while 16 or
+ * readable spuriously; reap then returns 0). Exception, rbd: while 4 or
  * more I/Os are in flight, the fd turns readable once 4 completions wait
  * (engine_rbd.c); a completion waits at most for that, or for the count in
- * flight to fall below 16. */
+ * flight to fall below 4. */
 int  pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
 			  unsigned max, bool wait);
 /* For a poller (the channel-masked NAPI pattern): poll collects completions
