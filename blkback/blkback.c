@@ -797,6 +797,13 @@ static bool queue_arm(struct pvio_task *t, int *timeout_ms)
 	if (!q->broken && !stopping && !waiting)
 		pvio_evtchn_unmask(q->ch);
 	*timeout_ms = pvio_blk_engine_inflight(q->eng) ? 100 : 1000;
+	{
+		/* The engine may hold a completion for a batch (rbd). */
+		int hold = pvio_blk_engine_hold_ms(q->eng);
+
+		if (hold >= 0 && hold < *timeout_ms)
+			*timeout_ms = hold;
+	}
 	if (q->thr_held) {
 		uint64_t now = pvio_now_ns(), ms = q->thr_until > now ?
 			(q->thr_until - now + 999999) / 1000000 : 0;

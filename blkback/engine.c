@@ -361,6 +361,11 @@ PVIO_EXPORT bool pvio_blk_engine_arm(struct pvio_blk_engine *e)
 	return e->ops->arm ? e->ops->arm(e) : false;
 }
 
+PVIO_EXPORT int pvio_blk_engine_hold_ms(struct pvio_blk_engine *e)
+{
+	return e && e->ops->hold_ms ? e->ops->hold_ms(e) : -1;
+}
+
 PVIO_EXPORT int pvio_blk_engine_fd(struct pvio_blk_engine *e)
 {
 	return e ? e->efd : -EINVAL;

@@ -131,19 +131,27 @@ int  pvio_blk_engine_submit(struct pvio_blk_engine *e);
  * Anything still queued is submitted first, so wait never hangs on it.
  * Afterwards the fd is readable iff completions are left (it may also be
  * readable spuriously; reap then returns 0). Exception, rbd: while 4 or
- * more I/Os are in flight, the fd turns readable once 4 completions wait
- * (engine_rbd.c); a completion waits at most for that, or for the count in
- * flight to fall below 4. */
+ * more I/Os are in librbd, the fd turns readable once 4 completions wait
+ * or fewer than 4 stay in librbd (engine_rbd.c); pvio_blk_engine_hold_ms
+ * says how long a sleeper should wait before polling anyway. reap with
+ * wait does that itself. */
 int  pvio_blk_engine_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done,
 			  unsigned max, bool wait);
 /* For a poller (the channel-masked NAPI pattern): poll collects completions
  * as reap without wait does, but leaves the fd as it is (no system call on
  * io_uring's DEFER_TASKRUN ring, whose eventfd is switched off meanwhile);
  * arm, before sleeping on the fd, makes it readable on the next completion
- * and returns true instead when completions are already waiting. */
+ * (rbd: see hold_ms) and returns true instead when completions are
+ * already waiting. */
 int  pvio_blk_engine_poll(struct pvio_blk_engine *e, struct pvio_blk_io **done,
 			  unsigned max);
 bool pvio_blk_engine_arm(struct pvio_blk_engine *e);
+/* The longest a completion may wait before the fd turns readable, in ms,
+ * or -1 when it turns readable at once. A caller that sleeps on the fd
+ * sleeps at most this long and polls again. Only rbd holds completions,
+ * to batch its wake-ups (engine_rbd.c): 1 ms while 4 or more I/Os are in
+ * librbd. */
+int  pvio_blk_engine_hold_ms(struct pvio_blk_engine *e);
 /* Readable when completions are waiting (for epoll). */
 int  pvio_blk_engine_fd(struct pvio_blk_engine *e);
 /* I/Os queued or in flight. */

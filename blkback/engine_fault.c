@@ -546,6 +546,11 @@ static bool fault_arm(struct pvio_blk_engine *e)
 	return busy;
 }
 
+static int fault_hold_ms(struct pvio_blk_engine *e)
+{
+	return pvio_blk_engine_hold_ms(to_fe(e)->inner);
+}
+
 static void fault_close(struct pvio_blk_engine *e)
 {
 	struct fault_engine *fe = to_fe(e);
@@ -577,6 +582,7 @@ static const struct pvio_blk_engine_ops fault_ops = {
 	.reap  = fault_reap,
 	.poll  = fault_poll,
 	.arm   = fault_arm,
+	.hold_ms = fault_hold_ms,
 	.close = fault_close,
 };
 

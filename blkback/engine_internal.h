@@ -57,6 +57,9 @@ struct pvio_blk_engine_ops {
 	 * readable on the next completion; true when completions are already
 	 * waiting (do not sleep). NULL: reap keeps the fd accurate. */
 	bool (*arm)(struct pvio_blk_engine *e);
+	/* Optional: the longest a completion may wait before the fd turns
+	 * readable (ms), or -1 for none. NULL: -1. */
+	int  (*hold_ms)(struct pvio_blk_engine *e);
 	/* Waits for or cancels what is in flight, then frees everything
 	 * (pvio__blk_engine_base_fini + free). */
 	void (*close)(struct pvio_blk_engine *e);
@@ -78,8 +81,9 @@ struct pvio_blk_engine {
 		uint64_t fixed;          /* SQEs using READ/WRITE_FIXED */
 		uint64_t resubmits;      /* short transfers and -EAGAIN retried */
 		uint64_t sync;           /* I/Os run synchronously by the issuer */
-		uint64_t signals;        /* rbd: eventfd writes by librbd's
-					  * threads (atomic), the poller's wake-ups */
+		uint64_t signals;        /* rbd: eventfd writes by the completion
+					  * callbacks (atomic; not reap's or
+					  * complete_now's) */
 	} st;
 };
 

@@ -22,15 +22,16 @@
  *   Wake-ups are batched while the queue is deep enough: with at least
  * RBD_WAKE_DEEP (4) I/Os still in librbd, the callback wakes the poller
  * only once RBD_WAKE_BATCH (4) completions wait, so a held completion
- * always has at least four I/Os behind it in the cluster to fill its
- * batch. (If those hang, pvio-blkback's worker still collects it on its
- * 100 ms timer.)
- * The guest then gets its responses four at a time and resubmits four at
- * a time. QD1..4, and the last I/Os of a deeper queue, are woken for at
+ * has I/Os behind it in the cluster to fill its batch. A poller that
+ * sleeps on the fd looks again after RBD_HOLD_MS (1 ms) while completions
+ * may be held (pvio_blk_engine_hold_ms; pvio-blkback's worker and reap
+ * with wait do), so a small I/O behind slow ones waits at most that.
+ * The guest then gets its responses at least four at a time and
+ * resubmits as many. QD1..4, and the last I/Os of a deeper queue, are woken for at
  * once. On a one-OSD cluster sharing 2 CPUs with the backend, the CPU the
  * wake-ups took was the OSD's (pvio-bench rbd, pvio/fio's own rbd engine,
  * median of pairs): 4k random reads at QD32 0.79 -> 0.92, CPU per I/O
- * 81 -> 66 us; 64k reads at QD8 0.92 -> 1.01, CPU per I/O (guest +
+ * (guest + backend) about 81 -> 66 us; 64k reads at QD8 0.92 -> 1.01, CPU per I/O (guest +
  * backend) 177 -> 136 us.
  *   Why not rbd_set_image_notification + rbd_poll_io_events: that event
  * socket and its completion queue belong to the image handle, and a disk's
@@ -249,6 +250,7 @@ void pvio__blk_rbd_image_info(const struct pvio_blk_rbd *r, struct pvio_blk_rbd_
  * stay in librbd (see the top of the file). */
 #define RBD_WAKE_BATCH 4u
 #define RBD_WAKE_DEEP  RBD_WAKE_BATCH
+#define RBD_HOLD_MS    1     /* the longest a completion is held (rbd_hold_ms) */
 
 struct rbd_engine;
 
@@ -306,15 +308,16 @@ static void rbd_cb(rbd_completion_t c, void *arg)
 	head = pvio_load_relaxed(&re->done);
 	do {
 		s->next = head;
-		/* Release pairs with take_done()'s acquire exchange: s and its
-		 * completion are complete when the issuer sees s. */
+		/* Pairs with take_done()'s exchange: s and its completion
+		 * are complete when the issuer sees s. (seq_cst: see below.) */
 	} while (!__atomic_compare_exchange_n(&re->done, &head, s, 0, __ATOMIC_SEQ_CST,
 					      __ATOMIC_RELAXED));
-	/* Wake the poller once per RBD_WAKE_BATCH completions while the
-	 * queue is deep, at once otherwise; one signal until the issuer
-	 * looks again (arm, reap). Sequentially consistent with those: the
-	 * issuer clears `signaled`, then looks at the list; we push, then
-	 * test `signaled`, so one of us sees the other. */
+	/* Wake the poller once RBD_WAKE_BATCH completions wait, or at once
+	 * when fewer than RBD_WAKE_DEEP stay in librbd; one eventfd write
+	 * until the issuer looks again (arm, reap, close). All seq_cst: the
+	 * issuer clears `signaled`, then looks at the list (a load or the
+	 * exchange in take_done); we push, then test `signaled`; so one of
+	 * us sees the other. */
 	waiting = __atomic_add_fetch(&re->ndone, 1, __ATOMIC_SEQ_CST);
 	flying = __atomic_sub_fetch(&re->flying, 1, __ATOMIC_SEQ_CST);
 	if ((waiting >= RBD_WAKE_BATCH || flying < RBD_WAKE_DEEP) &&
@@ -329,8 +332,9 @@ static void rbd_cb(rbd_completion_t c, void *arg)
 /* Move what the callbacks pushed onto the stash, oldest first. */
 static void take_done(struct rbd_engine *re)
 {
-	/* Acquire pairs with rbd_cb()'s release push. */
-	struct rbd_slot *s = __atomic_exchange_n(&re->done, NULL, __ATOMIC_ACQUIRE);
+	/* Pairs with rbd_cb()'s push; seq_cst, as the look that follows a
+	 * clear of `signaled` (reap) must not come before that store. */
+	struct rbd_slot *s = __atomic_exchange_n(&re->done, NULL, __ATOMIC_SEQ_CST);
 	struct rbd_slot *rev = NULL, *tail = s;
 	unsigned cnt = 0;
 
@@ -405,6 +409,17 @@ static unsigned hand_out(struct rbd_engine *re, struct pvio_blk_io **done, unsig
 		done[n++] = io;
 	}
 	return n;
+}
+
+/* While RBD_WAKE_DEEP or more I/Os are in librbd a completion may be held
+ * for its batch: a sleeper looks again after RBD_HOLD_MS, so that a small
+ * I/O behind slow ones (4 MiB reads, a degraded placement group) is not
+ * held for as long as they take. */
+static int rbd_hold_ms(struct pvio_blk_engine *e)
+{
+	struct rbd_engine *re = to_re(e);
+
+	return __atomic_load_n(&re->flying, __ATOMIC_RELAXED) >= RBD_WAKE_DEEP ? RBD_HOLD_MS : -1;
 }
 
 static int rbd_queue(struct pvio_blk_engine *e, struct pvio_blk_io *io)
@@ -490,7 +505,8 @@ static int rbd_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done, unsign
 	if (re->npend)
 		rbd_submit(e);
 	for (;;) {
-		/* Clear, then take: a callback after the clear signals again. */
+		/* Clear the fd and `signaled`, then take: a callback after
+		 * that signals again once its batch condition holds. */
 		pvio__blk_efd_clear(e->efd);
 		__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
 		take_done(re);
@@ -502,7 +518,9 @@ static int rbd_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done, unsign
 		{
 			struct pollfd pf = { .fd = e->efd, .events = POLLIN };
 
-			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+			/* A completion may be held for its batch: look again
+			 * after the hold bound. */
+			if (poll(&pf, 1, rbd_hold_ms(e)) < 0 && errno != EINTR)
 				return -errno;
 		}
 	}
@@ -526,7 +544,8 @@ static bool rbd_arm(struct pvio_blk_engine *e)
 		return true;
 	/* Drop the signals of completions already taken (they would wake
 	 * the poller for nothing); one pushed since is seen below, one
-	 * pushed after the clear signals again. */
+	 * pushed after signals once its batch condition holds (or the
+	 * caller's timeout, rbd_hold_ms, finds it). */
 	pvio__blk_efd_clear(e->efd);
 	__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
 	return __atomic_load_n(&re->done, __ATOMIC_SEQ_CST) != NULL;
@@ -553,8 +572,11 @@ static void rbd_engine_close(struct pvio_blk_engine *e)
 			hand_out(re, drop, 64);
 		if (!re->active)
 			break;
-		if (poll(&pf, 1, 1000) > 0)
+		if (poll(&pf, 1, 1000) > 0) {
 			pvio__blk_efd_clear(e->efd);
+			/* Let the next callbacks signal again. */
+			__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
+		}
 		if (time(NULL) - said >= 5) {
 			said = time(NULL);
 			PVIO_BLK_LOG("rbd %s: closing: still waiting for %u I/O(s) (%lld s)",
@@ -578,6 +600,7 @@ static const struct pvio_blk_engine_ops rbd_ops = {
 	.reap   = rbd_reap,
 	.poll   = rbd_poll,
 	.arm    = rbd_arm,
+	.hold_ms = rbd_hold_ms,
 	.close  = rbd_engine_close,
 };
 

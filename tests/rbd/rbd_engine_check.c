@@ -12,7 +12,10 @@
  *   deep queues wake the poller fewer times than I/Os complete (QD32),
  *   shallow ones once per I/O (QD1: nothing waits for a batch);
  *   the data: 4 KiB blocks stamped at QD32, read back at random depths
- *   (1..32, crossing the batching threshold both ways) and checked.
+ *   (1..32, crossing the batching threshold both ways) and checked;
+ *   pvio_blk_engine_hold_ms, the bound on how long a completion may be
+ *   held (pvio-blkback's worker sleeps no longer): 1 ms while I/O is deep
+ *   enough to batch, -1 at QD1 and when idle.
  *
  * Exit 0 when every check passes, 1 otherwise, 77 when this pvio has no
  * rbd engine.
@@ -46,6 +49,7 @@ static struct pvio_blk_engine *eng;
 static struct slot slots[DEPTH];
 static unsigned busy;
 static uint64_t completions, sleeps, bad_data, bad_result;
+static uint64_t hold_seen, hold_none;   /* sleeps with hold_ms 1 / -1 */
 
 static void stamp(unsigned char *p, uint32_t blk)
 {
@@ -95,7 +99,17 @@ static int run_until(unsigned until)
 			continue;
 		{
 			struct pollfd pf = { .fd = pvio_blk_engine_fd(eng), .events = POLLIN };
-			int r = poll(&pf, 1, SLEEP_LIMIT_MS);
+			int hold = pvio_blk_engine_hold_ms(eng), r;
+
+			/* pvio-blkback sleeps at most `hold`; this sleeps on the
+			 * wake-up alone, so that a missing one shows. */
+			if (hold == 1)
+				hold_seen++;
+			else if (hold == -1)
+				hold_none++;
+			else
+				fprintf(stderr, "hold_ms %d: neither 1 nor -1\n", hold);
+			r = poll(&pf, 1, SLEEP_LIMIT_MS);
 
 			sleeps++;
 			if (r == 0) {
@@ -200,6 +214,7 @@ int main(int argc, char **argv)
 		REQUIRE((slots[i].buf = aligned_alloc(4096, BS)) != NULL);
 	srand(7);
 
+	CHECK_EQ(pvio_blk_engine_hold_ms(eng), -1);
 	/* Deep: QD32 writes of every block. */
 	c0 = completions;
 	sig = phase(PVIO_BLK_IO_WRITE, NBLK, DEPTH, false);
@@ -208,6 +223,8 @@ int main(int argc, char **argv)
 	       " sleeps\n", completions - c0, sig, sleeps);
 	CHECK_EQ(completions - c0, NBLK);
 	CHECK(sig > 0 && (uint64_t)sig * 2 < completions - c0);
+	CHECK(hold_seen > 0);
+	hold_seen = hold_none = 0;
 
 	/* Shallow: QD1 reads, each woken for at once. */
 	c0 = completions;
@@ -217,6 +234,8 @@ int main(int argc, char **argv)
 	       sig);
 	CHECK_EQ(completions - c0, 200);
 	CHECK(sig >= 195 && sig <= 200);
+	CHECK_EQ(hold_seen, 0);
+	CHECK(hold_none > 0);
 
 	/* Random depths 1..32, topped up and let fall at random. */
 	c0 = completions;
@@ -229,6 +248,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(bad_result, 0);
 	CHECK_EQ(bad_data, 0);
 	CHECK_EQ(pvio_blk_engine_inflight(eng), 0);
+	CHECK_EQ(pvio_blk_engine_hold_ms(eng), -1);
 	pvio_blk_engine_close(eng);
 	pvio_blk_rbd_close(img);
 	for (unsigned i = 0; i < DEPTH; i++)
