@@ -27,12 +27,12 @@
  * may be held (pvio_blk_engine_hold_ms; pvio-blkback's worker and reap
  * with wait do), so a small I/O behind slow ones waits at most that.
  * The guest then gets its responses at least four at a time and
- * resubmits as many. QD1..4, and the last I/Os of a deeper queue, are woken for at
- * once. On a one-OSD cluster sharing 2 CPUs with the backend, the CPU the
- * wake-ups took was the OSD's (pvio-bench rbd, pvio/fio's own rbd engine,
- * median of pairs): 4k random reads at QD32 0.79 -> 0.92, CPU per I/O
- * (guest + backend) about 81 -> 66 us; 64k reads at QD8 0.92 -> 1.01, CPU per I/O (guest +
- * backend) 177 -> 136 us.
+ * resubmits as many. QD1..4, and the last I/Os of a deeper queue, are
+ * woken for at once. On a one-OSD cluster sharing 2 CPUs with the
+ * backend, the CPU the wake-ups took was the OSD's (pvio-bench rbd,
+ * pvio / fio's own rbd engine, median of pairs): 4k random reads at QD32
+ * 0.79 -> 0.88-0.92, CPU per I/O (guest + backend) about 81 -> 66 us;
+ * 64k reads at QD8 0.92 -> 1.00, CPU per I/O 177 -> 136 us.
  *   Why not rbd_set_image_notification + rbd_poll_io_events: that event
  * socket and its completion queue belong to the image handle, and a disk's
  * queues run on different workers, so every poller would drain the other
@@ -419,7 +419,8 @@ static int rbd_hold_ms(struct pvio_blk_engine *e)
 {
 	struct rbd_engine *re = to_re(e);
 
-	return __atomic_load_n(&re->flying, __ATOMIC_RELAXED) >= RBD_WAKE_DEEP ? RBD_HOLD_MS : -1;
+	return __atomic_load_n(&re->flying, __ATOMIC_RELAXED) >= RBD_WAKE_DEEP ?
+	       RBD_HOLD_MS : -1;
 }
 
 static int rbd_queue(struct pvio_blk_engine *e, struct pvio_blk_io *io)
@@ -550,7 +551,6 @@ static bool rbd_arm(struct pvio_blk_engine *e)
 	__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
 	return __atomic_load_n(&re->done, __ATOMIC_SEQ_CST) != NULL;
 }
-
 
 static void rbd_engine_close(struct pvio_blk_engine *e)
 {
