@@ -27,12 +27,19 @@
  * starts its clock after the engine's setup: the rados connection, the
  * blkfront handshake).
  *
+ * --osd-cpu N stands for a storage host of its own: the cluster's daemons
+ * run on CPU N only, the bench and everything else it starts on the other
+ * CPUs (by default all share all CPUs, and the client side's CPU is taken
+ * from the OSD's).
+ *
  * CPU per I/O: user + system time of the fio process over its whole run
  * (wait4), plus, for pvio, pvio-blkback's over the same time (/proc); the
  * OSD's and the mon's are not counted on either side.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -92,6 +99,7 @@ struct rbd_ctx {
 	char popt[1024];           /* --pvio-opt words, each after an S */
 	bool want[NR_CASES];       /* --case */
 	char bbopt[512];           /* --blkback-opt, for the record */
+	int  osd_cpu;              /* --osd-cpu: the cluster's CPU, the rest ours; -1 */
 };
 
 static void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -283,6 +291,58 @@ static int find_tools(struct rbd_ctx *x, char *why, size_t wl)
 	return 0;
 }
 
+/* --osd-cpu: every thread of the processes started with our ceph.conf
+ * (ceph-mon, ceph-osd) to CPU x->osd_cpu; threads they start later inherit
+ * it. The number of processes pinned, or -1. */
+static int pin_cluster(struct rbd_ctx *x)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	cpu_set_t set;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(x->osd_cpu, &set);
+	while ((de = readdir(d))) {
+		char path[300], cmd[4096], tdir[300];
+		struct dirent *te;
+		size_t len;
+		DIR *td;
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		len = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < len; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		cmd[len] = 0;
+		if (!strstr(cmd, x->conf) || !strstr(cmd, "ceph-"))
+			continue;
+		snprintf(tdir, sizeof(tdir), "/proc/%s/task", de->d_name);
+		if (!(td = opendir(tdir)))
+			continue;
+		while ((te = readdir(td)))
+			if (te->d_name[0] >= '1' && te->d_name[0] <= '9' &&
+			    sched_setaffinity(atoi(te->d_name), sizeof(set), &set) < 0 &&
+			    errno != ESRCH) {
+				closedir(td);
+				closedir(d);
+				return -1;
+			}
+		closedir(td);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static int cluster(struct rbd_ctx *x, const char *verb)
 {
 	return runf(x, 120, NULL, "%s/tests/rbd/ceph-cluster.sh" S "%s" S "%s", x->repo, verb,
@@ -424,9 +484,10 @@ static void table(FILE *f, struct rbd_ctx *x, struct rep *res[NR_CASES], int rep
 	bench_machine_line(mline, sizeof(mline), x->repo);
 	fprintf(f, "pvio-bench rbd: fio's rbd engine (librbd directly) vs fio-pvio in a guest ->"
 		" pvio-blkback (rbd engine) -> librbd\n"
-		"same image rbd/bench, %llu MiB, filled; 1 mon + 1 bluestore OSD on this machine; "
+		"same image rbd/bench, %llu MiB, filled; 1 mon + 1 bluestore OSD on this machine%s; "
 		"rbd_cache=false; %.0f s per run, %d rep(s), median (range)\n%s\n\n",
-		(unsigned long long)(x->size >> 20), x->secs, reps, mline);
+		(unsigned long long)(x->size >> 20), x->osd_cpu >= 0 ?
+		" (on a CPU of their own: --osd-cpu)" : "", x->secs, reps, mline);
 	fprintf(f, "%-18s %10s %10s %-22s %17s %17s %15s\n", "case", "direct", "pvio",
 		"pvio/direct IOPS", "direct p50/p99", "pvio p50/p99", "CPU us/IO d/pv");
 	fprintf(f, "%-18s %10s %10s %-22s %17s %17s %15s\n", "", "IOPS", "IOPS", "", "(clat us)",
@@ -488,6 +549,7 @@ static void write_json(FILE *f, struct rbd_ctx *x, struct rep *res[NR_CASES], in
 				*q = ' ';
 		bench_json_str(&j, "pvio_extra_fio_options", po);
 		bench_json_str(&j, "blkback_extra_options", x->bbopt);
+		bench_json_num(&j, "osd_cpu", x->osd_cpu);
 	}
 	bench_json_str(&j, "common", "--thread --numjobs=1 --time_based --norandommap "
 		       "--randrepeat=1; rbd_cache=false on both sides");
@@ -599,6 +661,9 @@ static void rbd_usage(FILE *f)
 		"                  4k-randwrite-qd32, 64k-read-qd8\n"
 		"  --pvio-opt OPT  an extra fio option for the pvio side (--pvio_poll_us=0)\n"
 		"  --blkback-opt OPT  an extra pvio-blkback option (--poll-us=0)\n"
+		"  --osd-cpu N     the cluster's daemons on CPU N only, everything else on\n"
+		"                  the other CPUs (a storage host of its own; default:\n"
+		"                  all share all CPUs)\n"
 		"Needs: Ceph (ceph-mon, ceph-osd, ceph-common), pvio-blkback built with\n"
 		"librbd, Debian's fio (rbd engine; or $PVIO_FIO_RBD), and the fio\n"
 		"scripts/fetch-fio builds with fio-pvio.so (make fio; or $PVIO_FIO).\n");
@@ -606,13 +671,14 @@ static void rbd_usage(FILE *f)
 
 static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 {
-	enum { O_CASE = 256, O_PVOPT, O_BBOPT };
+	enum { O_CASE = 256, O_PVOPT, O_BBOPT, O_OSDCPU };
 	static const struct option lo[] = {
 		{ "seconds", required_argument, NULL, 's' },
 		{ "size-mb", required_argument, NULL, 'z' },
 		{ "case", required_argument, NULL, O_CASE },
 		{ "pvio-opt", required_argument, NULL, O_PVOPT },
 		{ "blkback-opt", required_argument, NULL, O_BBOPT },
+		{ "osd-cpu", required_argument, NULL, O_OSDCPU },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct rbd_ctx x;
@@ -625,6 +691,7 @@ static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 
 	memset(&x, 0, sizeof(x));
 	x.env.pviod = x.env.blkback = -1;
+	x.osd_cpu = -1;
 	x.secs = o->quick ? 3 : 10;
 	x.size = (o->quick ? 256ull : 512ull) << 20;
 	optind = 1;
@@ -684,6 +751,20 @@ static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 				strcat(x.bbopt, optarg);
 			}
 			break;
+		case O_OSDCPU: {
+			long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == 0 || *end || v < 0 || v >= ncpu || ncpu < 2) {
+				fprintf(stderr, "bench rbd: --osd-cpu must be a CPU 0..%ld, and "
+					"another must be left for the rest (%ld online)\n",
+					ncpu - 1, ncpu);
+				return 2;
+			}
+			x.osd_cpu = (int)v;
+			break;
+		}
 		default:
 			return 2;
 		}
@@ -710,6 +791,19 @@ static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 		if (!(res[k] = calloc((size_t)reps, sizeof(struct rep))))
 			return 1;
 
+	if (x.osd_cpu >= 0) {
+		/* Ours, and so every child's: all CPUs but the cluster's. */
+		cpu_set_t set;
+
+		if (sched_getaffinity(0, sizeof(set), &set) < 0)
+			CPU_ZERO(&set);
+		CPU_CLR(x.osd_cpu, &set);
+		if (CPU_COUNT(&set) == 0 || sched_setaffinity(0, sizeof(set), &set) < 0) {
+			fprintf(stderr, "bench rbd: --osd-cpu %d: no other CPU to run on (%s)\n",
+				x.osd_cpu, strerror(errno));
+			goto out;
+		}
+	}
 	/* pviod and pvio-blkback (their folder), the cluster (its own). */
 	if (bench_pv_start(&x.env, x.build, bb) < 0) {
 		fprintf(stderr, "bench rbd: cannot start pviod/pvio-blkback from %s\n", x.build);
@@ -727,6 +821,17 @@ static int rbd_run(const struct bench_opts *o, int argc, char **argv)
 		goto out;
 	}
 	x.cluster_up = true;
+	if (x.osd_cpu >= 0) {
+		int n = pin_cluster(&x);
+
+		if (n < 2) {
+			bench_log("--osd-cpu: could not pin the cluster's daemons (%d pinned: %s)",
+				  n, n < 0 ? strerror(errno) : "fewer than mon + OSD");
+			goto out;
+		}
+		bench_progress("rbd: %d Ceph daemons on CPU %d, the rest on the others", n,
+			       x.osd_cpu);
+	}
 	setenv("CEPH_CONF", x.conf, 1);
 	/* Both sides without librbd's cache (pvio's default; fio's rbd engine
 	 * takes ceph.conf's): appended to the [client] section, last in it. */
