@@ -291,55 +291,43 @@ static int find_tools(struct rbd_ctx *x, char *why, size_t wl)
 	return 0;
 }
 
-/* --osd-cpu: every thread of the processes started with our ceph.conf
- * (ceph-mon, ceph-osd) to CPU x->osd_cpu; threads they start later inherit
- * it. The number of processes pinned, or -1. */
+/* --osd-cpu: every thread of the cluster's daemons (their pid files, from
+ * ceph-cluster.sh) to CPU x->osd_cpu; threads they start later inherit
+ * it. The number of daemons pinned, or -1. */
 static int pin_cluster(struct rbd_ctx *x)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
+	static const char *const daemons[] = { "mon.a", "osd.0" };
 	cpu_set_t set;
 	int n = 0;
 
-	if (!d)
-		return -1;
 	CPU_ZERO(&set);
 	CPU_SET(x->osd_cpu, &set);
-	while ((de = readdir(d))) {
-		char path[300], cmd[4096], tdir[300];
+	for (unsigned i = 0; i < sizeof(daemons) / sizeof(daemons[0]); i++) {
+		char path[700];
 		struct dirent *te;
-		size_t len;
+		long pid = 0;
 		DIR *td;
 		FILE *f;
 
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		snprintf(path, sizeof(path), "%s/run/%s.pid", x->ceph, daemons[i]);
 		if (!(f = fopen(path, "r")))
-			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, f);
+			return -1;
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
 		fclose(f);
-		for (size_t i = 0; i < len; i++)
-			if (!cmd[i])
-				cmd[i] = ' ';
-		cmd[len] = 0;
-		if (!strstr(cmd, x->conf) || !strstr(cmd, "ceph-"))
-			continue;
-		snprintf(tdir, sizeof(tdir), "/proc/%s/task", de->d_name);
-		if (!(td = opendir(tdir)))
-			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+		if (pid <= 0 || !(td = opendir(path)))
+			return -1;
 		while ((te = readdir(td)))
 			if (te->d_name[0] >= '1' && te->d_name[0] <= '9' &&
 			    sched_setaffinity(atoi(te->d_name), sizeof(set), &set) < 0 &&
 			    errno != ESRCH) {
 				closedir(td);
-				closedir(d);
 				return -1;
 			}
 		closedir(td);
 		n++;
 	}
-	closedir(d);
 	return n;
 }
 

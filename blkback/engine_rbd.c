@@ -423,6 +423,15 @@ static int rbd_hold_ms(struct pvio_blk_engine *e)
 	       RBD_HOLD_MS : -1;
 }
 
+/* The issuer is about to look at the list (arm, reap, close): drop the
+ * fd's stale readiness and let the next callback signal again. Before the
+ * look, seq_cst (see rbd_cb). */
+static void rbd_rearm_signal(struct rbd_engine *re)
+{
+	pvio__blk_efd_clear(re->base.efd);
+	__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
+}
+
 static int rbd_queue(struct pvio_blk_engine *e, struct pvio_blk_io *io)
 {
 	struct rbd_engine *re = to_re(e);
@@ -508,8 +517,7 @@ static int rbd_reap(struct pvio_blk_engine *e, struct pvio_blk_io **done, unsign
 	for (;;) {
 		/* Clear the fd and `signaled`, then take: a callback after
 		 * that signals again once its batch condition holds. */
-		pvio__blk_efd_clear(e->efd);
-		__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
+		rbd_rearm_signal(re);
 		take_done(re);
 		n = hand_out(re, done, max);
 		if (re->stash)
@@ -547,8 +555,7 @@ static bool rbd_arm(struct pvio_blk_engine *e)
 	 * the poller for nothing); one pushed since is seen below, one
 	 * pushed after signals once its batch condition holds (or the
 	 * caller's timeout, rbd_hold_ms, finds it). */
-	pvio__blk_efd_clear(e->efd);
-	__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
+	rbd_rearm_signal(re);
 	return __atomic_load_n(&re->done, __ATOMIC_SEQ_CST) != NULL;
 }
 
@@ -572,11 +579,8 @@ static void rbd_engine_close(struct pvio_blk_engine *e)
 			hand_out(re, drop, 64);
 		if (!re->active)
 			break;
-		if (poll(&pf, 1, 1000) > 0) {
-			pvio__blk_efd_clear(e->efd);
-			/* Let the next callbacks signal again. */
-			__atomic_store_n(&re->signaled, 0, __ATOMIC_SEQ_CST);
-		}
+		if (poll(&pf, 1, 1000) > 0)
+			rbd_rearm_signal(re);
 		if (time(NULL) - said >= 5) {
 			said = time(NULL);
 			PVIO_BLK_LOG("rbd %s: closing: still waiting for %u I/O(s) (%lld s)",
