@@ -61,7 +61,17 @@ include tests/fuzz/fuzz.mk
 LIBA     := $(BUILD)/libpvio.a
 LIBSO    := $(BUILD)/libpvio.so
 
-$(BUILD)/%.o: %.c
+# What the objects were built with: the optional libraries found and the
+# compiler flags. Rewritten only when that changes, and every object depends
+# on it, so a build made before scripts/install-deps added liburing (say)
+# is rebuilt with it, not left without the engines it now could have.
+CONFIG_STAMP := $(BUILD)/.config
+CONFIG_NOW   := $(CC) $(CFLAGS) | $(PKGS_AVAIL)
+ifneq ($(CONFIG_NOW),$(shell cat $(CONFIG_STAMP) 2>/dev/null))
+$(shell mkdir -p $(BUILD) && printf '%s\n' '$(CONFIG_NOW)' > $(CONFIG_STAMP))
+endif
+
+$(BUILD)/%.o: %.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$(subst /,_,$*)) -c $< -o $@

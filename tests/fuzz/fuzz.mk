@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 ifneq ($(FUZZ_CC),)
 FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 
-$(FUZZ_DIR)/obj/%.o: %.c
+$(FUZZ_DIR)/obj/%.o: %.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(CFLAGS_$(subst /,_,$*)) -fsanitize=fuzzer-no-link -c $< -o $@
