@@ -916,7 +916,9 @@ int blkback_queue_start(struct blkback_queue *q)
 	}
 	r = pvio_blk_engine_open(d->cfg.engine, d->fd, &ecfg, &q->eng);
 	if (r < 0) {
-		fprintf(stderr, "blkback: %s: engine %s: %s\n", q->name, d->cfg.engine, strerror(-r));
+		fprintf(stderr, "blkback: %s: engine %s: %s\n", q->name, d->cfg.engine,
+			r == -ENOTSUP ? "not built into this program (its library was missing "
+					"when it was built)" : strerror(-r));
 		goto err;
 	}
 	if (d->persistent) {

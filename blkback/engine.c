@@ -256,6 +256,21 @@ PVIO_EXPORT int pvio_blk_engine_open(const char *name, int fd,
 	return open_fn(fd, cfg, out);
 }
 
+PVIO_EXPORT bool pvio_blk_engine_built(const char *name)
+{
+	if (!name)
+		return false;
+#ifdef PVIO_HAVE_URING
+	if (strcmp(name, "io_uring") == 0)
+		return true;
+#endif
+#ifdef PVIO_HAVE_AIO
+	if (strcmp(name, "libaio") == 0)
+		return true;
+#endif
+	return strcmp(name, "psync") == 0;
+}
+
 PVIO_EXPORT void pvio_blk_engine_close(struct pvio_blk_engine *e)
 {
 	if (e)

@@ -107,6 +107,9 @@ struct pvio_blk_engine;
  * there. */
 int  pvio_blk_engine_open(const char *name, int fd, const struct pvio_blk_engine_cfg *cfg,
 			  struct pvio_blk_engine **out);
+/* Whether this build has the file engine "io_uring", "libaio" or "psync"
+ * (its library was found at build time). */
+bool pvio_blk_engine_built(const char *name);
 /* Frees the engine. The caller normally drains first (inflight == 0). I/O
  * still queued is dropped; I/O in flight is cancelled where possible and
  * waited for, so no buffer is touched after close returns; its results are

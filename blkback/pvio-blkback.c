@@ -179,6 +179,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvio-blkback: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (!pvio_blk_engine_built(cfg.engine)) {
+		fprintf(stderr, "pvio-blkback: engine %s is not built into this program (its "
+			"library was missing when it was built: scripts/install-deps, then "
+			"rebuild), choose another with --engine\n", cfg.engine);
+		return 2;
+	}
 	cfg.poll_us = pvio_backend_poll_us("pvio-blkback", cfg.poll_us, poll_given);
 	/* Each guest costs fds (its memory, ports, engines): as many as we
 	 * may have. */
