@@ -1,2 +1,2 @@
 # evtchn/: event channels (shared flags page + eventfd per end).
-LIB_SRCS += evtchn/evtchn.c
+LIB_SRCS += evtchn/evtchn.c evtchn/pollwin.c

@@ -1477,8 +1477,8 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 {
 	long long deadline = 0;
 	struct bf_queue *q;
-	uint64_t t0 = 0;
-	bool arm = false;
+	uint64_t t0 = 0, wstart = 0;
+	bool arm = false, slept = false, early = false;
 
 	if (!f || queue >= f->nr_queues || (max && !done))
 		return -EINVAL;
@@ -1511,8 +1511,14 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 		if (back)
 			q->refused = false;
 		pthread_mutex_unlock(&q->lock);
-		if (k)
+		if (k) {
+			if (wstart)
+				pvio_hybrid_sample(&q->hybrid, mono_ns() - wstart, early);
+			if (early)
+				pvio_pollwin_update(&q->pollwin, true, 0);
 			return (int)k;
+		}
+		early = false;
 		if (dead)
 			return -ENODEV;
 		if (back)
@@ -1567,7 +1573,24 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 			if (sr && q->pollwin.max_ns) {
 				uint64_t prev;
 
-				t0 = prev = now = mono_ns();
+				now = mono_ns();
+				if (!wstart)
+					wstart = now;
+				if (!slept && pvio_hybrid_use(&q->hybrid, &q->pollwin)) {
+					/* A long wait: a timer for half of it, no
+					 * event asked for; then spin the rest, up to
+					 * the whole estimate. */
+					uint64_t ns = pvio_hybrid_sleep_ns(&q->hybrid, now - wstart);
+
+					slept = true;
+					if (ns && pvio_hybrid_sleep(ns) == 0) {
+						early = true;   /* if the next look finds it */
+						continue;
+					}
+				}
+				if (slept)
+					spin_ns = pvio_hybrid_spin_ns(&q->hybrid, &q->pollwin);
+				t0 = prev = now;
 				while (now - t0 < spin_ns) {
 					/* Pairs with the backend's release of rsp_prod. */
 					if (pvio_load_acquire(&sr->rsp_prod) != cons) {

@@ -125,6 +125,7 @@ struct bf_pcache {
 
 struct bf_queue {
 	struct pvio_pollwin pollwin;   /* reap's spin (owner: the reaping thread) */
+	struct pvio_hybrid hybrid;     /* reap's timed sleep before a long wait (same) */
 	pthread_mutex_t lock;
 	struct pvio_blkfront *f;
 	unsigned idx;

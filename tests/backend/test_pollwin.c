@@ -3,11 +3,16 @@
  * The adaptive polling window (evtchn/pollwin.h): caught spins keep it,
  * short waits grow it up to the maximum, long waits shrink it to no
  * spinning, and a zero maximum never spins; a spin that lost its CPU stops
- * spinning and holds off growing for PVIO_POLLWIN_HOLD waits; a clock jump
+ * spinning and holds off growing for a few waits, more after losses in a
+ * row, up to PVIO_POLLWIN_HOLD; a clock jump
  * counts as a lost CPU only if the thread was switched out involuntarily
  * since the last jump (another thread ran: not the host, not an interrupt).
+ * Hybrid polling: when a wait sleeps on a timer first, for how long, how
+ * the estimate follows the waits, and the per-thread timer.
  */
+#include <dirent.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "evtchn/pollwin.h"
 #include "tests/common/testutil.h"
@@ -67,6 +72,102 @@ static void test_lost_cpu(void)
 	REQUIRE(sched_setaffinity(0, sizeof(all), &all) == 0);
 }
 
+static uint64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void *sleeper(void *arg)
+{
+	*(int *)arg = pvio_hybrid_sleep(30000);
+	return NULL;
+}
+
+/* Hybrid polling: when it applies, how long it sleeps and spins, how the
+ * estimate follows the waits, and the timer itself. */
+static void test_hybrid(void)
+{
+	struct pvio_pollwin w;
+	struct pvio_hybrid h = { 0 };
+	uint64_t t;
+	pthread_t th;
+	int fds, r = -1;
+
+	pvio_pollwin_init(&w, 50000);
+	/* No estimate yet, or waits the window catches: no timer. */
+	CHECK(!pvio_hybrid_use(&h, &w));
+	pvio_hybrid_sample(&h, 40000, false);
+	CHECK_EQ(h.wait_ns, 40000);
+	CHECK(!pvio_hybrid_use(&h, &w));
+	/* The first long wait is taken as it is; later ones move the
+	 * estimate an eighth of the way. */
+	h.wait_ns = 0;
+	pvio_hybrid_sample(&h, 400000, false);
+	CHECK_EQ(h.wait_ns, 400000);
+	CHECK(pvio_hybrid_use(&h, &w));
+	pvio_hybrid_sample(&h, 480000, false);
+	CHECK_EQ(h.wait_ns, 410000);
+	pvio_hybrid_sample(&h, 330000, false);
+	CHECK_EQ(h.wait_ns, 400000);
+	/* Sleep half the wait, less what has passed; nothing when that is
+	 * too short for a timer. */
+	CHECK_EQ(pvio_hybrid_sleep_ns(&h, 0), 200000);
+	CHECK_EQ(pvio_hybrid_sleep_ns(&h, 50000), 150000);
+	CHECK_EQ(pvio_hybrid_sleep_ns(&h, 200000 - PVIO_HYBRID_MIN_SLEEP), 0);
+	CHECK_EQ(pvio_hybrid_sleep_ns(&h, 300000), 0);
+	/* Then spin up to the whole estimate; only the window's spin (none)
+	 * while the window holds off after a lost CPU. */
+	CHECK_EQ(pvio_hybrid_spin_ns(&h, &w), 400000);
+	pvio_pollwin_lost(&w);
+	CHECK(pvio_hybrid_use(&h, &w));
+	CHECK_EQ(pvio_hybrid_spin_ns(&h, &w), 0);
+	pvio_pollwin_init(&w, 50000);
+	/* Found already there after the timer: the sleep was too long. */
+	pvio_hybrid_sample(&h, 900000, true);
+	CHECK_EQ(h.wait_ns, 300000);
+	/* A wait far past the cap counts as the cap's double; past the cap
+	 * no timer (the event's cost is small beside such waits). */
+	h.wait_ns = 0;
+	pvio_hybrid_sample(&h, 60000000000ull, false);
+	CHECK_EQ(h.wait_ns, 2 * PVIO_HYBRID_MAX_NS);
+	CHECK(!pvio_hybrid_use(&h, &w));
+	h.wait_ns = PVIO_HYBRID_MAX_NS;
+	CHECK(pvio_hybrid_use(&h, &w));
+	/* A zero window (polling off) never sleeps on a timer either. */
+	pvio_pollwin_init(&w, 0);
+	CHECK(!pvio_hybrid_use(&h, &w));
+
+	/* The timer never ends a sleep early, and zero does not sleep. */
+	CHECK_EQ(pvio_hybrid_sleep(0), 0);
+	for (int i = 0; i < 20; i++) {
+		t = mono();
+		CHECK_EQ(pvio_hybrid_sleep(50000 + 10000 * (unsigned)i), 0);
+		CHECK(mono() - t >= 50000 + 10000 * (unsigned)i);
+	}
+	/* One timer per thread, closed when the thread ends. */
+	fds = count_fds();
+	REQUIRE(pthread_create(&th, NULL, sleeper, &r) == 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(r, 0);
+	CHECK_EQ(count_fds(), fds);
+}
+
 int main(void)
 {
 	struct pvio_pollwin w;
@@ -108,19 +209,49 @@ int main(void)
 	pvio_pollwin_init(&w, 50000);
 	pvio_pollwin_lost(&w);
 	CHECK_EQ(w.cur_ns, 0);
-	for (unsigned i = 0; i < PVIO_POLLWIN_HOLD; i++)
+	CHECK_EQ(w.hold, PVIO_POLLWIN_HOLD_MIN);
+	for (unsigned i = 0; i < PVIO_POLLWIN_HOLD_MIN; i++)
 		pvio_pollwin_update(&w, false, 20000);
 	CHECK_EQ(w.cur_ns, 0);
 	pvio_pollwin_update(&w, false, 20000);
 	CHECK_EQ(w.cur_ns, PVIO_POLLWIN_START_NS);
-	/* A caught spin during the hold leaves both as they are. */
+	/* Losses in a row (each soon after the last hold): the hold doubles
+	 * up to its maximum, and a caught wait counts it down too. */
+	{
+		uint32_t len = PVIO_POLLWIN_HOLD_MIN, waits = 0;
+
+		while (len < PVIO_POLLWIN_HOLD) {
+			pvio_pollwin_update(&w, false, 20000);
+			pvio_pollwin_lost(&w);
+			len *= 2;
+			CHECK_EQ(w.hold, len);
+			CHECK_EQ(w.cur_ns, 0);
+			pvio_pollwin_update(&w, true, 0);
+			CHECK_EQ(w.hold, len - 1);
+			while (w.hold)
+				pvio_pollwin_update(&w, false, 20000);
+			waits++;
+		}
+		CHECK_EQ(waits, 5);
+		pvio_pollwin_lost(&w);
+		CHECK_EQ(w.hold, PVIO_POLLWIN_HOLD);
+	}
+	/* A loss after a calm stretch past the hold is a lone one again. */
+	while (w.hold)
+		pvio_pollwin_update(&w, false, 20000);
+	for (unsigned i = 0; i <= PVIO_POLLWIN_CALM; i++)
+		pvio_pollwin_update(&w, false, 20000);
+	CHECK(w.cur_ns > 0);
 	pvio_pollwin_lost(&w);
-	pvio_pollwin_update(&w, true, 0);
-	CHECK_EQ(w.hold, PVIO_POLLWIN_HOLD);
-	/* Lost twice: the hold starts over, it does not add up. */
-	pvio_pollwin_update(&w, false, 20000);
+	CHECK_EQ(w.hold, PVIO_POLLWIN_HOLD_MIN);
+	/* Just inside the calm stretch: still in a row. */
+	while (w.hold)
+		pvio_pollwin_update(&w, false, 20000);
+	for (unsigned i = 0; i < PVIO_POLLWIN_CALM; i++)
+		pvio_pollwin_update(&w, false, 20000);
 	pvio_pollwin_lost(&w);
-	CHECK_EQ(w.hold, PVIO_POLLWIN_HOLD);
+	CHECK_EQ(w.hold, 2 * PVIO_POLLWIN_HOLD_MIN);
 	test_lost_cpu();
+	test_hybrid();
 	return tu_result();
 }

@@ -18,7 +18,7 @@ endif
 FIO_ENGINE_CFLAGS = -isystem $(FIO_SRC) -include $(FIO_SRC)/config-host.h \
 	-D_LARGEFILE_SOURCE -D_FILE_OFFSET_BITS=64
 
-$(BUILD)/tools/fio/fio-pvio.o: tools/fio/fio-pvio.c $(FIO_SRC)/config-host.h
+$(BUILD)/tools/fio/fio-pvio.o: tools/fio/fio-pvio.c $(FIO_SRC)/config-host.h $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(FIO_ENGINE_CFLAGS) -c $< -o $@
