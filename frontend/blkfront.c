@@ -1578,8 +1578,8 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 					wstart = now;
 				if (!slept && pvio_hybrid_use(&q->hybrid, &q->pollwin)) {
 					/* A long wait: a timer for half of it, no
-					 * event asked for; then spin the rest, up to
-					 * the whole estimate. */
+					 * event asked for; then spin, up to twice
+					 * the estimate (pvio_hybrid_spin_ns). */
 					uint64_t ns = pvio_hybrid_sleep_ns(&q->hybrid, now - wstart);
 
 					slept = true;

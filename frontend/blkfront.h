@@ -70,7 +70,11 @@ struct pvio_blkfront_opts {
 	unsigned timeout_ms;        /* handshake (and reconnect) timeout, default 10000 */
 	unsigned poll_us;           /* reap spins this long for a response before it
 				     * sleeps on the event channel (adaptive polling;
-				     * default 50, 0: always sleep) */
+				     * default 50, 0: always sleep). Waits that turn
+				     * out longer (up to 2 ms) sleep on a timer for
+				     * half the usual wait first, then spin (hybrid
+				     * polling: evtchn/pollwin.h); 0 turns that off
+				     * too */
 };
 
 /* Fill *o with the defaults above. */

@@ -49,7 +49,9 @@ static void usage(FILE *f)
 		"Frontend options (before COMMAND): --queues N --ring-order N --no-persistent\n"
 		"  --no-indirect --protocol x86_64-abi|x86_32-abi --no-large-sectors\n"
 		"  --timeout-ms N (handshake and reconnection)\n"
-		"  --poll-us N (spin on the ring this long before sleeping; default 50)\n"
+		"  --poll-us N (spin on the ring this long before sleeping; default 50;\n"
+		"               longer waits sleep on a timer for half the usual wait,\n"
+		"               then spin; 0: always sleep on the event channel)\n"
 		"Run as a guest: pvio run --domain NAME -- %s ...\n", prog, prog);
 }
 
