@@ -79,7 +79,8 @@ struct pvio_blk_engine_cfg {
  * KIND: eio | enospc | ebadf | enxio | eopnotsupp  the I/O completes with
  *           that -errno and never reaches the disk
  *       short           a READ completes with half its bytes
- *       delay           the completion is held back ms=N milliseconds
+ *       delay           the completion is held back ms=N milliseconds (or
+ *                       us=N microseconds)
  *       submit-eagain | submit-ebusy   submit returns that -errno and keeps
  *           what was queued (it goes at the next submit or poll; arm is true)
  * keys: op=read|write|flush|discard|any, joined with '+' (default: any;
@@ -89,6 +90,7 @@ struct pvio_blk_engine_cfg {
  *       after=N         let the first N matching I/Os (submits) through
  *       count=N         then hit N of them (default: all that follow)
  *       ms=N            delay: 1..3600000
+ *       us=N            delay: 1..3600000000
  * Counts are per engine (per queue). Example: "eio:op=write:after=20:count=3;
  * delay:op=read:ms=2000:count=1" (no ',': the spec fits in a disk spec). The first hits of each rule are logged.
  */

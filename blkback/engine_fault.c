@@ -10,7 +10,7 @@
  *   error    decided at queue; the I/O never reaches the disk (a write that
  *            fails did not happen), completes with -errno at submit
  *   short    a READ reaches the disk, then completes with half its bytes
- *   delay    the I/O runs; its completion is held back ms milliseconds by a
+ *   delay    the I/O runs; its completion is held back (ms= or us=) by a
  *            timer thread, then handed out (the engine fd signalled)
  *   submit   submit returns -EAGAIN/-EBUSY and keeps what was queued; the
  *            queued I/Os stay pending (arm reports them, like io_uring's
@@ -44,7 +44,7 @@ struct fault_rule {
 	unsigned ops;                /* 1 << enum pvio_blk_io_op */
 	uint64_t lo, hi;             /* byte range the I/O must overlap; hi 0: any */
 	uint64_t after, count;       /* skip `after` matches, then hit `count` */
-	uint64_t ms;                 /* F_DELAY */
+	uint64_t delay_us;           /* F_DELAY: ms=N or us=N */
 	uint64_t seen, hits;
 };
 
@@ -57,7 +57,7 @@ struct pvio_blk_faults {
 struct fault_mark {
 	struct pvio_blk_io *io;
 	uint8_t  kind;
-	uint64_t ms;
+	uint64_t delay_us;
 };
 
 struct fault_timed {
@@ -234,11 +234,15 @@ static int parse_rule(const char *s, size_t len, struct fault_rule *r, char *err
 			if (parse_num(v, l - eq - 1, &r->count) || r->count == 0)
 				BAD("count=%.*s: a number >= 1", (int)(l - eq - 1), v);
 		} else if (eq == 2 && !strncmp(s, "ms", 2) && r->kind == F_DELAY) {
-			if (parse_num(v, l - eq - 1, &r->ms) || r->ms > 3600000)
+			if (parse_num(v, l - eq - 1, &r->delay_us) || r->delay_us > 3600000)
 				BAD("ms=%.*s: 0 to 3600000", (int)(l - eq - 1), v);
+			r->delay_us *= 1000;
+		} else if (eq == 2 && !strncmp(s, "us", 2) && r->kind == F_DELAY) {
+			if (parse_num(v, l - eq - 1, &r->delay_us) || r->delay_us > 3600000000ull)
+				BAD("us=%.*s: 0 to 3600000000", (int)(l - eq - 1), v);
 		} else {
 			BAD("unknown key '%.*s' in fault '%s' (op, off, after, count%s)", (int)eq, s,
-			    kinds[k].name, r->kind == F_DELAY ? ", ms" : "");
+			    kinds[k].name, r->kind == F_DELAY ? ", ms, us" : "");
 		}
 		s += l;
 		len -= l;
@@ -250,8 +254,8 @@ static int parse_rule(const char *s, size_t len, struct fault_rule *r, char *err
 	}
 	if (r->kind == F_SHORT && (r->ops & ~(1u << PVIO_BLK_IO_READ)))
 		BAD("short applies to reads only (op=read)");
-	if (r->kind == F_DELAY && r->ms == 0)
-		BAD("delay needs ms=N (N >= 1)");
+	if (r->kind == F_DELAY && r->delay_us == 0)
+		BAD("delay needs ms=N or us=N (N >= 1)");
 	return 0;
 }
 
@@ -408,7 +412,7 @@ static int fault_queue(struct pvio_blk_engine *e, struct pvio_blk_io *io)
 	if ((r = match(fe, F_ERROR, io)))
 		err = r->err;
 	else if ((r = match(fe, F_SHORT, io)) || (r = match(fe, F_DELAY, io)))
-		fe->marks[fe->nmarks++] = (struct fault_mark){ io, r->kind, r->ms };
+		fe->marks[fe->nmarks++] = (struct fault_mark){ io, r->kind, r->delay_us };
 	fe->pend_err[fe->npend] = err;
 	fe->pend[fe->npend++] = io;
 	return 0;
@@ -482,7 +486,7 @@ static int collect(struct fault_engine *fe, struct pvio_blk_io **done, unsigned 
 				if (timer_start(fe) == 0) {
 					pthread_mutex_lock(&fe->lock);
 					fe->delayed[fe->ndelayed++] = (struct fault_timed){
-						io, now_ns() + mk.ms * 1000000ull };
+						io, now_ns() + mk.delay_us * 1000ull };
 					pthread_mutex_unlock(&fe->lock);
 					wake = true;
 					continue;

@@ -1547,6 +1547,7 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 			 * (unmasked by the arm) and the control thread's
 			 * wake-ups. */
 			wait_fd(q->epfd, left);
+			__atomic_fetch_add(&q->st_event_sleeps, 1, __ATOMIC_RELAXED);
 			if (t0)
 				pvio_pollwin_update(&q->pollwin, false, mono_ns() - t0);
 			t0 = 0;
@@ -1584,6 +1585,8 @@ PVIO_EXPORT int pvio_blkfront_reap(struct pvio_blkfront *f, unsigned queue,
 
 					slept = true;
 					if (ns && pvio_hybrid_sleep(ns) == 0) {
+						__atomic_fetch_add(&q->st_timer_sleeps, 1,
+								   __ATOMIC_RELAXED);
 						early = true;   /* if the next look finds it */
 						continue;
 					}
@@ -1887,6 +1890,8 @@ PVIO_EXPORT int pvio_blkfront_get_stats(struct pvio_blkfront *f, struct pvio_blk
 		s->pgrant_oneoff += q->st_pg_oneoff;
 		s->grant_waits += q->st_grant_waits;
 		s->reissued += q->st_reissued;
+		s->event_sleeps += __atomic_load_n(&q->st_event_sleeps, __ATOMIC_RELAXED);
+		s->timer_sleeps += __atomic_load_n(&q->st_timer_sleeps, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&q->lock);
 	}
 	/* Refs the backend let go of since their last retry are not held:

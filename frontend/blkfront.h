@@ -71,7 +71,7 @@ struct pvio_blkfront_opts {
 	unsigned poll_us;           /* reap spins this long for a response before it
 				     * sleeps on the event channel (adaptive polling;
 				     * default 50, 0: always sleep). Waits that turn
-				     * out longer (up to 2 ms) sleep on a timer for
+				     * out longer (up to 500 us) sleep on a timer for
 				     * half the usual wait first, then spin (hybrid
 				     * polling: evtchn/pollwin.h); 0 turns that off
 				     * too */
@@ -135,6 +135,10 @@ struct pvio_blkfront_stats {
 	uint64_t deferred_now;       /* revokes still being retried */
 	uint64_t reconnects;         /* completed reconnections */
 	uint64_t reissued;           /* ring requests issued again after a reconnect */
+	uint64_t event_sleeps;       /* reaps that slept on the event channel */
+	uint64_t timer_sleeps;       /* reaps that slept on a timer first (hybrid
+				      * polling: the backend was not asked to
+				      * wake us) */
 	uint64_t state_unreadable;   /* the backend's state could not be read (not
 				      * a state, a store error) and was ignored,
 				      * as Linux's frontends ignore Unknown */

@@ -175,6 +175,7 @@ struct bf_queue {
 	/* counters */
 	uint64_t st_reqs, st_indirect, st_notifies, st_errors, st_reissued;
 	uint64_t st_pg_hits, st_pg_misses, st_pg_evict, st_pg_oneoff, st_grant_waits;
+	uint64_t st_event_sleeps, st_timer_sleeps;   /* atomic: reap counts them unlocked */
 };
 
 struct bf_deferred {

@@ -616,9 +616,10 @@ static int cmd_verify(struct pvio_blkfront *f, int argc, char **argv)
 	if (pvio_blkfront_get_stats(f, &st) == 0)
 		printf("frontend: %" PRIu64 " ring requests (%" PRIu64 " indirect), %" PRIu64
 		       " reconnects, %" PRIu64 " reissued, %" PRIu64 " leaked refs, %" PRIu64
-		       " one-off grants, %" PRIu64 " grant waits\n",
+		       " one-off grants, %" PRIu64 " grant waits, %" PRIu64 " event sleeps, %"
+		       PRIu64 " timer sleeps\n",
 		       st.requests, st.indirect, st.reconnects, st.reissued, st.leaked_refs,
-		       st.pgrant_oneoff, st.grant_waits);
+		       st.pgrant_oneoff, st.grant_waits, st.event_sleeps, st.timer_sleeps);
 	/* The guest-visible stall: what a backend restart or a slow disk
 	 * costs (the longest time one queue went without a completion). */
 	printf("stall: longest gap between completions %.1f ms (queue %u, ending %.3f s into "

@@ -17,5 +17,7 @@ TEST_SCRIPTS += tests/blk/test_blk_fair.sh
 TEST_SCRIPTS += tests/blk/test_blk_faults.sh
 TEST_SCRIPTS += tests/blk/test_blk_storelost.sh
 TEST_SCRIPTS += tests/blk/test_blk_pgrant.sh
+# blkfront hybrid polling on a disk slower than the spin window.
+TEST_SCRIPTS += tests/blk/test_blk_hybrid.sh
 LONG_TESTS += tests/blk/test_blk_fair.sh
 

@@ -42,7 +42,7 @@ static void test_spec(void)
 		"eio", "eio:op=write", "enospc:after=3:count=1", "eio:op=read+write:off=4k-8k",
 		"short", "delay:ms=10", "delay:ms=5:op=flush:count=2", "submit-eagain:count=3",
 		"submit-ebusy", "ebadf:after=100", "eopnotsupp:op=discard",
-		"eio:op=any;short:count=1;delay:ms=1",
+		"eio:op=any;short:count=1;delay:ms=1", "delay:us=150", "delay:us=3600000000",
 	};
 	static const struct { const char *spec, *says; } bad[] = {
 		{ "", "empty" },
@@ -57,6 +57,9 @@ static void test_spec(void)
 		{ "eio:ms=3", "unknown key 'ms'" },
 		{ "delay", "needs ms" },
 		{ "delay:ms=99999999", "ms=99999999" },
+		{ "delay:us=0", "needs ms=N or us=N" },
+		{ "delay:us=3600000001", "us=3600000001" },
+		{ "eio:us=5", "unknown key 'us'" },
 		{ "short:op=write", "reads only" },
 		{ "eio;", "trailing ';'" },
 		{ "eio;;short", "empty rule" },
@@ -227,6 +230,13 @@ static void test_delay(const struct be_variant *v, int fd)
 	t0 = tu_now();
 	CHECK_EQ(be_rw(e, PVIO_BLK_IO_READ, b1, 4096, 0), 4096);
 	CHECK(tu_now() - t0 >= 0.049);
+	pvio_blk_engine_close(e);
+	/* In microseconds. */
+	if (!(e = open_fault(v, fd, "delay:us=20000")))
+		return;
+	t0 = tu_now();
+	CHECK_EQ(be_rw(e, PVIO_BLK_IO_READ, b1, 4096, 0), 4096);
+	CHECK(tu_now() - t0 >= 0.0199);
 	/* Closing with a completion still held back frees it. */
 	REQUIRE(pvio_blk_engine_queue(e, &io1) == 0);
 	pvio_blk_engine_submit(e);
