@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The timer of hybrid polling (pollwin.h): one timerfd per thread that
- * sleeps, created on its first sleep and closed when the thread exits.
+ * sleeps, created on its first sleep and closed when the thread exits (or,
+ * in a child of fork(), when it forks).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,9 +22,23 @@ static void tfd_close(void *v)
 	close((int)(intptr_t)v - 1);
 }
 
+/* A child of fork() has the forking thread's timerfd, shared with the
+ * parent: a sleep in one would take the other's expiry and leave the other
+ * blocked. The child makes its own. */
+static void tfd_atfork_child(void)
+{
+	if (tfd >= 0) {
+		close(tfd);
+		tfd = -1;
+		if (tfd_key_ok)
+			pthread_setspecific(tfd_key, NULL);
+	}
+}
+
 static void tfd_key_init(void)
 {
-	tfd_key_ok = pthread_key_create(&tfd_key, tfd_close) == 0;
+	tfd_key_ok = pthread_key_create(&tfd_key, tfd_close) == 0 &&
+		     pthread_atfork(NULL, NULL, tfd_atfork_child) == 0;
 }
 
 int pvio_hybrid_sleep(uint64_t ns)

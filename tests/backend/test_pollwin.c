@@ -12,7 +12,9 @@
  */
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "evtchn/pollwin.h"
 #include "tests/common/testutil.h"
@@ -166,6 +168,28 @@ static void test_hybrid(void)
 	pthread_join(th, NULL);
 	CHECK_EQ(r, 0);
 	CHECK_EQ(count_fds(), fds);
+	/* A child of fork() sleeps on a timer of its own: with the parent's
+	 * (shared) one, each would take the other's expiries and one of them
+	 * would block for good; alarm() turns that into a failure. */
+	{
+		pid_t pid = fork();
+		int status = 0;
+
+		REQUIRE(pid >= 0);
+		if (pid == 0) {
+			alarm(20);
+			for (int i = 0; i < 300; i++)
+				if (pvio_hybrid_sleep(40000) != 0)
+					_exit(2);
+			_exit(0);
+		}
+		alarm(30);
+		for (int i = 0; i < 300; i++)
+			CHECK_EQ(pvio_hybrid_sleep(40000), 0);
+		REQUIRE(waitpid(pid, &status, 0) == pid);
+		alarm(0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 }
 
 int main(void)
