@@ -305,8 +305,10 @@ static void dev_put(struct pv_dev *d)
 		if (pvio_blkfront_get_stats(d->f, &st) == 0)
 			log_info(PV ": %s: %" PRIu64 " ring requests (%" PRIu64 " indirect), "
 				 "%" PRIu64 " errors, %" PRIu64 " reconnects, %" PRIu64
-				 " reissued%s\n", d->name, st.requests, st.indirect, st.errors,
-				 st.reconnects, st.reissued, st.disabled ? ", disabled" : "");
+				 " reissued, %" PRIu64 " notifies, %" PRIu64 " event sleeps, %"
+				 PRIu64 " timer sleeps%s\n", d->name, st.requests, st.indirect,
+				 st.errors, st.reconnects, st.reissued, st.notifies,
+				 st.event_sleeps, st.timer_sleeps, st.disabled ? ", disabled" : "");
 	}
 	pvio_blkfront_close(d->f);
 	for (unsigned i = 0; i < PVIO_BLKFRONT_MAX_QUEUES; i++) {
