@@ -171,11 +171,13 @@ static inline void pvio_pollwin_update(struct pvio_pollwin *w, bool caught, uint
  * one, pvio/native). Used by blkfront's reap.
  *
  * wait_ns estimates the wait from the first empty look to the first
- * response: a moving average of the waits the spin caught (those are
- * exact). A response already there when the timer expired means the sleep
- * was too long (the wait measured then is the sleep's, not the peer's), so
- * the estimate comes down by a quarter; without that, sleeping longer would
- * measure longer waits and sleep longer still.
+ * response: a moving average of the waits (exact when the spin caught the
+ * response; one that ended asleep on the event adds the wake-up's 30-40
+ * us). A response already there at the first look after the timer means
+ * the sleep was too long (the wait measured then is the sleep's, not the
+ * peer's), so instead of a sample the estimate comes down by a quarter;
+ * without that, sleeping longer would measure longer waits and sleep
+ * longer still.
  */
 #define PVIO_HYBRID_MAX_NS   500000u   /* longer waits: the event's cost is small beside them */
 #define PVIO_HYBRID_MIN_SLEEP 20000u   /* shorter sleeps: not worth a timer */
