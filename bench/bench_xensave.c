@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvio-bench xensave: what `xl save` + `xl restore` of a PV and a PVH domU, and
- * two live `xl migrate` of a PVH domU to the same host, cost the domU's disk I/O, with pvio-blkback --hv xen and with Linux's xen-blkback
+ * pvio-bench xensave: what `xl save` + `xl restore` of a PV, a PVH and an HVM
+ * domU (Linux with its PV drivers), and two live `xl migrate` of a PVH domU to
+ * the same host, cost the domU's disk I/O and its vif, with pvio-blkback --hv xen and with Linux's xen-blkback
  * as the referee, in the nested Xen of tests/xen (QEMU TCG: seconds, not
  * milliseconds; compare the two, not the absolute figures).
  *
  * Each run is tests/xen/test_xen_save.sh (PVIO_XEN_BACKEND=pvio|kernel):
  * a PV domU, then a PVH one, writes O_DIRECT blocks without pause and
  * checks them all afterwards; dom0 saves and restores it 3 s in; then a
- * third (PVH) domU is migrated twice (pvh-mig: the longest gap covers both,
+ * third (PVH) domU is migrated twice, and an HVM one saved and restored (pvh-mig: the longest gap covers both,
  * and each migration's time and first write after it are reported). The figures come from its
  * SAVE-FIGURES line: the domU's longest gap between two acknowledged writes
  * (the downtime its disk sees), the time from `xl restore` returning to the
@@ -48,6 +49,11 @@ static const struct step {
 	  { "domU's longest gap between acknowledged writes",
 	    "longest gap between replies to dom0's pings (every 20 ms)",
 	    "first write completed after xl restore returned", "xl save", "xl restore" } },
+	{ "hvm", 5, { "longest_write_gap_ms", "longest_ping_gap_ms", "first_io_ms", "save_ms",
+		      "restore_ms" },
+	  { "domU's longest gap between acknowledged writes",
+	    "longest gap between replies to dom0's pings (every 20 ms)",
+	    "first write completed after xl restore returned", "xl save", "xl restore" } },
 	{ "pvh-mig", 7,
 	  { "longest_write_gap_ms", "ping_gap1_ms", "ping_gap2_ms", "first_io1_ms",
 	    "first_io2_ms", "migrate1_ms", "migrate2_ms" },
@@ -64,7 +70,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "  xensave: no options (--reps N: runs per backend, default 3).\n"
 		"  Needs what tests/xen/test_xen_save.sh needs (qemu-system-x86_64, the\n"
-		"  Debian Xen packages it fetches); about 12 minutes per run.\n");
+		"  Debian Xen packages it fetches, qemu-system-xen for HVM); about 14 minutes\n"
+		"  per run.\n");
 }
 
 /* One run: 0 and the figures, 77 skipped (why in skip), -1 failed. */
@@ -79,8 +86,8 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 	snprintf(log, sizeof(log), "/tmp/pvio-bench-xensave-%d.log", (int)getpid());
 	setenv("PVIO_XEN_BACKEND", bname[b], 1);
 	setenv("BUILD", build, 1);
-	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh:pvhmig", 1);
-	st = bench_run_logged(av, o->repo, log, 1500, NULL, NULL);
+	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh:pvhmig:hvm", 1);
+	st = bench_run_logged(av, o->repo, log, 1800, NULL, NULL);
 	if (st == 77) {
 		bench_last_line(log, skip, skiplen);
 		unlink(log);

@@ -47,11 +47,11 @@ backend_start() {
 	fi
 }
 fds() { ls /proc/$1/fd 2>/dev/null | wc -l; }
-# console_wait FILE WORD: wait up to 150 s for WORD in a domU's console log;
-# sets WAITED (seconds).
+# console_wait FILE WORD [SECONDS]: wait up to SECONDS (default 150) for
+# WORD in a domU's console log; sets WAITED (seconds).
 console_wait() {
-	local i=0
-	while [ $i -lt 600 ] && ! grep -q "$2" "$1" 2>/dev/null; do usleep 250000; i=$((i+1)); done
+	local i=0 n=$(( ${3:-150} * 4 ))
+	while [ $i -lt $n ] && ! grep -q "$2" "$1" 2>/dev/null; do usleep 250000; i=$((i+1)); done
 	WAITED=$((i/4))
 }
 # backend_dir_gone RESULT-NAME PATH: the backend let go of a destroyed

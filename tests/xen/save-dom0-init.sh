@@ -117,17 +117,57 @@ destroy_checks() {
 	backends_idle _save_$2
 }
 
-# save_restore TYPE: one domU of TYPE (pv, pvh), named domu-TYPE.
+# mkcfg TYPE NAME SECS: /etc/xen/NAME.cfg, a domU of TYPE (pv, pvh, hvm)
+# whose workload runs SECS seconds. An HVM domU boots the bzImage straight
+# from its device model (QEMU's -kernel, under hvmloader and SeaBIOS), with
+# no display and no emulated NIC (type=vif: the vif only), and its Linux
+# unplugs the emulated IDE disk for xen-blkfront (xen_emul_unplug=all): the
+# "PV drivers in an HVM guest" case.
+mkcfg() {
+	local f=/etc/xen/$2.cfg
+	sed -e "s|@T0@|$t0|" -e "s|@SECS@|$3|" -e "s|@TYPE@|$1|" -e "s|@NAME@|$2|" \
+		/etc/xen/save.cfg.in > $f
+	[ $1 = hvm ] || return 0
+	sed -i -e 's|^kernel = .*|kernel = "/boot/vmlinuz"|' \
+		-e 's|^extra = "|extra = "xen_emul_unplug=all |' \
+		-e "s|\[ 'mac=|[ 'type=vif, mac=|" $f
+	printf 'vga = "none"\nvnc = 0\nsdl = 0\nxen_platform_pci = 1\n' >> $f
+}
+# dm_logs NAME: the end of an HVM domU's device model logs.
+dm_logs() {
+	local i
+	for i in /var/log/xen/qemu-dm-$1*.log; do
+		[ -f $i ] && { echo "----- $i (the device model) -----"; tail -30 $i; }
+	done
+}
+# guest_type RESULT-NAME TYPE CONSOLE: the domU says it is a TYPE guest
+# (its /sys/hypervisor/guest_type: an HVM one really is HVM, with its PV
+# drivers in it).
+guest_type() {
+	local want got
+	want=$(echo $2 | tr a-z A-Z)
+	got=$(sed -n 's/^GUEST-TYPE \([A-Za-z]*\).*/\1/p' $3 | head -1)
+	[ "$got" = "$want" ] && res $1 PASS "$got" || res $1 FAIL "the domU says '${got:-nothing}', not $want"
+}
+# How long a domU of TYPE may take from xl create to its workload: an HVM
+# one runs its firmware and unpacks its kernel under TCG first.
+boot_secs() { [ $1 = hvm ] && echo 600 || echo 150; }
+
+# save_restore TYPE: one domU of TYPE (pv, pvh, hvm), named domu-TYPE.
 save_restore() {
 	local ty=$1 name=domu-$1 t rc save_ms rest_ms first_ms n n0 gap i D1 D2
 	local C=/var/log/xen/console/guest-domu-$1.log
 	# The workload's region starts empty (an earlier type wrote there).
 	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
-	sed -e "s|@T0@|$t0|" -e "s|@SECS@|${secs:-40}|" -e "s|@TYPE@|$ty|" -e "s|@NAME@|$name|" \
-		/etc/xen/save.cfg.in > /etc/xen/$name.cfg
-	xl create /etc/xen/$name.cfg && res save_xl_create_$ty PASS || res save_xl_create_$ty FAIL
+	mkcfg $ty $name ${secs:-40}
+	if ! xl create /etc/xen/$name.cfg > /tmp/create.log 2>&1; then
+		res save_xl_create_$ty FAIL; tail -30 /tmp/create.log; dm_logs $name
+		return
+	fi
+	res save_xl_create_$ty PASS
 	D1=$(xl domid $name 2>/dev/null)
-	console_wait $C WORKLOAD-RUNNING
+	console_wait $C WORKLOAD-RUNNING $(boot_secs $ty)
+	guest_type save_guest_type_$ty $ty $C
 	grep -q 'RESULT save_xvda_present PASS' $C && res save_xvda_present_$ty PASS \
 		|| res save_xvda_present_$ty FAIL
 	up "$name ($D1) writing (after ${WAITED}s); let it run 3 s"
@@ -163,6 +203,7 @@ save_restore() {
 	echo "----- xl save / restore of $name -----"; cat /tmp/save.log /tmp/restore.log | tail -12
 	echo "----- $name console log -----"; cat $C
 	echo "----- end $name console log -----"
+	dm_logs $name
 }
 
 # migrate TYPE: one domU of TYPE (pvh; Debian's Xen cannot live-migrate a
@@ -177,11 +218,11 @@ migrate() {
 	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
 	# Three migrations (each about a minute of TCG, with the pings and the
 	# transfer) take longer than one save and restore: 150 s more.
-	sed -e "s|@T0@|$t0|" -e "s|@SECS@|$((${secs:-40} + 150))|" -e "s|@TYPE@|$ty|" \
-		-e "s|@NAME@|$name|" /etc/xen/save.cfg.in > /etc/xen/$name.cfg
+	mkcfg $ty $name $((${secs:-40} + 150))
 	xl create /etc/xen/$name.cfg && res save_xl_create_$sfx PASS || res save_xl_create_$sfx FAIL
 	D=$(xl domid $name 2>/dev/null)
-	console_wait $L/guest-$name.log WORKLOAD-RUNNING
+	console_wait $L/guest-$name.log WORKLOAD-RUNNING $(boot_secs $ty)
+	guest_type save_guest_type_$sfx $ty $L/guest-$name.log
 	grep -q 'RESULT save_xvda_present PASS' $L/guest-$name.log && res save_xvda_present_$sfx PASS \
 		|| res save_xvda_present_$sfx FAIL
 	up "$name ($D) writing (after ${WAITED}s); let it run 3 s"

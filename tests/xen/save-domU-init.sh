@@ -12,6 +12,8 @@
 mkdir -p /proc /sys /dev /tmp; mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 res(){ echo "RESULT $*"; }
 cs(){ read u _ < /proc/uptime; echo $(( ${u%.*} * 100 + 1${u#*.} - 100 )); }   # centiseconds
+# What Xen made of this domain (PV, PVH or HVM), for dom0 to check.
+echo "GUEST-TYPE $(cat /sys/hypervisor/guest_type 2>/dev/null || echo unknown)"
 insmod /mods/xen-blkfront.ko || echo "insmod xen-blkfront FAILED"
 i=0; while [ ! -b /dev/xvda ] && [ $i -lt 60 ]; do usleep 250000; i=$((i+1)); done
 [ -b /dev/xvda ] && res save_xvda_present PASS || res save_xvda_present FAIL
