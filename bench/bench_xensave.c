@@ -86,7 +86,7 @@ static int one_run(const struct bench_opts *o, const char *build, int b, double 
 	snprintf(log, sizeof(log), "/tmp/pvio-bench-xensave-%d.log", (int)getpid());
 	setenv("PVIO_XEN_BACKEND", bname[b], 1);
 	setenv("BUILD", build, 1);
-	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh:pvhmig:hvm", 1);
+	setenv("PVIO_XEN_SAVE_TYPES", "pv:pvh:hvm:pvhmig", 1);
 	st = bench_run_logged(av, o->repo, log, 1800, NULL, NULL);
 	if (st == 77) {
 		bench_last_line(log, skip, skiplen);

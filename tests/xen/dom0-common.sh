@@ -21,6 +21,9 @@ dom0_start() {
 	xen-init-dom0 >/dev/null; echo "xen-init-dom0 rc=$?"
 	xenconsoled --pid-file=/var/run/xen/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
 	up "xenstored + xenconsoled up"
+	# A line every 20 s while dom0 runs: the host's watchdog (lib.sh)
+	# takes a console silent for minutes for a hung nested system.
+	( while sleep 20; do up heartbeat; done ) &
 }
 
 # backend_start NAME LOG PROGRAM ARG...: start a pvio backend with

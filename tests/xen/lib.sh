@@ -4,6 +4,9 @@
 #   PVIO_XEN_LOG=FILE   keep the console log there
 #   PVIO_XEN_CACHE=DIR  where the downloaded packages are unpacked
 #   PVIO_XEN_CPU=MODEL  QEMU's virtual CPU (default below)
+#   PVIO_XEN_ACCEL=A    QEMU's -accel (default tcg; e.g. tcg,thread=single)
+#   PVIO_XEN_ARGS=...   more of Xen's command line (e.g. max_cstate=1)
+#   PVIO_XEN_HANG_SECS=N  the watchdog's limit (default 120 s)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -123,15 +126,48 @@ xen_boot() {
 	echo "images: dom0 $(du -h "$work/dom0.gz" | cut -f1)"
 	log=${PVIO_XEN_LOG:-$work/console.log}
 	start=$(date +%s)
-	(cd "$work" && exec timeout "${PVIO_XEN_QEMU_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 2048 -smp 1 \
+	(cd "$work" && exec timeout "${PVIO_XEN_QEMU_TIMEOUT:-600}" qemu-system-x86_64 -accel "${PVIO_XEN_ACCEL:-tcg}" -cpu "$cpu" -m 2048 -smp 1 \
 		-nographic -no-reboot -kernel xen \
-		-append 'console=com1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1' \
+		-append "console=com1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 ${PVIO_XEN_ARGS:-}" \
 		-initrd "vmlinuz console=hvc0 $2,dom0.gz") < /dev/null > "$log" 2>&1 &
 	qpid=$!
+	xen_watchdog "$qpid" "$log" "$work/hung" &
+	wpid=$!
 	wait "$qpid"; qrc=$?
+	kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
 	qpid=
 	echo "QEMU exited with $qrc after $(( $(date +%s) - start ))s"
+	[ -f "$work/hung" ] && cat "$work/hung"
 	tr -d '\r' < "$log" > "$log.txt"
+}
+
+# xen_watchdog PID LOG FILE: the nested system hangs now and then under
+# TCG with every vCPU halted for good (QEMU idle, the console silent; with
+# pvio's backends and Linux's alike: shared/XEN-MIGRATION-NOTES.md). dom0
+# prints a heartbeat every 20 s (dom0-common.sh), so a console LOG that did
+# not grow for 2 minutes (PVIO_XEN_HANG_SECS) means a hang: say so in FILE
+# and stop QEMU (PID: the timeout(1) that runs it), instead of waiting for
+# its timeout. (QEMU's CPU time cannot tell: an idle but healthy nested
+# system uses almost none.)
+xen_watchdog() {
+	local last=-1 idle=0 t limit=${PVIO_XEN_HANG_SECS:-120}
+	rm -f "$3.tick"; mkfifo "$3.tick" || return 0
+	# (read's timeout, a builtin: no sleep left behind when this is killed)
+	while ! read -r -t 15 t <> "$3.tick"; do
+		kill -0 "$1" 2>/dev/null || return 0
+		t=$(stat -c %s "$2" 2>/dev/null) || t=0
+		if [ "$t" = "$last" ]; then
+			idle=$((idle + 15))
+		else
+			idle=0
+		fi
+		last=$t
+		if [ $idle -ge "$limit" ]; then
+			echo "the nested system hung: its console was silent for ${idle} s (stopped)" > "$3"
+			kill "$1" 2>/dev/null
+			return 0
+		fi
+	done
 }
 
 # xen_judge WHAT NEEDED-RESULT...: every needed RESULT passed (or skipped),
@@ -145,6 +181,7 @@ xen_judge() {
 	done
 	grep -q '^RESULT [a-z_0-9]* FAIL' "$work/results" && fail=1
 	grep -a -q 'DOM0-DONE' "$log.txt" || { why="$why dom0-did-not-finish"; fail=1; }
+	[ -f "$work/hung" ] && why="$why (hung: $(cat "$work/hung"))"
 	if [ $fail != 0 ]; then
 		echo "---------------- console (last 150 lines)"
 		tail -150 "$log.txt"

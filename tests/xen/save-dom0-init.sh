@@ -133,6 +133,16 @@ mkcfg() {
 		-e "s|\[ 'mac=|[ 'type=vif, mac=|" $f
 	printf 'vga = "none"\nvnc = 0\nsdl = 0\nxen_platform_pci = 1\n' >> $f
 }
+# stamped FILE CMD...: run CMD, each line it prints stamped with dom0's
+# uptime into FILE (where its time goes); CMD's exit status.
+stamped() {
+	local f=$1; shift
+	{ "$@" 2>&1; echo "EXIT $?"; } | while read -r l; do
+		read u _ < /proc/uptime; echo "$u $l"
+		[ -n "${MIGLIVE:-}" ] && echo "MIG $u $l" > /dev/console
+	done > $f
+	return $(sed -n 's/^[0-9.]* EXIT \([0-9]*\)$/\1/p' $f | tail -1)
+}
 # dm_logs NAME: the end of an HVM domU's device model logs.
 dm_logs() {
 	local i
@@ -177,7 +187,7 @@ save_restore() {
 
 	# Save: libxl suspends the domU, writes its memory, destroys it; the
 	# backend must let go of the old domain's device.
-	t=$(ms); xl -v save $name /data/domu.save > /tmp/save.log 2>&1; rc=$?; save_ms=$(( $(ms) - t ))
+	t=$(ms); stamped /tmp/save.log xl -vvv save $name /data/domu.save; rc=$?; save_ms=$(( $(ms) - t ))
 	[ $rc = 0 ] && res save_xl_save_$ty PASS "${save_ms} ms, $(du -m /data/domu.save | cut -f1) MiB" \
 		|| { res save_xl_save_$ty FAIL "rc=$rc"; tail -20 /tmp/save.log; }
 	backend_dir_gone save_old_backend_dir_removed_$ty /local/domain/0/backend/vbd/$D1/51712
@@ -200,25 +210,48 @@ save_restore() {
 	domu_checks $ty $C
 	echo "SAVE-FIGURES type=$ty mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} longest_ping_gap_ms=${pgap:-?} writes=${n:-?}"
 	destroy_checks $name $ty $D2
-	echo "----- xl save / restore of $name -----"; cat /tmp/save.log /tmp/restore.log | tail -12
+	echo "----- xl save of $name (dom0 uptime) -----"; cat /tmp/save.log
+	echo "----- xl restore of $name -----"; tail -12 /tmp/restore.log
 	echo "----- $name console log -----"; cat $C
 	echo "----- end $name console log -----"
 	dm_logs $name
 }
 
-# migrate TYPE: one domU of TYPE (pvh; Debian's Xen cannot live-migrate a
-# PV domU: no shadow paging, see shared/XEN-MIGRATION-NOTES.md), named
-# domu-TYPE-mig, migrated twice to this host (`xl migrate` through a stand-in
-# for ssh) while it runs the verified write workload, then once more with
-# its receiver killed half-way. RESULT names end in
-# _TYPE-mig; one SAVE-FIGURES line (type=TYPE-mig).
+# save_before_migrate: migrate()'s domain saved and restored (its variables
+# name, sfx, D, L; sets D and k0, the console lines before the migrations).
+save_before_migrate() {
+	n0=$(grep -c IO-BACK $L/guest-$name.log)
+	t=$(ms); xl -v save $name /data/mig.save > /tmp/presave.log 2>&1 &&
+		xl -v restore /data/mig.save >> /tmp/presave.log 2>&1; rc=$?
+	rm -f /data/mig.save
+	[ $rc = 0 ] && res save_restore_before_migrate_$sfx PASS "$(( $(ms) - t )) ms" \
+		|| { res save_restore_before_migrate_$sfx FAIL "rc=$rc"; tail -20 /tmp/presave.log; }
+	backend_dir_gone save_presave_backend_dir_removed_$sfx /local/domain/0/backend/vbd/$D/51712
+	D=$(xl domid $name 2>/dev/null)
+	i=0
+	while [ $i -lt 1200 ] && [ "$(grep -c IO-BACK $L/guest-$name.log)" = "$n0" ]; do
+		usleep 50000; i=$((i+1))
+	done
+	k0=$(wc -l < $L/guest-$name.log)
+}
+
+# migrate TYPE [sr]: one domU of TYPE (pvh; Debian's Xen cannot
+# live-migrate a PV domU: no shadow paging, see
+# shared/XEN-MIGRATION-NOTES.md), named domu-TYPE-mig (sr: saved and
+# restored first, domu-TYPEsr-mig), migrated twice to this host (`xl
+# migrate` through a stand-in for ssh) while it runs the verified write
+# workload, then once more with its receiver killed half-way. RESULT names
+# end in _TYPE[sr]-mig; one SAVE-FIGURES line (type=TYPE[sr]-mig).
 migrate() {
-	local ty=$1 name=domu-$1-mig sfx=$1-mig t rc figs= n n0 gap i D D3 k
+	local ty=$1 sr=${2:-} sfx=$1${2:-}-mig name t rc figs= n n0 gap i D D3 k k0=0
 	local L=/var/log/xen/console
+	name=domu-$sfx
 	dd if=/dev/zero of=/data/disk.img bs=512 seek=8192 count=1024 conv=notrunc 2>/dev/null
 	# Three migrations (each about a minute of TCG, with the pings and the
-	# transfer) take longer than one save and restore: 150 s more.
-	mkcfg $ty $name $((${secs:-40} + 150))
+	# transfer) take longer than one save and restore: 150 s more (and 40 s
+	# for a save and restore first).
+	k=150; [ -n "$sr" ] && k=190
+	mkcfg $ty $name $((${secs:-40} + k))
 	xl create /etc/xen/$name.cfg && res save_xl_create_$sfx PASS || res save_xl_create_$sfx FAIL
 	D=$(xl domid $name 2>/dev/null)
 	console_wait $L/guest-$name.log WORKLOAD-RUNNING $(boot_secs $ty)
@@ -227,6 +260,11 @@ migrate() {
 		|| res save_xvda_present_$sfx FAIL
 	up "$name ($D) writing (after ${WAITED}s); let it run 3 s"
 	sleep 3
+	# sr: saved and restored first, so that the migrations move a restored
+	# domain (a new domid, its devices made afresh). Its gap is not the
+	# migrations': their longest is taken from the IO-BACK lines (gaps over
+	# 1 s) that come after the restored domain's first write.
+	[ -n "$sr" ] && save_before_migrate
 	backends_connected
 	for k in 1 2; do
 		net_start 500$k
@@ -235,7 +273,10 @@ migrate() {
 		n0=$(cat $L/guest-$name*.log | grep -c -e IO-BACK -e PROGRESS)
 		# (a migration that hangs fails here, with xl's log, instead of
 		# at QEMU's timeout with nothing)
-		t=$(ms); timeout 240 xl -v migrate -s /etc/xen/scripts/mig-ssh -e $name localhost > /tmp/mig.log 2>&1
+		# (xl's lines go to the console as they come, stamped, up to a
+		# hang of the nested system: where it stopped)
+		t=$(ms); MIGLIVE=1 stamped /tmp/mig.log timeout 240 xl -vv migrate \
+			-s /etc/xen/scripts/mig-ssh -e $name localhost
 		rc=$?; i=$(( $(ms) - t )); figs="$figs migrate${k}_ms=$i"
 		grep -q 'Migration successful' /tmp/mig.log || rc="$rc, no 'Migration successful'"
 		[ "$rc" = 0 ] && res save_xl_migrate${k}_$sfx PASS "$i ms" \
@@ -291,6 +332,10 @@ migrate() {
 		|| res save_io_after_aborted_migrate_$sfx FAIL "no write completed in 60 s"
 
 	domu_checks $sfx $L/guest-$name--incoming.log
+	# sr: the migrations' longest gap, the save and restore before them left
+	# out (1000 when none was over a second).
+	[ -n "$sr" ] && gap=$( (tail -n +$((k0 + 1)) $L/guest-$name.log; cat $L/guest-$name--incoming.log) |
+		sed -n 's/^IO-BACK .*after_gap_ms=\([0-9]*\).*/\1/p' | sort -n | tail -1) && gap=${gap:-1000}
 	echo "SAVE-FIGURES type=$sfx mode=$mode$figs longest_write_gap_ms=${gap:-?} writes=${n:-?}"
 	destroy_checks $name $sfx $D
 	echo "----- xl migrate of $name -----"; tail -12 /tmp/mig.log
@@ -303,6 +348,7 @@ printf '#!/bin/sh\nshift\nexec sh -c "$*"\n' > /etc/xen/scripts/mig-ssh   # stan
 chmod +x /etc/xen/scripts/mig-ssh
 for ty in $types; do
 	case $ty in
+	*srmig) migrate ${ty%srmig} sr ;;
 	*mig) migrate ${ty%mig} ;;
 	*) save_restore $ty ;;
 	esac

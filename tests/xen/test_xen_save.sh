@@ -23,9 +23,11 @@
 #                             model); pvhmig: a PVH domU migrated twice to
 #                             this host (xl migrate, live), then a third time
 #                             with the receiver killed half-way (the backends
-#                             leak nothing). Default pv (about 65 s of TCG: in
-#                             make test); with PVIO_LONG_TESTS=1 (make
-#                             test-long) pv:pvh:pvhmig:hvm, about 10 minutes
+#                             leak nothing); pvhsrmig: the same after a save
+#                             and restore of that domU. Default pv (about
+#                             65 s of TCG: in make test); with
+#                             PVIO_LONG_TESTS=1 (make test-long)
+#                             pv:pvh:hvm:pvhsrmig, about 10 minutes
 #                             (a PVH domU hung once in ten runs under TCG, with
 #                             either backend: README)
 # The QEMU CPU defaults to max,-smap,-rdtscp,-xsave here (PVH needs SVM+NPT;
@@ -56,7 +58,7 @@ cp "$here/block-mini" "$here/vif-mini" "$D/etc/xen/scripts/"
 cp "$here/save.cfg.in" "$D/etc/xen/"
 mkcpio "$work/domu" "$D/boot/domu.gz"
 if [ "${PVIO_LONG_TESTS:-}" = 1 ]; then
-	types=${PVIO_XEN_SAVE_TYPES:-pv:pvh:pvhmig:hvm}
+	types=${PVIO_XEN_SAVE_TYPES:-pv:pvh:hvm:pvhsrmig}
 else
 	types=${PVIO_XEN_SAVE_TYPES:-pv}   # no commas: QEMU's -initrd splits on them
 fi
@@ -116,6 +118,7 @@ every_step() {
 for ty in $(echo "$types" | tr : ' '); do
 	case $ty in *mig)
 		t=${ty%mig}-mig
+		case $ty in *srmig) need="$need save_restore_before_migrate_$t save_presave_backend_dir_removed_$t" ;; esac
 		need="$need $(every_step $t) save_migrate_aborted_$t save_aborted_backend_dir_removed_$t
  save_aborted_vif_dir_removed_$t save_io_after_aborted_migrate_$t"
 		for k in 1 2; do
