@@ -210,7 +210,8 @@ save_restore() {
 	domu_checks $ty $C
 	echo "SAVE-FIGURES type=$ty mode=$mode save_ms=$save_ms restore_ms=$rest_ms first_io_ms=$first_ms longest_write_gap_ms=${gap:-?} longest_ping_gap_ms=${pgap:-?} writes=${n:-?}"
 	destroy_checks $name $ty $D2
-	echo "----- xl save of $name (dom0 uptime) -----"; cat /tmp/save.log
+	echo "----- xl save of $name (dom0 uptime) -----"
+	awk '!/Frames: / || / 100%$/' /tmp/save.log   # (one progress line per 1024 pages)
 	echo "----- xl restore of $name -----"; tail -12 /tmp/restore.log
 	echo "----- $name console log -----"; cat $C
 	echo "----- end $name console log -----"
