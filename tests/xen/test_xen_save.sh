@@ -74,14 +74,15 @@ case :$types: in *:hvm:*)
 		[ -n "$why" ] || [ -f "$f" ] || why="$f missing (packages seabios, qemu-system-data)"
 	done
 	if [ -n "$why" ]; then
-		echo "SKIP hvm: $why"
 		types=$(echo ":$types:" | sed 's/:hvm:/:/; s/^://; s/:$//')
+		# (an empty list would make dom0 run its own default instead)
+		[ -n "$types" ] || skip "hvm: $why"
+		echo "SKIP hvm: $why"
 	else
 		addbin "$D" usr/libexec "$R/usr/libexec/xen-qemu-system-i386" || exit 1
-		mkdir -p "$D/usr/lib/xen-4.17/boot" "$D/usr/share/seabios" "$D/usr/share/qemu"
+		mkdir -p "$D/usr/lib/xen-4.17/boot" "$D/usr/share/seabios" "$D/usr/share/qemu/keymaps"
 		cp "$R/usr/lib/xen-4.17/boot/hvmloader" "$D/usr/lib/xen-4.17/boot/"
 		cp /usr/share/seabios/bios-256k.bin "$D/usr/share/seabios/"
-		mkdir -p "$D/usr/share/qemu/keymaps"
 		cp /usr/share/qemu/linuxboot.bin "$D/usr/share/qemu/"
 		cp /usr/share/qemu/keymaps/en-us "$D/usr/share/qemu/keymaps/"   # for -vnc none
 		cp "$R/boot/vmlinuz-$kver" "$D/boot/vmlinuz"
